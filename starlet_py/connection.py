@@ -1,0 +1,231 @@
+"""One client connection: read, parse, run the app, write; until it closes.
+
+Timeouts (DESIGN.md §1): the socket carries SO_RCVTIMEO/SO_SNDTIMEO of
+``--timeout``, so every read and write must progress without an extra
+syscall per operation; a head that did not arrive in one read is bounded as a
+whole with poll(); an idle kept-alive connection waits in poll() for at most
+``--keepalive-timeout``, together with the worker's signal pipe so TERM ends
+the wait at once.
+"""
+
+from __future__ import annotations
+
+import select
+import socket
+import struct
+import time
+import traceback
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .errors import REASONS, BodyTimeout, ClientDisconnected, RequestTimeout
+from .log import log
+from .protocol import Protocol, Request
+from .response import Exchange
+from .wsgi import FileWrapper, Input, build, peer_names
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
+DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+
+
+def set_timeouts(sock: socket.socket, seconds: float) -> None:
+    """Kernel-side read/write timeouts; 0 means none (wait forever)."""
+    if seconds > 0:
+        tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+
+
+class Connection:
+    """Serves the requests of one accepted socket, in order, then closes it."""
+
+    __slots__ = ("sock", "worker", "proto", "names", "served", "_poll", "_continue", "_req")
+
+    def __init__(self, sock: socket.socket, addr: Any, worker: Worker, listener: Any) -> None:
+        self.sock = sock
+        self.worker = worker
+        self.proto = Protocol()
+        self.names = peer_names(sock, addr, listener)
+        self.served = 0
+        self._poll: select.poll | None = None
+        self._continue = False  # a `100 Continue` is owed before the next body read
+        self._req: Request | None = None
+
+    def serve(self, base: dict[str, Any]) -> None:
+        """Answer requests until the connection should close; always closes it."""
+        worker = self.worker
+        queue = self.proto.queue
+        limit = worker.config.max_keepalive_reqs
+        try:
+            while True:
+                if not queue and not self._read_head():
+                    return
+                req = queue.popleft()
+                if req.error is not None:
+                    self._refuse(getattr(req.error, "status", 400))
+                    return
+                self.served += 1
+                worker.count_request()
+                keep = req.keep_alive and self.served < limit and not worker.stopping
+                if not self._handle(req, base, keep):
+                    return
+                if not queue and not self._wait_idle():
+                    return
+        except ClientDisconnected:
+            return  # the client reset, stalled or left: nothing to answer
+        finally:
+            self.sock.close()
+
+    # -- reading ------------------------------------------------------------
+    def _recv(self) -> bytes:
+        try:
+            return self.sock.recv(READ_SIZE)
+        except BlockingIOError:  # SO_RCVTIMEO expired
+            raise BodyTimeout("no request bytes within --timeout") from None
+        except OSError as e:
+            raise ClientDisconnected(f"read failed: {e}") from e
+
+    def _read_head(self) -> bool:
+        """Read until a request (or an error) is queued; False on EOF/timeout."""
+        proto = self.proto
+        data = self._recv()
+        if not data:
+            return False
+        proto.feed(data)
+        if proto.queue:
+            return True
+        # The head is arriving in pieces: bound the whole head by --timeout.
+        timeout = self.worker.config.timeout
+        deadline = time.monotonic() + timeout if timeout > 0 else None
+        while not proto.queue:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._poller().poll(left * 1000):
+                    self._refuse(RequestTimeout.status)
+                    return False
+            data = self._recv()
+            if not data:
+                return False
+            proto.feed(data)
+        return True
+
+    def _poller(self) -> select.poll:
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(self.sock, POLLIN)
+        return self._poll
+
+    def _wait_idle(self) -> bool:
+        """Wait for the next request on a kept-alive connection; False to close."""
+        worker = self.worker
+        poller = self._poller()
+        wake = worker.wakeup_fd
+        poller.register(wake, select.POLLIN)
+        try:
+            timeout = worker.config.keepalive_timeout
+            deadline = time.monotonic() + timeout
+            while not worker.stopping:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                events = poller.poll(left * 1000)
+                if not events:
+                    return False
+                if any(fd != wake for fd, _ in events):
+                    return True
+                worker.drain_wakeup()
+        finally:
+            poller.unregister(wake)
+        # Stopping: serve a request that is already here (with Connection: close),
+        # otherwise close now rather than hold up the shutdown.
+        try:
+            return bool(self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+
+    def pull(self) -> None:
+        """More body for ``wsgi.input``: one read, fed to the parser."""
+        if self._continue:
+            self._continue = False
+            try:
+                self.sock.sendall(CONTINUE)
+            except OSError as e:
+                raise ClientDisconnected(f"write failed: {e}") from e
+        data = self._recv()
+        if not data:
+            req = self._req
+            if req is not None and not req.complete:
+                req.error = ClientDisconnected("client closed the connection mid-body")
+                req.complete = True
+            return
+        self.proto.feed(data)
+
+    # -- answering ----------------------------------------------------------
+    def _refuse(self, status: int) -> None:
+        """Answer a request we will not pass to the app, then the connection closes."""
+        reason = REASONS.get(status, "Error")
+        body = f"{status} {reason}\n".encode()
+        head = (
+            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        )
+        try:
+            self.sock.sendall(head.encode("latin-1") + body)
+        except OSError:
+            pass
+
+    def _handle(self, req: Request, base: dict[str, Any], keep: bool) -> bool:
+        """Run the app for ``req`` and send its response; True to keep the connection."""
+        sock = self.sock
+        self._req = req
+        expect = req.expect
+        if expect is not None:
+            if expect != b"100-continue":
+                self._refuse(417)  # RFC 9110 §10.1.1
+                return False
+            # Sent lazily, at the app's first read: an app that refuses saves the upload.
+            self._continue = not req.complete and req.version == "1.1"
+        exch = Exchange(sock, req, keep)
+        inp = Input(req, self.pull)
+        result: Any = None
+        try:
+            result = self.worker.app(build(base, req, self.names, inp), exch.start_response)
+            if not exch.head_sent and type(result) in (list, tuple) and len(result) == 1:
+                exch.send_whole(result[0])
+            elif not exch.head_sent and type(result) is FileWrapper and (spec := result.sendable()):
+                exch.send_file(*spec)
+            else:
+                for data in result:
+                    exch.write(data)
+            exch.finish()
+        except ClientDisconnected as e:
+            if not exch.head_sent:
+                self._refuse(e.status)
+            return False
+        except Exception:
+            log(f"error in app for {req.request_line!r}:\n{traceback.format_exc()}")
+            if not exch.head_sent:
+                self._refuse(500)
+            return False
+        finally:
+            self._continue = False
+            close: Callable[[], Any] | None = getattr(result, "close", None)
+            if close is not None:
+                try:
+                    close()
+                except Exception:
+                    log(f"error in close() for {req.request_line!r}:\n{traceback.format_exc()}")
+                    exch.keep_alive = False
+        if not exch.keep_alive:
+            return False
+        if not req.complete or req.body:
+            # Unread body: drain a little to keep the connection; otherwise close.
+            if expect is not None or not inp.drain(DRAIN_LIMIT):
+                return False
+        return True
+

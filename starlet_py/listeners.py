@@ -1,0 +1,205 @@
+"""Listening sockets: bind our own, or adopt the ones a supervisor passed us.
+
+Never accepts and never forks.  Precedence (DESIGN.md §2): SERVER_STARTER_PORT,
+then systemd's LISTEN_FDS, then ``--listen fd://N``, then binding ``--listen``.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+from collections.abc import Iterable, MutableMapping
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+WILDCARDS = ("", "0.0.0.0", "::", "*")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
+
+    kind: str  # "tcp", "unix" or "fd"
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    fd: int = -1
+
+
+def parse_address(text: str) -> Address:
+    """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
+    if text.startswith("fd://"):
+        num = text[5:]
+        if not num.isdigit():
+            raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
+        return Address("fd", fd=int(num))
+    if "/" in text:
+        return Address("unix", path=text)
+    host, port = "", text
+    if text.startswith("["):
+        inner, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise ConfigError(f"bad --listen {text!r}: expected [V6]:PORT")
+        host = inner
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not port.isdigit() or int(port) > 65535:
+        raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
+    return Address("tcp", host=host, port=int(port))
+
+
+@dataclass
+class Listener:
+    """A listening socket and what the environ says about it.
+
+    ``server_name`` is None for a wildcard address: the connection's own local
+    address is used instead (never "0" or an empty SERVER_NAME).
+    """
+
+    sock: socket.socket
+    server_name: str | None
+    server_port: str
+    owned_path: str | None = None  # a unix socket file we created and must remove
+
+    @property
+    def is_unix(self) -> bool:
+        return self.sock.family == socket.AF_UNIX
+
+    def describe(self) -> str:
+        if self.is_unix:
+            return f"unix:{self.sock.getsockname()} (fd {self.sock.fileno()})"
+        host = self.sock.getsockname()[0]
+        shown = f"[{host}]" if ":" in host else host
+        return f"http://{shown}:{self.server_port} (fd {self.sock.fileno()})"
+
+
+def _prepare(sock: socket.socket, owned_path: str | None = None) -> Listener:
+    """Blocking mode, TCP_DEFER_ACCEPT, and the names the environ will carry."""
+    sock.setblocking(True)  # circus and einhorn may pass non-blocking sockets
+    if sock.family == socket.AF_UNIX:
+        return Listener(sock, "localhost", "0", owned_path)
+    # Wake a worker only once the request's first bytes are there (as Starlet does).
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
+    host, port = sock.getsockname()[:2]
+    return Listener(sock, None if host in WILDCARDS else host, str(port), owned_path)
+
+
+def adopt(fd: int) -> Listener:
+    """Wrap an inherited listening fd; its family is read from the socket itself."""
+    try:
+        sock = socket.socket(fileno=fd)
+    except OSError as e:
+        raise ConfigError(f"fd {fd} is not a usable socket: {e.strerror}") from None
+    if sock.type != socket.SOCK_STREAM or not sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN):
+        sock.detach()
+        raise ConfigError(f"fd {fd} is not a listening stream socket")
+    sock.set_inheritable(False)
+    return _prepare(sock)
+
+
+def bind(addr: Address, reuse_port: bool = False) -> Listener:
+    """Create, bind and listen on a TCP or unix address."""
+    if addr.kind == "unix":
+        _remove_stale(addr.path)
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        target = addr.path
+        owned: str | None = addr.path
+    else:
+        # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
+        host = "0.0.0.0" if addr.host in ("", "*") else addr.host
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if reuse_port:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        target, owned = (host, addr.port), None  # type: ignore[assignment]
+    try:
+        sock.bind(target)
+        sock.listen(socket.SOMAXCONN)
+    except OSError as e:
+        sock.close()
+        raise ConfigError(f"cannot listen on {addr_text(addr)}: {e.strerror}") from None
+    return _prepare(sock, owned)
+
+
+def addr_text(addr: Address) -> str:
+    if addr.kind == "unix":
+        return addr.path
+    if addr.kind == "fd":
+        return f"fd://{addr.fd}"
+    return f"[{addr.host}]:{addr.port}" if ":" in addr.host else f"{addr.host}:{addr.port}"
+
+
+def _remove_stale(path: str) -> None:
+    """Remove a unix socket file nobody answers on; refuse to clobber a live one."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return
+    if not stat.S_ISSOCK(mode):
+        raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
+    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        probe.connect(path)
+    except OSError:
+        os.unlink(path)  # stale: left by a server that died
+    else:
+        raise ConfigError(f"cannot listen on {path}: another server is answering there")
+    finally:
+        probe.close()
+
+
+def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
+    """Fds a supervisor passed us, or None.  Consumes systemd's variables."""
+    starter = environ.get("SERVER_STARTER_PORT")
+    if starter:
+        fds = []
+        for entry in starter.split(";"):
+            if not entry:
+                continue
+            _key, sep, fd = entry.partition("=")
+            if not sep or not fd.isdigit():
+                raise ConfigError(f"bad SERVER_STARTER_PORT entry {entry!r}")
+            fds.append(int(fd))
+        return fds
+    if environ.get("LISTEN_PID") and environ.get("LISTEN_FDS"):
+        mine = environ["LISTEN_PID"] == str(os.getpid())
+        count = environ["LISTEN_FDS"]
+        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
+            environ.pop(name, None)  # children must not take them for their own
+        if mine:
+            if not count.isdigit():
+                raise ConfigError(f"bad LISTEN_FDS {count!r}")
+            return list(range(3, 3 + int(count)))
+    return None
+
+
+def open_listeners(
+    listen: Iterable[str], reuse_port: bool, environ: MutableMapping[str, str]
+) -> list[Listener]:
+    """Every listener we serve, by the precedence of DESIGN.md §2."""
+    fds = inherited_fds(environ)
+    if fds is not None:
+        return [adopt(fd) for fd in fds]
+    result: list[Listener] = []
+    try:
+        for text in listen:
+            addr = parse_address(text)
+            result.append(adopt(addr.fd) if addr.kind == "fd" else bind(addr, reuse_port))
+    except ConfigError:
+        close_all(result)
+        raise
+    return result
+
+
+def close_all(listeners: Iterable[Listener]) -> None:
+    """Close every socket; remove the unix socket files we created."""
+    for lst in listeners:
+        if lst.owned_path:
+            try:
+                os.unlink(lst.owned_path)
+            except FileNotFoundError:
+                pass
+        lst.sock.close()

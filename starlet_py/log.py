@@ -1,0 +1,17 @@
+"""One line per event on stderr, with a timestamp and the pid."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+
+
+def log(message: str) -> None:
+    """Write ``message`` (may span lines, e.g. a traceback) to stderr, prefixed."""
+    stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    try:
+        sys.stderr.write(f"{stamp}Z [{os.getpid()}] {message.rstrip()}\n")
+        sys.stderr.flush()
+    except (OSError, ValueError):
+        pass  # stderr closed under us: logging must never take the server down

@@ -1,0 +1,229 @@
+"""HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out.
+
+No sockets here.  The connection feeds whatever it read; every request whose
+head is complete is appended to ``queue`` (its body keeps arriving in
+``Request.body`` as later bytes are fed), so the app can start before the body
+is in and the body is never buffered whole: the connection only reads more
+when the app asks for more input.
+
+httptools has no pause, so one ``feed`` may complete several pipelined
+requests; each one's state is captured inside the callbacks, because after
+``feed_data`` returns the parser already describes the next message
+(REFERENCE.md §1, pitfalls 1 and 5).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+import httptools
+
+from .errors import (
+    BadBody,
+    BadRequest,
+    HeadersTooLarge,
+    HTTPError,
+    NotImplementedCoding,
+    URITooLong,
+)
+
+MAX_REQUEST_LINE = 8192  # longer target: 414
+MAX_FIELD = 8192  # one header field (name + value): 431
+MAX_FIELDS = 100  # number of header fields: 431
+MAX_HEAD = 65536  # whole request head: 431
+
+
+class Request:
+    """One request as parsed.  ``error`` set on a request means: answer it, then close."""
+
+    __slots__ = (
+        "method", "target", "version", "headers", "keep_alive", "chunked",
+        "content_length", "expect", "host", "body", "complete", "error",
+    )  # fmt: skip
+
+    def __init__(self) -> None:
+        self.method = ""
+        self.target = b""
+        self.version = "1.1"
+        # (lower-case name, value) in arrival order; names keep '-', values are stripped.
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.keep_alive = False
+        self.chunked = False
+        self.content_length: bytes | None = None
+        self.expect: bytes | None = None
+        self.host: bytes | None = None
+        self.body: deque[bytes] = deque()  # arrived but not yet read by the app
+        self.complete = False  # the whole body has arrived
+        self.error: HTTPError | OSError | None = None
+
+    @property
+    def request_line(self) -> str:
+        """For log lines: ``METHOD target HTTP/x.y``."""
+        return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
+
+
+def _error_request(error: HTTPError) -> Request:
+    req = Request()
+    req.error = error
+    req.complete = True
+    return req
+
+
+class Protocol:
+    """Drives one ``httptools.HttpRequestParser`` for one connection."""
+
+    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head",
+                 "_head_bytes", "_fields", "_connection", "_te")  # fmt: skip
+
+    def __init__(self) -> None:
+        self.queue: deque[Request] = deque()
+        self.dead = False  # after an error or an upgrade: nothing more is parsed
+        self._parser = httptools.HttpRequestParser(self)
+        # The one leniency we allow: bytes after a `Connection: close` request are not
+        # an error; we answer that request and close (REFERENCE.md §1, pitfall 11).
+        self._parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        self._cur: Request | None = None  # the request whose bytes are being parsed
+        self._url: list[bytes] = []
+        self._url_len = 0
+        self._in_head = False
+        self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
+        self._fields = 0
+        self._connection: list[bytes] = []
+        self._te: bytes | None = None
+
+    @property
+    def body_pending(self) -> bool:
+        """True while the request being parsed has its head done but not its body."""
+        return self._cur is not None and not self._in_head
+
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
+        if self.dead:
+            return
+        if self._cur is None or self._in_head:
+            self._head_bytes += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            # CONNECT or `Upgrade:`; we never switch protocols: answer it, then close.
+            self.dead = True
+            if self.queue:
+                self.queue[-1].keep_alive = False
+            return
+        except httptools.HttpParserCallbackError as e:
+            ctx = e.__context__
+            self._fail(ctx if isinstance(ctx, HTTPError) else BadRequest(str(e)))
+            return
+        except httptools.HttpParserError as e:
+            self._fail(BadRequest(str(e)))
+            return
+        if self._in_head and self._head_bytes > MAX_HEAD:
+            self._fail(HeadersTooLarge(f"request head over {MAX_HEAD} bytes"))
+
+    def _fail(self, error: HTTPError) -> None:
+        self.dead = True
+        cur = self._cur
+        if cur is not None and not self._in_head:
+            # The head was fine and the app may be reading: its input is now broken.
+            cur.error = BadBody(f"malformed request body: {error}")
+            cur.keep_alive = False
+            cur.complete = True
+        else:
+            self.queue.append(_error_request(error))
+        self._cur = None
+
+    # -- httptools callbacks ------------------------------------------------
+    def on_message_begin(self) -> None:
+        self._cur = Request()
+        self._in_head = True
+        self._url = []
+        self._url_len = 0
+        self._fields = 0
+        self._connection = []
+        self._te = None
+
+    def on_url(self, piece: bytes) -> None:
+        # The target may arrive in several pieces, even empty ones (pitfall 6).
+        self._url_len += len(piece)
+        if self._url_len > MAX_REQUEST_LINE:
+            raise URITooLong(f"request target over {MAX_REQUEST_LINE} bytes")
+        self._url.append(piece)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        req = self._cur
+        if req is None or not self._in_head:
+            return  # a chunked body's trailer field: never reaches the environ (pitfall 7)
+        self._fields += 1
+        if self._fields > MAX_FIELDS:
+            raise HeadersTooLarge(f"more than {MAX_FIELDS} header fields")
+        if len(name) + len(value) > MAX_FIELD:
+            raise HeadersTooLarge(f"header field over {MAX_FIELD} bytes")
+        name = name.lower()
+        value = value.strip(b" \t")
+        if name in _SPECIAL:
+            if name == b"host":
+                if req.host is not None:
+                    raise BadRequest("more than one Host field")  # RFC 9112 §3.2
+                req.host = value
+            elif name == b"connection":
+                self._connection += [t.strip().lower() for t in value.split(b",")]
+            elif name == b"transfer-encoding":
+                self._te = value if self._te is None else self._te + b"," + value
+            elif name == b"content-length":
+                req.content_length = value
+            elif name == b"expect":
+                req.expect = value.lower()
+        req.headers.append((name, value))
+
+    def on_headers_complete(self) -> None:
+        req = self._cur
+        assert req is not None
+        parser = self._parser
+        req.method = parser.get_method().decode("ascii")
+        req.version = version = parser.get_http_version()
+        req.target = target = b"".join(self._url)
+        if version not in ("1.1", "1.0"):
+            if version.startswith("1.") or version == "0.9":
+                raise BadRequest(f"bad HTTP version {version}")
+            raise HTTPError(f"HTTP/{version} is not supported", 505)
+        if version == "1.1" and req.host is None:
+            raise BadRequest("HTTP/1.1 request without Host")  # RFC 9112 §3.2
+        if req.method == "CONNECT":
+            raise HTTPError("CONNECT is not supported", 501)
+        if not target.startswith(b"/") and not (
+            target == b"*" and req.method == "OPTIONS"
+        ) and not target.startswith((b"http://", b"https://")):
+            raise BadRequest("bad request target")  # RFC 9112 §3.2
+        te = self._te
+        if te is not None:
+            if version == "1.0":
+                raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
+            codings = [c.strip().lower() for c in te.split(b",")]
+            if codings != [b"chunked"]:
+                # llhttp already refused a non-final chunked; anything else we cannot decode.
+                raise NotImplementedCoding("unsupported Transfer-Encoding")
+            req.chunked = True
+        # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
+        # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
+        tokens = self._connection
+        if version == "1.1":
+            req.keep_alive = b"close" not in tokens
+        else:
+            req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        self._in_head = False
+        self._head_bytes = 0
+        self.queue.append(req)
+
+    def on_body(self, data: bytes) -> None:
+        cur = self._cur
+        if cur is not None and data:
+            cur.body.append(data)
+
+    def on_message_complete(self) -> None:
+        cur = self._cur
+        if cur is not None:
+            cur.complete = True
+        self._cur = None
+
+
+_SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))

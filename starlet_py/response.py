@@ -1,0 +1,284 @@
+"""The response side of a request: ``start_response``, status line, header checks,
+framing, chunk encoding, and the sends (one syscall for a head and a small body).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Callable
+from email.utils import formatdate
+from types import TracebackType
+
+from .errors import BodyTimeout, ClientDisconnected
+from .protocol import Request
+
+ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
+SMALL = 16384  # below this, head and body are joined into one buffer for one send()
+
+# RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
+# (PEP 3333, "Other HTTP Features"), the server owns the framing.
+HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+     "trailer", "trailers", "transfer-encoding", "upgrade")
+)  # fmt: skip
+
+_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
+_CTL = frozenset(range(32)) - {9} | {127}
+
+_status_cache: dict[str, bytes] = {}
+_date = [0, b""]
+
+
+def status_line(status: str) -> bytes:
+    """``'200 OK'`` → ``b'HTTP/1.1 200 OK\\r\\n'``; raises ValueError if malformed (cached)."""
+    line = _status_cache.get(status)
+    if line is not None:
+        return line
+    if type(status) is not str:
+        raise TypeError(f"status must be str, not {type(status).__name__}")
+    code, sep, reason = status.partition(" ")
+    if not (len(code) == 3 and code.isdigit() and sep and code[0] != "0"):
+        raise ValueError(f"status must be 'NNN Reason', got {status!r}")
+    raw = status.encode("latin-1")
+    if any(c in _CTL for c in raw):
+        raise ValueError(f"control character in status {status!r}")
+    line = b"HTTP/1.1 " + raw + b"\r\n"
+    if len(_status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
+        _status_cache[status] = line
+    return line
+
+
+def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int, int | None]:
+    """Validate the app's headers and serialize them.
+
+    Returns ``(block, flags, content_length)``: ``block`` is the CRLF-terminated
+    lines, ``flags`` has HAS_DATE / HAS_SERVER set when the app sent those.
+    Raises TypeError / ValueError (PEP 3333: the app's error, not the client's).
+    """
+    if type(headers) is not list:
+        raise TypeError(f"headers must be a list, not {type(headers).__name__}")
+    out = []
+    flags = 0
+    length: int | None = None
+    for item in headers:
+        if type(item) is not tuple or len(item) != 2:
+            raise TypeError(f"each header must be a (name, value) tuple, got {item!r}")
+        name, value = item
+        if type(name) is not str or type(value) is not str:
+            raise TypeError(f"header name and value must be str: {item!r}")
+        bname = name.encode("latin-1")
+        bvalue = value.encode("latin-1")
+        if not bname or not _TOKEN.issuperset(bname):
+            raise ValueError(f"invalid header name {name!r}")
+        if any(c in _CTL for c in bvalue):
+            raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
+        lname = name.lower()
+        if lname in HOP_BY_HOP:
+            raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
+        if lname == "content-length":
+            if not value.isdigit() or length is not None:
+                raise ValueError(f"bad or repeated Content-Length {value!r}")
+            length = int(value)
+        elif lname == "date":
+            flags |= HAS_DATE
+        elif lname == "server":
+            flags |= HAS_SERVER
+        out.append(bname + b": " + bvalue + b"\r\n")
+    return b"".join(out), flags, length
+
+
+HAS_DATE = 1
+HAS_SERVER = 2
+SERVER = b"Server: starlet-py\r\n"
+
+
+def date_line() -> bytes:
+    """``Date:`` header line, formatted once per second."""
+    now = int(time.time())
+    if now != _date[0]:
+        _date[1] = b"Date: " + formatdate(now, usegmt=True).encode("ascii") + b"\r\n"
+        _date[0] = now
+    return _date[1]  # type: ignore[return-value]
+
+
+def bodyless(method: str, code: int) -> bool:
+    """HEAD, 1xx, 204 and 304 responses never carry a body (RFC 9112 §6.3)."""
+    return method == "HEAD" or code < 200 or code == 204 or code == 304
+
+
+def chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body; ``data`` must not be empty (that would end it)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+class Exchange:
+    """One request's response: ``start_response``, ``write()`` and the framing.
+
+    Headers go out with the first non-empty body bytes (or at ``finish``).
+    Framing: the app's Content-Length; else a known total length; else chunked
+    on HTTP/1.1, close-delimited on HTTP/1.0.  ``keep_alive`` ends False when
+    the connection must close after this response.
+    """
+
+    __slots__ = ("sock", "method", "http11", "keep_alive", "status", "code", "block",
+                 "flags", "length", "head_sent", "chunked", "remaining", "no_body")  # fmt: skip
+    block: bytes
+    flags: int
+    length: int | None
+    no_body: bool
+
+    def __init__(self, sock: socket.socket, req: Request, keep_alive: bool) -> None:
+        self.sock = sock
+        self.method = req.method
+        self.http11 = req.version == "1.1"
+        self.keep_alive = keep_alive
+        self.status: bytes | None = None
+        self.code = 0
+        self.head_sent = False
+        self.chunked = False
+        self.remaining = -1  # bytes still owed under a Content-Length, -1: not counted
+
+    def start_response(
+        self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
+    ) -> Callable[[bytes], None]:
+        if exc_info is not None:
+            try:
+                if self.head_sent:  # too late to change anything: PEP 3333 says re-raise
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None  # no reference cycle through the traceback
+        elif self.status is not None:
+            raise AssertionError("start_response called a second time without exc_info")
+        line = status_line(status)
+        self.block, self.flags, self.length = check_headers(headers)
+        self.status = line
+        self.code = int(status[:3])
+        self.no_body = bodyless(self.method, self.code)
+        return self.write
+
+    def _head(self, total: int | None) -> bytes:
+        """The response head; ``total`` is the whole body's length when known."""
+        if self.status is None:
+            raise AssertionError("the app returned a body before calling start_response")
+        parts = [self.status, self.block]
+        flags = self.flags
+        if not flags & HAS_DATE:
+            parts.append(date_line())
+        if not flags & HAS_SERVER:
+            parts.append(SERVER)
+        length = self.length
+        if length is not None:
+            self.remaining = length
+        elif self.no_body:
+            if total is not None and self.method == "HEAD" and self.code >= 200:
+                parts.append(b"Content-Length: %d\r\n" % total)
+        elif total is not None:
+            parts.append(b"Content-Length: %d\r\n" % total)
+            self.remaining = total
+        elif self.http11:
+            parts.append(b"Transfer-Encoding: chunked\r\n")
+            self.chunked = True
+        else:
+            self.keep_alive = False  # close-delimited body
+        if not self.keep_alive:
+            parts.append(b"Connection: close\r\n\r\n")
+        elif self.http11:
+            parts.append(b"\r\n")
+        else:
+            parts.append(b"Connection: keep-alive\r\n\r\n")
+        self.head_sent = True
+        return b"".join(parts)
+
+    def write(self, data: bytes) -> None:
+        """The ``write()`` callable, and how the server sends each body block."""
+        if type(data) is not bytes:
+            if not isinstance(data, bytes | bytearray | memoryview):
+                raise TypeError(f"body items must be bytes, not {type(data).__name__}")
+            data = bytes(data)
+        if not self.head_sent:
+            if not data:
+                return  # headers go out with the first non-empty block
+            head = self._head(None)
+            if self.no_body:
+                self._sendall(head)
+            else:
+                self._send(head, self._frame(data))
+        elif data and not self.no_body:
+            self._send(b"", self._frame(data))
+
+    def _frame(self, data: bytes) -> bytes:
+        if self.chunked:
+            return chunk(data)
+        if self.remaining >= 0:
+            if len(data) > self.remaining:  # more than the app's Content-Length: cut, close
+                data = data[: self.remaining]
+                self.keep_alive = False
+            self.remaining -= len(data)
+        return data
+
+    def _sendall(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
+            raise BodyTimeout("write made no progress within --timeout") from None
+        except OSError as e:
+            raise ClientDisconnected(f"write failed: {e}") from e
+
+    def _send(self, head: bytes, body: bytes) -> None:
+        if len(body) < SMALL or not head:
+            self._sendall(head + body if head else body)
+            return
+        try:
+            sent = self.sock.sendmsg([head, body])  # two buffers, one syscall, no copy
+        except OSError as e:
+            raise ClientDisconnected(f"write failed: {e}") from e
+        if sent < len(head) + len(body):
+            self._sendall((head + body)[sent:])  # rare: the socket buffer was full
+
+    def send_whole(self, body: bytes) -> None:
+        """Send a response whose whole body is ``body`` (the one-item-list fast path)."""
+        if type(body) is not bytes:
+            self.write(body)
+            return
+        head = self._head(len(body))
+        if self.no_body or not body:
+            self._sendall(head)
+        else:
+            self._send(head, self._frame(body))
+
+    def send_file(self, fd: int, offset: int, count: int) -> None:
+        """Send ``count`` bytes of a regular file with ``os.sendfile``."""
+        head = self._head(count)
+        self._sendall(head)
+        if self.no_body:
+            return
+        if self.remaining >= 0:
+            count = min(count, self.remaining)
+        out = self.sock.fileno()
+        while count > 0:
+            try:
+                sent = os.sendfile(out, fd, offset, count)
+            except BlockingIOError:
+                raise BodyTimeout("write made no progress within --timeout") from None
+            except OSError as e:
+                raise ClientDisconnected(f"sendfile failed: {e}") from e
+            if sent == 0:
+                break  # the file shrank under us
+            offset += sent
+            count -= sent
+            self.remaining -= sent
+
+    def finish(self) -> None:
+        """End the body: send the head if nothing went out yet, the last chunk, checks."""
+        if not self.head_sent:
+            self._sendall(self._head(0))
+        elif self.chunked:
+            self.chunked = False
+            self._sendall(LAST_CHUNK)
+        if self.remaining > 0 and not self.no_body:
+            self.keep_alive = False  # the app sent less than it announced: only close frames it

@@ -1,0 +1,170 @@
+"""A worker: after-fork setup, the accept loop, recycling and the stop flag.
+
+Stopping (DESIGN.md §3): TERM/INT/QUIT only set ``stopping``, checked between
+requests.  A worker blocked in ``accept()`` must exit at once, without the race
+Starlet had (a signal landing after ``accept()`` returned would lose that
+connection), so the handler *closes our copy of the listening socket*: the
+blocked or about-to-run ``accept()`` then fails with EBADF, while a connection
+already accepted is still served (with ``Connection: close``).
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import random
+import select
+import signal
+import socket
+import traceback
+from collections.abc import Callable
+from types import FrameType
+from typing import Any
+
+from .config import Config
+from .connection import Connection, set_timeouts
+from .listeners import Listener
+from .log import log
+from .wsgi import template
+
+# accept() errors that concern one connection, not the listener (accept(2), "Error handling").
+_TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
+              errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
+              errno.ENETUNREACH, errno.EINTR}  # fmt: skip
+_NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+
+
+class Worker:
+    """Serves connections from ``listeners`` until stopped or recycled."""
+
+    def __init__(
+        self,
+        app: Callable[..., Any],
+        config: Config,
+        listeners: list[Listener],
+        child_exit: Callable[[], Any] | None = None,
+    ) -> None:
+        self.app = app
+        self.config = config
+        self.listeners = listeners
+        self.child_exit = child_exit
+        self.stopping = False
+        self.accepting = False  # inside the blocking accept() of the one-listener loop
+        self.requests = 0
+        self.limit = 0  # requests before recycling; 0 = never
+        self.wakeup_fd = -1
+
+    def count_request(self) -> None:
+        """Called as each request starts; reaching the limit ends this worker's life."""
+        self.requests += 1
+        if self.limit and self.requests >= self.limit:
+            self.stopping = True
+
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stopping = True
+        if self.accepting:
+            self.listeners[0].sock.close()  # see the module docstring
+
+    def setup(self, forked: bool) -> None:
+        """Signals, the wake-up pipe, a fresh random state and the recycle limit."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, self._on_stop)
+        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+            signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        # A byte lands here on every signal, so poll() in a keep-alive wait wakes up.
+        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+        self.wakeup_fd = r
+        if forked:
+            random.seed()  # the master's random state is shared by every fork
+        cfg = self.config
+        high, low = cfg.max_reqs_per_child, cfg.min_reqs_per_child
+        if forked and high:
+            self.limit = random.randint(low, high) if low is not None else high
+
+    def drain_wakeup(self) -> None:
+        try:
+            os.read(self.wakeup_fd, 512)
+        except BlockingIOError:
+            pass
+
+    def run(self, forked: bool = True) -> None:
+        """Accept and serve until ``stopping``; then the child-exit hook."""
+        self.setup(forked)
+        bases = [template(lst) for lst in self.listeners]
+        try:
+            if len(self.listeners) == 1:
+                self._accept_one(bases[0])
+            else:
+                self._accept_many(bases)
+        finally:
+            if self.child_exit is not None:
+                try:
+                    self.child_exit()
+                except Exception:
+                    log(f"error in --child-exit hook:\n{traceback.format_exc()}")
+
+    def _serve(self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any]) -> None:
+        if not listener.is_unix:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        set_timeouts(conn, self.config.timeout)
+        try:
+            Connection(conn, addr, self, listener).serve(base)
+        except Exception:
+            # A bug of ours: log it, lose this connection, keep the worker.
+            log(f"internal error serving a connection:\n{traceback.format_exc()}")
+
+    def _accept_one(self, base: dict[str, Any]) -> None:
+        listener = self.listeners[0]
+        sock = listener.sock
+        while True:
+            self.accepting = True
+            if self.stopping:
+                break
+            try:
+                conn, addr = sock.accept()
+            except OSError as e:
+                self.accepting = False
+                if self.stopping:
+                    break
+                self._accept_failed(e)
+                continue
+            self.accepting = False
+            self._serve(conn, addr, listener, base)
+            if self.stopping:
+                break
+        self.accepting = False
+
+    def _accept_many(self, bases: list[dict[str, Any]]) -> None:
+        # Listeners are non-blocking here (the master made them so for every process
+        # sharing them): whoever loses the race for a connection gets EAGAIN.
+        poller = select.poll()
+        by_fd = {}
+        for lst, base in zip(self.listeners, bases, strict=True):
+            poller.register(lst.sock, select.POLLIN)
+            by_fd[lst.sock.fileno()] = (lst, base)
+        poller.register(self.wakeup_fd, select.POLLIN)
+        while not self.stopping:
+            for fd, _ in poller.poll():
+                if fd == self.wakeup_fd:
+                    self.drain_wakeup()
+                    continue
+                lst, base = by_fd[fd]
+                try:
+                    conn, addr = lst.sock.accept()
+                except OSError as e:
+                    self._accept_failed(e)
+                    continue
+                self._serve(conn, addr, lst, base)
+                if self.stopping:
+                    return
+
+    def _accept_failed(self, e: OSError) -> None:
+        if e.errno in _TRANSIENT:
+            return
+        if e.errno in _NOFD:
+            log(f"accept failed ({e.strerror}); pausing a moment")
+            select.select([], [], [], 0.5)  # back off instead of spinning on a full fd table
+            return
+        raise e

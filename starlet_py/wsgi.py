@@ -1,0 +1,216 @@
+"""PEP 3333 from the server's side: environ, wsgi.input, start_response, file_wrapper."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+from collections.abc import Callable, Iterator
+from typing import IO, Any
+from urllib.parse import unquote_to_bytes
+
+from .listeners import Listener
+from .protocol import Request
+
+# Lower-case field name -> environ key; None for names with '_' (they would alias
+# the '-' spelling and let a client forge HTTP_X_FORWARDED_FOR behind a proxy).
+_keys: dict[bytes, str | None] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
+
+
+def _key(name: bytes) -> str | None:
+    key = _keys.get(name)
+    if key is None and name not in _keys:
+        key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        if len(_keys) < 512:  # bounded: a client can send endless distinct names
+            _keys[name] = key
+    return key
+
+
+def template(listener: Listener) -> dict[str, Any]:
+    """The environ keys that are the same for every request on ``listener``."""
+    return {
+        "SCRIPT_NAME": "",
+        "SERVER_SOFTWARE": "starlet-py",
+        "wsgi.version": (1, 0),
+        "wsgi.url_scheme": "http",
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.input_terminated": True,
+        "wsgi.file_wrapper": FileWrapper,
+    }
+
+
+def peer_names(sock: socket.socket, addr: Any, listener: Listener) -> tuple[str, str, str, str]:
+    """(REMOTE_ADDR, REMOTE_PORT, default SERVER_NAME, default SERVER_PORT) of a connection."""
+    if listener.is_unix:
+        return "", "0", listener.server_name or "localhost", listener.server_port
+    name = listener.server_name
+    if name is None:  # bound to a wildcard: the address the client reached is the name
+        name = sock.getsockname()[0]
+    return addr[0], str(addr[1]), name, listener.server_port
+
+
+def build(
+    base: dict[str, Any], req: Request, names: tuple[str, str, str, str], inp: Input
+) -> dict[str, Any]:
+    """The environ of one request (all values native str, bytes carried as latin-1)."""
+    env = base.copy()
+    target = req.target
+    raw = target.decode("latin-1")
+    if target[:1] != b"/" and b"://" in target:  # absolute-form: RFC 9112 §3.2.2
+        target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
+    path, _, query = target.partition(b"?")
+    if b"%" in path:
+        path = unquote_to_bytes(path)
+    env["PATH_INFO"] = path.decode("latin-1")
+    env["QUERY_STRING"] = query.decode("latin-1")
+    env["REQUEST_URI"] = env["RAW_URI"] = raw
+    env["REQUEST_METHOD"] = req.method
+    env["SERVER_PROTOCOL"] = "HTTP/1.1" if req.version == "1.1" else "HTTP/1.0"
+    env["REMOTE_ADDR"], env["REMOTE_PORT"], server_name, server_port = names
+    for name, value in req.headers:
+        key = _keys.get(name) or _key(name)
+        if key is None:
+            continue
+        if key in env:
+            env[key] += ", " + value.decode("latin-1")
+        else:
+            env[key] = value.decode("latin-1")
+    host = req.host
+    if host:
+        text = host.decode("latin-1")
+        if text[0] == "[":
+            hname, _, hport = text[1:].partition("]")
+            hport = hport[1:]
+        else:
+            hname, _, hport = text.partition(":")
+        server_name = hname or server_name
+        server_port = hport or server_port
+    env["SERVER_NAME"] = server_name
+    env["SERVER_PORT"] = server_port
+    env["wsgi.input"] = inp
+    return env
+
+
+class Input:
+    """``wsgi.input``: the request body, pulled from the socket as the app reads.
+
+    Never reads past this request's body (then ``b''``); a body cut short
+    raises ClientDisconnected (an OSError), so a truncated upload never looks
+    complete.  ``pull`` reads more from the socket into ``req.body``.
+    """
+
+    __slots__ = ("_req", "_pull", "_rest")
+
+    def __init__(self, req: Request, pull: Callable[[], None]) -> None:
+        self._req = req
+        self._pull = pull
+        self._rest = b""  # the unread tail of a piece that readline() split
+
+    def _next_piece(self) -> bytes:
+        """The next piece of body, or b'' at its end."""
+        if self._rest:
+            piece, self._rest = self._rest, b""
+            return piece
+        req = self._req
+        body = req.body
+        while not body:
+            if req.error is not None:
+                raise req.error
+            if req.complete:
+                return b""
+            self._pull()
+        return body.popleft()
+
+    def read(self, size: int | None = -1) -> bytes:
+        parts = []
+        want = -1 if size is None or size < 0 else size
+        while want != 0:
+            piece = self._next_piece()
+            if not piece:
+                break
+            if 0 <= want < len(piece):
+                piece, self._rest = piece[:want], piece[want:]
+            parts.append(piece)
+            if want > 0:
+                want -= len(piece)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        parts = []
+        want = -1 if size is None or size < 0 else size
+        while want != 0:
+            piece = self._next_piece()
+            if not piece:
+                break
+            end = piece.find(b"\n") + 1 or len(piece)
+            if 0 <= want < end:
+                end = want
+            parts.append(piece[:end])
+            self._rest = piece[end:]
+            if end < len(piece) or piece[end - 1 : end] == b"\n":
+                break
+            if want > 0:
+                want -= end
+        return b"".join(parts)
+
+    def readlines(self, hint: int | None = -1) -> list[bytes]:
+        lines, total = [], 0
+        while line := self.readline():
+            lines.append(line)
+            total += len(line)
+            if hint is not None and 0 < hint <= total:
+                break
+        return lines
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        line = self.readline()
+        if not line:
+            raise StopIteration
+        return line
+
+    def drain(self, limit: int) -> bool:
+        """Discard the unread body if at most ``limit`` bytes remain; True if it is all in."""
+        self._rest = b""
+        req = self._req
+        seen = 0
+        while True:
+            seen += sum(map(len, req.body))
+            req.body.clear()
+            if req.complete or req.error is not None:
+                return req.error is None
+            if seen > limit:
+                return False
+            self._pull()
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: iterates a file in blocks; the server may ``sendfile`` it."""
+
+    def __init__(self, filelike: IO[bytes], blksize: int = 65536) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self) -> Iterator[bytes]:
+        read = self.filelike.read
+        while block := read(self.blksize):
+            yield block
+
+    def sendable(self) -> tuple[int, int, int] | None:
+        """(fd, offset, length) when the file is a regular file ``sendfile`` can send."""
+        try:
+            fd = self.filelike.fileno()
+            st = os.fstat(fd)
+            offset = self.filelike.tell()
+        except (AttributeError, OSError, ValueError):
+            return None
+        if not (st.st_mode & 0o170000 == 0o100000):
+            return None
+        return fd, offset, max(st.st_size - offset, 0)
