@@ -34,6 +34,18 @@ _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, er
 _NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
+def recycle_limit(config: Config, rng: random.Random) -> int:
+    """Requests this worker serves before it is replaced (0: never).
+
+    With --min-reqs-per-child the limit is drawn uniformly from [min, max], so a
+    pool started together does not recycle all at once.
+    """
+    high, low = config.max_reqs_per_child, config.min_reqs_per_child
+    if not high or low is None:
+        return high
+    return rng.randint(low, high)
+
+
 class Worker:
     """Serves connections from ``listeners`` until stopped or recycled."""
 
@@ -78,10 +90,7 @@ class Worker:
         self.wakeup_fd = r
         if forked:
             random.seed()  # the master's random state is shared by every fork
-        cfg = self.config
-        high, low = cfg.max_reqs_per_child, cfg.min_reqs_per_child
-        if forked and high:
-            self.limit = random.randint(low, high) if low is not None else high
+            self.limit = recycle_limit(self.config, random.Random())
 
     def drain_wakeup(self) -> None:
         try:
