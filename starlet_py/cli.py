@@ -120,6 +120,11 @@ def main(argv: list[str] | None = None) -> int:
         config = config_from(argv, dict(os.environ))
         app = loader.load(config.app)
         child_exit = loader.load(config.child_exit) if config.child_exit else None
+        if config.access_log not in (None, "-"):
+            try:
+                open(config.access_log, "a").close()  # fail now, not in every worker
+            except OSError as e:
+                raise ConfigError(f"cannot open --access-log {config.access_log}: {e.strerror}") from None
         listeners = open_listeners(config.listen, config.reuse_port, os.environ)
     except ConfigError as e:
         fail(str(e))

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import REASONS, BodyTimeout, ClientDisconnected, RequestTimeout
-from .log import log
+from .log import access_line, log
 from .protocol import Protocol, Request
 from .response import Exchange
 from .wsgi import FileWrapper, Input, build, peer_names
@@ -221,6 +221,9 @@ class Connection:
                 except Exception:
                     log(f"error in close() for {req.request_line!r}:\n{traceback.format_exc()}")
                     exch.keep_alive = False
+        access = self.worker.access
+        if access is not None:
+            access.write(access_line(self.names[0], req.request_line, exch.code, exch.length))
         if not exch.keep_alive:
             return False
         if not req.complete or req.body:

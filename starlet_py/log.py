@@ -15,3 +15,10 @@ def log(message: str) -> None:
         sys.stderr.flush()
     except (OSError, ValueError):
         pass  # stderr closed under us: logging must never take the server down
+
+
+def access_line(remote: str, request_line: str, status: int, length: int | None) -> str:
+    """A common-log-format line (the body size is '-' when it was not announced)."""
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
+    size = "-" if length is None else str(length)
+    return f'{remote or "-"} - - [{stamp}] "{request_line}" {status or "-"} {size}\n'

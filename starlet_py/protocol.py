@@ -72,8 +72,8 @@ def _error_request(error: HTTPError) -> Request:
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head",
-                 "_head_bytes", "_fields", "_connection", "_te")  # fmt: skip
+    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
+                 "_fields", "_connection", "_te", "_hay", "_scan")  # fmt: skip
 
     def __init__(self) -> None:
         self.queue: deque[Request] = deque()
@@ -90,6 +90,10 @@ class Protocol:
         self._fields = 0
         self._connection: list[bytes] = []
         self._te: bytes | None = None
+        # Raw bytes in which the current request line is searched (see _check_line),
+        # and where the search resumes: past the previous request's line.
+        self._hay = b""
+        self._scan = 0
 
     @property
     def body_pending(self) -> bool:
@@ -100,8 +104,13 @@ class Protocol:
         """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
             return
-        if self._cur is None or self._in_head:
+        in_head = self._cur is None or self._in_head
+        if in_head:
             self._head_bytes += len(data)
+        if self._hay:  # a head began in an earlier piece: its request line is in there
+            self._hay += data
+        else:
+            self._hay, self._scan = data, 0
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -117,8 +126,31 @@ class Protocol:
         except httptools.HttpParserError as e:
             self._fail(BadRequest(str(e)))
             return
-        if self._in_head and self._head_bytes > MAX_HEAD:
-            self._fail(HeadersTooLarge(f"request head over {MAX_HEAD} bytes"))
+        if self._cur is not None and self._in_head:
+            if self._head_bytes > MAX_HEAD:
+                self._fail(HeadersTooLarge(f"request head over {MAX_HEAD} bytes"))
+        else:
+            self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
+
+    def _check_line(self, method: bytes, target: bytes) -> None:
+        """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
+
+        httptools does not report the protocol name, so find this request's line
+        in the raw bytes (pitfall 10).  The search resumes after the previous
+        request's line; a body that itself contains a request line can misplace
+        it, which at worst lets an RTSP line pass as HTTP/1.x: the framing, and
+        so the request boundaries, stay llhttp's either way.
+        """
+        hay = self._hay
+        needle = method + b" " + target + b" "
+        start = hay.find(needle, self._scan)
+        if start < 0:
+            return
+        start += len(needle)
+        end = hay.find(b"\n", start)
+        self._scan = end
+        if hay[start : start + 5] != b"HTTP/":
+            raise BadRequest("not an HTTP request line")  # RFC 9112 §2.3
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
@@ -179,9 +211,11 @@ class Protocol:
         req = self._cur
         assert req is not None
         parser = self._parser
-        req.method = parser.get_method().decode("ascii")
+        method = parser.get_method()
+        req.method = method.decode("ascii")
         req.version = version = parser.get_http_version()
         req.target = target = b"".join(self._url)
+        self._check_line(method, target)
         if version not in ("1.1", "1.0"):
             if version.startswith("1.") or version == "0.9":
                 raise BadRequest(f"bad HTTP version {version}")
@@ -190,10 +224,16 @@ class Protocol:
             raise BadRequest("HTTP/1.1 request without Host")  # RFC 9112 §3.2
         if req.method == "CONNECT":
             raise HTTPError("CONNECT is not supported", 501)
+        if req.method == "SOURCE":
+            raise BadRequest("SOURCE is Icecast's, not HTTP's")
         if not target.startswith(b"/") and not (
             target == b"*" and req.method == "OPTIONS"
         ) and not target.startswith((b"http://", b"https://")):
             raise BadRequest("bad request target")  # RFC 9112 §3.2
+        if target.translate(None, _TARGET_CHARS):
+            raise BadRequest("character not allowed in the request target")  # RFC 3986 §2
+        if req.host and req.host.translate(None, _HOST_CHARS):
+            raise BadRequest("invalid Host")  # RFC 9110 §7.2, RFC 3986 §3.2.2
         te = self._te
         if te is not None:
             if version == "1.0":
@@ -226,4 +266,7 @@ class Protocol:
         self._cur = None
 
 
+# RFC 3986 §2: unreserved, reserved (no "#": a fragment is never sent, RFC 9112 §3.2) and "%".
+_TARGET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?[]@!$&'()*+,;=%"
+_HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]"
 _SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))

@@ -129,7 +129,6 @@ class Exchange:
                  "flags", "length", "head_sent", "chunked", "remaining", "no_body")  # fmt: skip
     block: bytes
     flags: int
-    length: int | None
     no_body: bool
 
     def __init__(self, sock: socket.socket, req: Request, keep_alive: bool) -> None:
@@ -142,6 +141,7 @@ class Exchange:
         self.head_sent = False
         self.chunked = False
         self.remaining = -1  # bytes still owed under a Content-Length, -1: not counted
+        self.length: int | None = None  # the Content-Length announced, if any
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
@@ -179,7 +179,7 @@ class Exchange:
                 parts.append(b"Content-Length: %d\r\n" % total)
         elif total is not None:
             parts.append(b"Content-Length: %d\r\n" % total)
-            self.remaining = total
+            self.remaining = self.length = total
         elif self.http11:
             parts.append(b"Transfer-Encoding: chunked\r\n")
             self.chunked = True

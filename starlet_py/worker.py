@@ -16,10 +16,11 @@ import random
 import select
 import signal
 import socket
+import sys
 import traceback
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, TextIO
 
 from .config import Config
 from .connection import Connection, set_timeouts
@@ -65,6 +66,7 @@ class Worker:
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
+        self.access: TextIO | None = None  # --access-log, opened after the fork
 
     def count_request(self) -> None:
         """Called as each request starts; reaching the limit ends this worker's life."""
@@ -88,6 +90,11 @@ class Worker:
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         self.wakeup_fd = r
+        if self.config.access_log == "-":
+            self.access = sys.stderr
+        elif self.config.access_log:
+            # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
+            self.access = open(self.config.access_log, "a", buffering=1)  # noqa: SIM115
         if forked:
             random.seed()  # the master's random state is shared by every fork
             self.limit = recycle_limit(self.config, random.Random())
