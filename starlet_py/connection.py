@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from .errors import REASONS, BodyTimeout, ClientDisconnected, RequestTimeout
 from .log import access_line, log
 from .protocol import Protocol, Request
-from .response import Exchange
+from .response import SERVER, Exchange, date_line
 from .wsgi import FileWrapper, Input, build, peer_names
 
 if TYPE_CHECKING:
@@ -172,10 +172,10 @@ class Connection:
         body = f"{status} {reason}\n".encode()
         head = (
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
         )
         try:
-            self.sock.sendall(head.encode("latin-1") + body)
+            self.sock.sendall(head.encode("latin-1") + date_line() + SERVER + b"\r\n" + body)
         except OSError:
             pass
 
@@ -190,7 +190,7 @@ class Connection:
                 return False
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
-        exch = Exchange(sock, req, keep)
+        exch = Exchange(sock, req, keep, self.worker)
         inp = Input(req, self.pull)
         result: Any = None
         try:

@@ -73,7 +73,7 @@ class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
     __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
-                 "_fields", "_connection", "_te", "_hay", "_scan")  # fmt: skip
+                 "_fields", "_size", "_connection", "_te", "_hay", "_scan")  # fmt: skip
 
     def __init__(self) -> None:
         self.queue: deque[Request] = deque()
@@ -88,6 +88,7 @@ class Protocol:
         self._in_head = False
         self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
         self._fields = 0
+        self._size = 0  # bytes of header fields so far, as sent ("name: value\r\n")
         self._connection: list[bytes] = []
         self._te: bytes | None = None
         # Raw bytes in which the current request line is searched (see _check_line),
@@ -171,6 +172,7 @@ class Protocol:
         self._url = []
         self._url_len = 0
         self._fields = 0
+        self._size = 0
         self._connection = []
         self._te = None
 
@@ -190,6 +192,9 @@ class Protocol:
             raise HeadersTooLarge(f"more than {MAX_FIELDS} header fields")
         if len(name) + len(value) > MAX_FIELD:
             raise HeadersTooLarge(f"header field over {MAX_FIELD} bytes")
+        self._size += len(name) + len(value) + 4
+        if self._size > MAX_HEAD:
+            raise HeadersTooLarge(f"request head over {MAX_HEAD} bytes")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:

@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 from email.utils import formatdate
 from types import TracebackType
+from typing import Protocol
 
 from .errors import BodyTimeout, ClientDisconnected
 from .protocol import Request
@@ -116,6 +117,12 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
+class Stoppable(Protocol):
+    """What an Exchange needs of its worker: whether it is shutting down."""
+
+    stopping: bool
+
+
 class Exchange:
     """One request's response: ``start_response``, ``write()`` and the framing.
 
@@ -125,14 +132,15 @@ class Exchange:
     the connection must close after this response.
     """
 
-    __slots__ = ("sock", "method", "http11", "keep_alive", "status", "code", "block",
+    __slots__ = ("sock", "worker", "method", "http11", "keep_alive", "status", "code", "block",
                  "flags", "length", "head_sent", "chunked", "remaining", "no_body")  # fmt: skip
     block: bytes
     flags: int
     no_body: bool
 
-    def __init__(self, sock: socket.socket, req: Request, keep_alive: bool) -> None:
+    def __init__(self, sock: socket.socket, req: Request, keep_alive: bool, worker: Stoppable) -> None:
         self.sock = sock
+        self.worker = worker
         self.method = req.method
         self.http11 = req.version == "1.1"
         self.keep_alive = keep_alive
@@ -185,6 +193,8 @@ class Exchange:
             self.chunked = True
         else:
             self.keep_alive = False  # close-delimited body
+        if self.worker.stopping:  # TERM arrived while the app ran: this is the last one
+            self.keep_alive = False
         if not self.keep_alive:
             parts.append(b"Connection: close\r\n\r\n")
         elif self.http11:
