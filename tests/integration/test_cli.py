@@ -1,0 +1,213 @@
+"""The command line (DESIGN.md section 1) and the --listen forms (section 2)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.integration.proctools import (
+    Spawned,
+    free_port,
+    holds_for,
+    listening_tcp,
+    run_cli,
+    socket_inodes,
+)
+from tests.support import TESTS, Server, parse_response, read_all, wait_for
+
+APP = "procs:application"
+MakeServer = Callable[..., Server]
+
+OPTIONS = (
+    "--listen",
+    "--host",
+    "--port",
+    "--max-workers",
+    "--timeout",
+    "--keepalive-timeout",
+    "--max-keepalive-reqs",
+    "--max-reqs-per-child",
+    "--min-reqs-per-child",
+    "--spawn-interval",
+    "--err-respawn-interval",
+    "--child-exit",
+    "--reuse-port",
+    "--access-log",
+)
+
+
+def one_line_error(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert exit status 2 and a single-line stderr without a traceback; return the line."""
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+# -- help -------------------------------------------------------------------
+
+
+def check_help(cmd: list[str]) -> None:
+    result = subprocess.run(cmd, capture_output=True, text=True, timeout=30, cwd=TESTS.parent)
+    assert result.returncode == 0, result.stderr[-2000:]
+    missing = [opt for opt in OPTIONS if opt not in result.stdout]
+    assert missing == [], f"--help does not mention {missing}"
+
+
+def test_console_script_help_lists_every_option() -> None:
+    script = Path(sys.executable).with_name("starlet-py")
+    found = str(script) if script.exists() else shutil.which("starlet-py")
+    assert found, "the starlet-py console script is not installed"
+    check_help([found, "--help"])
+
+
+def test_python_m_help_lists_every_option() -> None:
+    check_help([sys.executable, "-m", "starlet_py", "--help"])
+
+
+# -- bad input: one line, exit 2 ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "names"),
+    [
+        (["--max-workers", "-1"], ["max-workers"]),
+        (["--timeout", "abc"], ["timeout"]),
+        (["--min-reqs-per-child", "10", "--max-reqs-per-child", "5"], ["reqs-per-child"]),
+    ],
+    ids=["negative-workers", "timeout-abc", "min-above-max"],
+)
+def test_bad_option_value_is_one_line_exit_2(args: list[str], names: list[str]) -> None:
+    line = one_line_error(run_cli([*args, APP]))
+    for name in names:
+        assert name in line.replace("_", "-"), line
+
+
+@pytest.mark.parametrize(
+    ("app", "name"),
+    [
+        ("nosuchmodule:app", "nosuchmodule"),
+        ("procs:nosuchattr", "nosuchattr"),
+        ("badimport:application", "badimport"),
+        ("procs:", "procs"),
+    ],
+)
+def test_bad_app_is_one_line_exit_2(app: str, name: str) -> None:
+    line = one_line_error(run_cli(["--max-workers", "1", app]))
+    assert name in line, line
+
+
+# -- environment variables ---------------------------------------------------
+
+
+def test_env_sets_the_pool_size(make_server: MakeServer) -> None:
+    server = make_server(APP, workers=None, env={"STARLET_MAX_WORKERS": "3"})
+    wait_for(lambda: len(server.workers()) >= 3, what="3 workers")
+    holds_for(lambda: len(server.workers()) == 3, 0.5, "a pool of exactly 3")
+
+
+def test_command_line_beats_env(make_server: MakeServer) -> None:
+    server = make_server(APP, workers=2, env={"STARLET_MAX_WORKERS": "3"})
+    holds_for(lambda: len(server.workers()) == 2, 0.5, "a pool of exactly 2")
+
+
+# -- listeners ---------------------------------------------------------------
+
+
+def env_of(data: bytes) -> dict[str, Any]:
+    resp = parse_response(data)
+    assert resp.status == 200, resp
+    return dict(json.loads(resp.body))
+
+
+def has_ipv6_loopback() -> bool:
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
+def test_ipv6_listener(make_server: MakeServer) -> None:
+    server = make_server(APP, family=socket.AF_INET6, workers=2)
+    workers = sorted(server.workers())
+    env = env_of(server.raw(b"GET /env HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"))
+    assert env["REMOTE_ADDR"] == "::1"
+    assert env["SERVER_PORT"] == str(server.port)
+    assert env["SERVER_NAME"] == "localhost"
+    # Starlet's worker died on an IPv6 peer; ours must live on.
+    assert sorted(server.workers()) == workers
+
+
+def test_unix_socket_listener() -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="starlet-"))
+    path = tmp / "x.sock"
+    server = Spawned(["--listen", str(path), "--max-workers", "2"])
+    try:
+        server.wait_workers(2)
+        assert path.is_socket()
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(b"GET /env HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            env = env_of(read_all(s))
+        assert env["REMOTE_ADDR"] == ""
+        assert env["REMOTE_PORT"] == "0"
+        assert env["SERVER_NAME"] == "localhost"
+        assert server.stop() == 0
+        assert not path.exists(), "the unix socket file must be removed on exit"
+    finally:
+        server.stop()
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def start_on_port_only() -> tuple[Spawned, int]:
+    """``--listen PORT`` on a just-freed port; retried if another process took it."""
+    log = ""
+    for attempt in range(3):
+        port = free_port()
+        server = Spawned(["--listen", str(port), "--max-workers", "2"], tag=f"-{attempt}")
+        try:
+            server.wait_workers(2)
+            return server, port
+        except AssertionError:
+            server.stop()
+            log = server.log()
+    raise AssertionError(f"could not start on a free port three times; last log:\n{log}")
+
+
+def test_port_only_listen_binds_all_addresses_and_names_the_server() -> None:
+    server, port = start_on_port_only()
+    try:
+        ours = socket_inodes(server.pid)
+        addrs = {addr for inode, addr in listening_tcp(port).items() if inode in ours}
+        assert addrs, f"the master holds no LISTEN socket on port {port}"
+        assert all(set(addr) == {"0"} for addr in addrs), f"not a wildcard bind: {addrs}"
+
+        def ask(request: bytes) -> dict[str, Any]:
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(request)
+                return env_of(read_all(s))
+
+        env = ask(b"GET /env HTTP/1.1\r\nHost: example.test:8080\r\nConnection: close\r\n\r\n")
+        assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("example.test", "8080")
+        env = ask(b"GET /env HTTP/1.1\r\nHost: example.test\r\nConnection: close\r\n\r\n")
+        assert (env["SERVER_NAME"], env["SERVER_PORT"]) == ("example.test", str(port))
+        env = ask(b"GET /env HTTP/1.0\r\n\r\n")
+        assert env["SERVER_NAME"] not in ("0", ""), env
+        assert env["SERVER_PORT"] == str(port)
+        assert server.stop() == 0
+    finally:
+        server.stop()
