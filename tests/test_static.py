@@ -24,8 +24,9 @@ def _tool(module: str) -> None:
 
 def test_ruff_clean() -> None:
     _tool("ruff")
+    dirs = [d for d in ("starlet_py", "tests", "bench") if (ROOT / d).is_dir()]
     run = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "starlet_py", "tests", "bench"],
+        [sys.executable, "-m", "ruff", "check", *dirs],
         cwd=ROOT, capture_output=True, text=True,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
