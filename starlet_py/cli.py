@@ -18,7 +18,7 @@ from typing import Any, NoReturn, get_type_hints
 from . import __version__, loader
 from .config import Config
 from .errors import ConfigError
-from .listeners import close_all, open_listeners
+from .listeners import close_all, open_listeners, tune
 from .log import log
 
 HINTS = get_type_hints(Config)
@@ -128,11 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         listeners = open_listeners(config.listen, config.reuse_port, os.environ)
     except ConfigError as e:
         fail(str(e))
-    if len(listeners) > 1:
-        # Several listeners: workers poll then accept, so whoever loses a race must get
-        # EAGAIN rather than block (the flag is shared by every process holding the fd).
-        for lst in listeners:
-            lst.sock.setblocking(False)
+    tune(listeners, config.timeout)
     for lst in listeners:
         log(f"listening on {lst.describe()}")
     if config.max_workers == 0:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import select
 import socket
-import struct
 import time
 import traceback
 from collections.abc import Callable
@@ -31,14 +30,6 @@ READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffere
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
 CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
-
-
-def set_timeouts(sock: socket.socket, seconds: float) -> None:
-    """Kernel-side read/write timeouts; 0 means none (wait forever)."""
-    if seconds > 0:
-        tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
 
 
 class Connection:
@@ -136,7 +127,7 @@ class Connection:
                 events = poller.poll(left * 1000)
                 if not events:
                     return False
-                if any(fd != wake for fd, _ in events):
+                if events[0][0] != wake or len(events) > 1:
                     return True
                 worker.drain_wakeup()
         finally:

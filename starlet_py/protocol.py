@@ -184,33 +184,39 @@ class Protocol:
         self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        req = self._cur
-        if req is None or not self._in_head:
+        if not self._in_head:
             return  # a chunked body's trailer field: never reaches the environ (pitfall 7)
+        n = len(name) + len(value)
         self._fields += 1
-        if self._fields > MAX_FIELDS:
-            raise HeadersTooLarge(f"more than {MAX_FIELDS} header fields")
-        if len(name) + len(value) > MAX_FIELD:
-            raise HeadersTooLarge(f"header field over {MAX_FIELD} bytes")
-        self._size += len(name) + len(value) + 4
-        if self._size > MAX_HEAD:
-            raise HeadersTooLarge(f"request head over {MAX_HEAD} bytes")
+        self._size += n + 4  # as sent: "name: value\r\n"
+        if n > MAX_FIELD or self._fields > MAX_FIELDS or self._size > MAX_HEAD:
+            raise HeadersTooLarge(
+                f"header field over {MAX_FIELD} bytes" if n > MAX_FIELD
+                else f"more than {MAX_FIELDS} header fields" if self._fields > MAX_FIELDS
+                else f"request head over {MAX_HEAD} bytes"
+            )  # fmt: skip
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
-            if name == b"host":
-                if req.host is not None:
-                    raise BadRequest("more than one Host field")  # RFC 9112 §3.2
-                req.host = value
-            elif name == b"connection":
-                self._connection += [t.strip().lower() for t in value.split(b",")]
-            elif name == b"transfer-encoding":
-                self._te = value if self._te is None else self._te + b"," + value
-            elif name == b"content-length":
-                req.content_length = value
-            elif name == b"expect":
-                req.expect = value.lower()
-        req.headers.append((name, value))
+            self._special(name, value)
+        self._cur.headers.append((name, value))  # type: ignore[union-attr]
+
+    def _special(self, name: bytes, value: bytes) -> None:
+        """The fields that decide framing and connection handling."""
+        req = self._cur
+        assert req is not None
+        if name == b"host":
+            if req.host is not None:
+                raise BadRequest("more than one Host field")  # RFC 9112 §3.2
+            req.host = value
+        elif name == b"connection":
+            self._connection += [t.strip().lower() for t in value.split(b",")]
+        elif name == b"transfer-encoding":
+            self._te = value if self._te is None else self._te + b"," + value
+        elif name == b"content-length":
+            req.content_length = value
+        elif name == b"expect":
+            req.expect = value.lower()
 
     def on_headers_complete(self) -> None:
         req = self._cur

@@ -25,10 +25,12 @@ HOP_BY_HOP = frozenset(
      "trailer", "trailers", "transfer-encoding", "upgrade")
 )  # fmt: skip
 
-_TOKEN = frozenset(b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
-_CTL = frozenset(range(32)) - {9} | {127}
+# RFC 9110 §5.6.2 token characters; field values: visible, SP, HTAB, obs-text (§5.5).
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 
 _status_cache: dict[str, bytes] = {}
+_checked: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
 _date = [0, b""]
 
 
@@ -43,7 +45,7 @@ def status_line(status: str) -> bytes:
     if not (len(code) == 3 and code.isdigit() and sep and code[0] != "0"):
         raise ValueError(f"status must be 'NNN Reason', got {status!r}")
     raw = status.encode("latin-1")
-    if any(c in _CTL for c in raw):
+    if raw.translate(None, _VALUE):
         raise ValueError(f"control character in status {status!r}")
     line = b"HTTP/1.1 " + raw + b"\r\n"
     if len(_status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
@@ -63,35 +65,60 @@ def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int, int | Non
     out = []
     flags = 0
     length: int | None = None
+    get = _checked.get
     for item in headers:
-        if type(item) is not tuple or len(item) != 2:
-            raise TypeError(f"each header must be a (name, value) tuple, got {item!r}")
-        name, value = item
-        if type(name) is not str or type(value) is not str:
-            raise TypeError(f"header name and value must be str: {item!r}")
-        bname = name.encode("latin-1")
-        bvalue = value.encode("latin-1")
-        if not bname or not _TOKEN.issuperset(bname):
-            raise ValueError(f"invalid header name {name!r}")
-        if any(c in _CTL for c in bvalue):
-            raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
-        lname = name.lower()
-        if lname in HOP_BY_HOP:
-            raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
-        if lname == "content-length":
-            if not value.isdigit() or length is not None:
-                raise ValueError(f"bad or repeated Content-Length {value!r}")
-            length = int(value)
-        elif lname == "date":
-            flags |= HAS_DATE
-        elif lname == "server":
-            flags |= HAS_SERVER
-        out.append(bname + b": " + bvalue + b"\r\n")
+        try:
+            entry = get(item)
+        except TypeError:  # unhashable: certainly not a (str, str) tuple
+            entry = None
+        if entry is None or type(item) is not tuple:
+            entry = _check_one(item)
+        out.append(entry[0])
+        flag = entry[1]
+        if flag:
+            if flag == IS_LENGTH:
+                if length is not None:
+                    raise ValueError("repeated Content-Length")
+                length = entry[2]
+            else:
+                flags |= flag
     return b"".join(out), flags, length
+
+
+def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
+    """Validate one header; remember the result (apps repeat the same few headers)."""
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"each header must be a (name, value) tuple, got {item!r}")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"header name and value must be str: {item!r}")
+    bname = name.encode("latin-1")
+    bvalue = value.encode("latin-1")
+    if not bname or bname.translate(None, _TOKEN):
+        raise ValueError(f"invalid header name {name!r}")
+    if bvalue.translate(None, _VALUE):
+        raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
+    lname = name.lower()
+    if lname in HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
+    flag, length = 0, None
+    if lname == "content-length":
+        if not value.isdigit():
+            raise ValueError(f"bad Content-Length {value!r}")
+        flag, length = IS_LENGTH, int(value)
+    elif lname == "date":
+        flag = HAS_DATE
+    elif lname == "server":
+        flag = HAS_SERVER
+    entry = (bname + b": " + bvalue + b"\r\n", flag, length)
+    if len(_checked) < 1024:  # bounded: per-request values (cookies, ETags) may never repeat
+        _checked[item] = entry
+    return entry
 
 
 HAS_DATE = 1
 HAS_SERVER = 2
+IS_LENGTH = 4
 SERVER = b"Server: starlet-py\r\n"
 
 

@@ -23,8 +23,8 @@ from types import FrameType
 from typing import Any, TextIO
 
 from .config import Config
-from .connection import Connection, set_timeouts
-from .listeners import Listener
+from .connection import Connection
+from .listeners import Listener, set_timeouts
 from .log import log
 from .wsgi import template
 
@@ -122,9 +122,8 @@ class Worker:
                     log(f"error in --child-exit hook:\n{traceback.format_exc()}")
 
     def _serve(self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any]) -> None:
-        if not listener.is_unix:
-            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        set_timeouts(conn, self.config.timeout)
+        if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
+            set_timeouts(conn, self.config.timeout)
         try:
             Connection(conn, addr, self, listener).serve(base)
         except Exception:
@@ -134,12 +133,17 @@ class Worker:
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]
         sock = listener.sock
+        # socket.accept() wraps the new fd through enum-typed properties; doing it
+        # with plain ints saves that work on every connection.
+        accept, family, kind = sock._accept, int(sock.family), int(sock.type)  # type: ignore[attr-defined]
+        new = socket.socket
         while True:
             self.accepting = True
             if self.stopping:
                 break
             try:
-                conn, addr = sock.accept()
+                fd, addr = accept()
+                conn = new(family, kind, 0, fd)
             except OSError as e:
                 self.accepting = False
                 if self.stopping:
@@ -168,7 +172,7 @@ class Worker:
                     continue
                 lst, base = by_fd[fd]
                 try:
-                    conn, addr = lst.sock.accept()
+                    conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
                 except OSError as e:
                     self._accept_failed(e)
                     continue
