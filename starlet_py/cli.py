@@ -108,7 +108,8 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
     if host is not None or port is not None:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
-        values["listen"] = [*values.get("listen", ()), f"{shown}:{port or 5000}"]
+        # Added to the command line's --listen; the environment's STARLET_LISTEN loses.
+        values["listen"] = [*(args["listen"] or ()), f"{shown}:{port or 5000}"]
     if "listen" in values:
         values["listen"] = tuple(values["listen"])
     return Config(app=args["app"], **values)

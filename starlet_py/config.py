@@ -66,14 +66,16 @@ class Config:
             value = getattr(self, f.name)
             if isinstance(value, bool) or value is None:
                 continue
-            if isinstance(value, int | float) and value < 0:
-                raise ConfigError(f"--{_dash(f.name)} must be >= 0, got {value}")
+            if isinstance(value, int | float) and not (0 <= value < 1e9):  # also refuses nan, inf
+                raise ConfigError(f"--{_dash(f.name)} must be a number >= 0, got {value}")
         if not self.app:
             raise ConfigError("no APP given (module:callable)")
         if self.max_keepalive_reqs < 1:
             raise ConfigError("--max-keepalive-reqs must be >= 1 (1 disables keep-alive)")
         low = self.min_reqs_per_child
         if low is not None:
+            if low < 1:
+                raise ConfigError("--min-reqs-per-child must be >= 1")
             if self.max_reqs_per_child == 0:
                 raise ConfigError("--min-reqs-per-child needs a non-zero --max-reqs-per-child")
             if low > self.max_reqs_per_child:

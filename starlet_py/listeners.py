@@ -33,7 +33,7 @@ def parse_address(text: str) -> Address:
     """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
     if text.startswith("fd://"):
         num = text[5:]
-        if not num.isdigit():
+        if not (num.isascii() and num.isdigit()):
             raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
         return Address("fd", fd=int(num))
     if "/" in text:
@@ -46,7 +46,7 @@ def parse_address(text: str) -> Address:
         host = inner
     elif ":" in text:
         host, _, port = text.rpartition(":")
-    if not port.isdigit() or int(port) > 65535:
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
     return Address("tcp", host=host, port=int(port))
 
@@ -161,7 +161,7 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
             if not entry:
                 continue
             _key, sep, fd = entry.partition("=")
-            if not sep or not fd.isdigit():
+            if not sep or not (fd.isascii() and fd.isdigit()):
                 raise ConfigError(f"bad SERVER_STARTER_PORT entry {entry!r}")
             fds.append(int(fd))
         return fds
@@ -171,7 +171,7 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
         for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
             environ.pop(name, None)  # children must not take them for their own
         if mine:
-            if not count.isdigit():
+            if not (count.isascii() and count.isdigit()):
                 raise ConfigError(f"bad LISTEN_FDS {count!r}")
             return list(range(3, 3 + int(count)))
     return None

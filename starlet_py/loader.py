@@ -29,7 +29,7 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as e:
-        if e.name and module_name.startswith(e.name):
+        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
             raise ConfigError(f"cannot import {module_name!r}: no such module") from None
         raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
     except BaseException as e:  # an app's import may fail in any way, SystemExit included

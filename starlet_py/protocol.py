@@ -137,20 +137,22 @@ class Protocol:
         """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
 
         httptools does not report the protocol name, so find this request's line
-        in the raw bytes (pitfall 10).  The search resumes after the previous
-        request's line; a body that itself contains a request line can misplace
-        it, which at worst lets an RTSP line pass as HTTP/1.x: the framing, and
-        so the request boundaries, stay llhttp's either way.
+        in the raw bytes (pitfall 10), searching from the previous request's line.
+        A body may contain look-alike lines, so any occurrence naming HTTP passes:
+        at worst a crafted body lets an RTSP line pass as HTTP/1.x, while the
+        framing, and so the request boundaries, stay llhttp's either way.
         """
         hay = self._hay
         needle = method + b" " + target + b" "
         start = hay.find(needle, self._scan)
-        if start < 0:
-            return
-        start += len(needle)
-        end = hay.find(b"\n", start)
-        self._scan = end
-        if hay[start : start + 5] != b"HTTP/":
+        found = start >= 0
+        while start >= 0:
+            start += len(needle)
+            if hay[start : start + 5] == b"HTTP/":
+                self._scan = start
+                return
+            start = hay.find(needle, start)
+        if found:
             raise BadRequest("not an HTTP request line")  # RFC 9112 §2.3
 
     def _fail(self, error: HTTPError) -> None:

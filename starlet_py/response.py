@@ -42,7 +42,7 @@ def status_line(status: str) -> bytes:
     if type(status) is not str:
         raise TypeError(f"status must be str, not {type(status).__name__}")
     code, sep, reason = status.partition(" ")
-    if not (len(code) == 3 and code.isdigit() and sep and code[0] != "0"):
+    if not (len(code) == 3 and code.isascii() and code.isdigit() and sep and code[0] != "0"):
         raise ValueError(f"status must be 'NNN Reason', got {status!r}")
     raw = status.encode("latin-1")
     if raw.translate(None, _VALUE):
@@ -103,7 +103,7 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
         raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
     flag, length = 0, None
     if lname == "content-length":
-        if not value.isdigit():
+        if not (value.isascii() and value.isdigit()):
             raise ValueError(f"bad Content-Length {value!r}")
         flag, length = IS_LENGTH, int(value)
     elif lname == "date":
@@ -116,6 +116,7 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
     return entry
 
 
+_HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
 HAS_DATE = 1
 HAS_SERVER = 2
 IS_LENGTH = 4
@@ -210,7 +211,8 @@ class Exchange:
         if length is not None:
             self.remaining = length
         elif self.no_body:
-            if total is not None and self.method == "HEAD" and self.code >= 200:
+            # HEAD: the length GET would have, when it is known (never for 204/304).
+            if total is not None and self.method == "HEAD" and self.code in _HEAD_LENGTH_OK:
                 parts.append(b"Content-Length: %d\r\n" % total)
         elif total is not None:
             parts.append(b"Content-Length: %d\r\n" % total)
@@ -313,7 +315,8 @@ class Exchange:
     def finish(self) -> None:
         """End the body: send the head if nothing went out yet, the last chunk, checks."""
         if not self.head_sent:
-            self._sendall(self._head(0))
+            # Nothing was written: an empty body, or (HEAD) a length we do not know.
+            self._sendall(self._head(None if self.no_body else 0))
         elif self.chunked:
             self.chunked = False
             self._sendall(LAST_CHUNK)

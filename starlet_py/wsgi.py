@@ -59,8 +59,14 @@ def build(
     env = base.copy()
     target = req.target
     raw = target.decode("latin-1")
-    if target[:1] != b"/" and b"://" in target:  # absolute-form: RFC 9112 §3.2.2
-        target = b"/" + target.split(b"://", 1)[1].partition(b"/")[2]
+    host = req.host
+    if target[:1] != b"/" and b"://" in target:
+        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2)
+        rest = target.split(b"://", 1)[1]
+        cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
+        host, target = rest[:cut], rest[cut:]
+        if target[:1] != b"/":
+            target = b"/" + target
     path, _, query = target.partition(b"?")
     if b"%" in path:
         path = unquote_to_bytes(path)
@@ -78,7 +84,6 @@ def build(
             env[key] += ", " + value.decode("latin-1")
         else:
             env[key] = value.decode("latin-1")
-    host = req.host
     if host:
         text = host.decode("latin-1")
         if text[0] == "[":
