@@ -22,6 +22,12 @@ from .listeners import Listener, close_all
 from .log import log
 from .worker import Worker
 
+setproctitle: Callable[[str], None] | None
+try:  # optional; imported here, before the fork, so workers share it
+    from setproctitle import setproctitle
+except ImportError:
+    setproctitle = None
+
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
 RESEND = 1.0  # seconds between TERMs to workers that are still alive (one may race accept)
@@ -147,11 +153,8 @@ class Master:
         self.next_term = now + interval if doomed or self.retiring else now + RESEND
 
     def _set_title(self, role: str) -> None:
-        try:
-            from setproctitle import setproctitle
-        except ImportError:
-            return
-        setproctitle(f"starlet-py {role} {self.config.app}")
+        if setproctitle is not None:
+            setproctitle(f"starlet-py {role} {self.config.app}")
 
     # -- the loop -----------------------------------------------------------
     def run(self) -> int:
