@@ -129,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
         listeners = open_listeners(config.listen, config.reuse_port, os.environ)
     except ConfigError as e:
         fail(str(e))
-    tune(listeners, config.timeout)
+    tune(listeners, config.timeout, config.keepalive_timeout)
     for lst in listeners:
         log(f"listening on {lst.describe()}")
     if config.max_workers == 0:

@@ -1,11 +1,11 @@
 """One client connection: read, parse, run the app, write; until it closes.
 
-Timeouts (DESIGN.md §1): the socket carries SO_RCVTIMEO/SO_SNDTIMEO of
-``--timeout``, so every read and write must progress without an extra
-syscall per operation; a head that did not arrive in one read is bounded as a
-whole with poll(); an idle kept-alive connection waits in poll() for at most
-``--keepalive-timeout``, together with the worker's signal pipe so TERM ends
-the wait at once.
+Timeouts (DESIGN.md §1), with no extra system call on the common path: the
+socket's SO_SNDTIMEO is ``--timeout``, so every write must progress; its
+SO_RCVTIMEO is ``--keepalive-timeout``, which bounds the wait for a request's
+first bytes on a kept-alive connection.  Reads inside a request (the rest of
+a head that came in pieces, body reads) wait in poll() against ``--timeout``;
+a head is bounded as a whole.
 """
 
 from __future__ import annotations
@@ -65,79 +65,85 @@ class Connection:
                 keep = req.keep_alive and self.served < limit and not worker.stopping
                 if not self._handle(req, base, keep):
                     return
-                if not queue and not self._wait_idle():
-                    return
         except ClientDisconnected:
             return  # the client reset, stalled or left: nothing to answer
         finally:
             self.sock.close()
 
     # -- reading ------------------------------------------------------------
-    def _recv(self) -> bytes:
-        try:
-            return self.sock.recv(READ_SIZE)
-        except BlockingIOError:  # SO_RCVTIMEO expired
-            raise BodyTimeout("no request bytes within --timeout") from None
-        except OSError as e:
-            raise ClientDisconnected(f"read failed: {e}") from e
-
     def _read_head(self) -> bool:
-        """Read until a request (or an error) is queued; False on EOF/timeout."""
-        proto = self.proto
-        data = self._recv()
+        """Read until a request (or an error) is queued; False to close quietly."""
+        data = self._first_read()
         if not data:
             return False
+        proto = self.proto
         proto.feed(data)
         if proto.queue:
             return True
         # The head is arriving in pieces: bound the whole head by --timeout.
-        timeout = self.worker.config.timeout
-        deadline = time.monotonic() + timeout if timeout > 0 else None
+        deadline = self._deadline()
         while not proto.queue:
-            if deadline is not None:
-                left = deadline - time.monotonic()
-                if left <= 0 or not self._poller().poll(left * 1000):
-                    self._refuse(RequestTimeout.status)
-                    return False
-            data = self._recv()
+            try:
+                data = self._read_within(deadline)
+            except BodyTimeout:
+                self._refuse(RequestTimeout.status)
+                return False
             if not data:
                 return False
             proto.feed(data)
         return True
 
-    def _poller(self) -> select.poll:
-        if self._poll is None:
-            self._poll = select.poll()
-            self._poll.register(self.sock, POLLIN)
-        return self._poll
+    def _first_read(self) -> bytes:
+        """The first bytes of a request: one blocking recv() in the common case.
 
-    def _wait_idle(self) -> bool:
-        """Wait for the next request on a kept-alive connection; False to close."""
+        The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
+        idle kept-alive connection costs no poll().  While waiting between
+        requests the worker may be told to stop: its signal handler then shuts
+        our reading side down, so recv() returns what already arrived (served,
+        with ``Connection: close``) or end-of-file, and a request is never lost.
+        """
         worker = self.worker
-        poller = self._poller()
-        wake = worker.wakeup_fd
-        poller.register(wake, select.POLLIN)
+        idle = self.served > 0
+        if idle:
+            worker.idle_sock = self.sock
         try:
-            timeout = worker.config.keepalive_timeout
-            deadline = time.monotonic() + timeout
-            while not worker.stopping:
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return False
-                events = poller.poll(left * 1000)
-                if not events:
-                    return False
-                if events[0][0] != wake or len(events) > 1:
-                    return True
-                worker.drain_wakeup()
-        finally:
-            poller.unregister(wake)
-        # Stopping: serve a request that is already here (with Connection: close),
-        # otherwise close now rather than hold up the shutdown.
-        try:
-            return bool(self.sock.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+            if idle and worker.stopping:
+                return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            return self.sock.recv(READ_SIZE)
+        except BlockingIOError:
+            if idle or worker.stopping:
+                return b""  # --keepalive-timeout passed, or stopping: close quietly
+            # A new connection may take up to --timeout for its first bytes.
+            try:
+                return self._read_within(self._deadline(worker.config.keepalive_timeout))
+            except BodyTimeout:
+                return b""
         except OSError:
-            return False
+            return b""
+        finally:
+            worker.idle_sock = None
+
+    def _deadline(self, spent: float = 0.0) -> float | None:
+        timeout = self.worker.config.timeout
+        return time.monotonic() + timeout - spent if timeout > 0 else None
+
+    def _read_within(self, deadline: float | None) -> bytes:
+        """A read inside a request: wait in poll() up to ``deadline`` (--timeout)."""
+        sock = self.sock
+        while True:
+            if deadline is not None:
+                if self._poll is None:
+                    self._poll = select.poll()
+                    self._poll.register(sock, POLLIN)
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._poll.poll(left * 1000):
+                    raise BodyTimeout("no progress within --timeout")
+            try:
+                return sock.recv(READ_SIZE, socket.MSG_DONTWAIT if deadline else 0)
+            except BlockingIOError:
+                continue  # woken without data, or (no --timeout) SO_RCVTIMEO passed: wait on
+            except OSError as e:
+                raise ClientDisconnected(f"read failed: {e}") from e
 
     def pull(self) -> None:
         """More body for ``wsgi.input``: one read, fed to the parser."""
@@ -147,7 +153,7 @@ class Connection:
                 self.sock.sendall(CONTINUE)
             except OSError as e:
                 raise ClientDisconnected(f"write failed: {e}") from e
-        data = self._recv()
+        data = self._read_within(self._deadline())
         if not data:
             req = self._req
             if req is not None and not req.complete:

@@ -206,26 +206,26 @@ def close_all(listeners: Iterable[Listener]) -> None:
         lst.sock.close()
 
 
-def set_timeouts(sock: socket.socket, seconds: float) -> None:
-    """Kernel-side read/write timeouts (SO_RCVTIMEO/SO_SNDTIMEO); 0 means none."""
-    tv = struct.pack("ll", int(seconds), int((seconds % 1) * 1e6))
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, tv)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, tv)
+def set_timeouts(sock: socket.socket, write: float, read: float) -> None:
+    """Kernel-side timeouts: SO_SNDTIMEO ``write``, SO_RCVTIMEO ``read``; 0 means none."""
+    for opt, seconds in ((socket.SO_SNDTIMEO, write), (socket.SO_RCVTIMEO, read)):
+        sock.setsockopt(socket.SOL_SOCKET, opt, struct.pack("ll", int(seconds), int(seconds % 1 * 1e6)))
 
 
-def tune(listeners: list[Listener], timeout: float) -> None:
+def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) -> None:
     """Options the accepted sockets inherit, set once on each listener, not per connection.
 
     On Linux a TCP socket returned by accept() inherits TCP_NODELAY and
     SO_RCVTIMEO/SO_SNDTIMEO from its listener (a unix one does not: the worker
-    sets them per connection).  A blocking accept() itself then wakes every
-    ``timeout`` seconds with EAGAIN, which the worker simply retries.  With
-    several listeners they are made non-blocking: workers poll, then accept, and
-    whoever loses the race for a connection must get EAGAIN rather than block.
+    calls ``set_timeouts`` per connection).  A blocking accept() itself then
+    wakes every ``keepalive_timeout`` seconds with EAGAIN, which the worker
+    simply retries.  With several listeners they are made non-blocking: workers
+    poll, then accept, and whoever loses the race for a connection must get
+    EAGAIN rather than block.
     """
     for lst in listeners:
         if not lst.is_unix:
             lst.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            set_timeouts(lst.sock, timeout)
+            set_timeouts(lst.sock, timeout, keepalive_timeout)
         if len(listeners) > 1:
             lst.sock.setblocking(False)

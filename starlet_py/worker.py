@@ -63,6 +63,7 @@ class Worker:
         self.child_exit = child_exit
         self.stopping = False
         self.accepting = False  # inside the blocking accept() of the one-listener loop
+        self.idle_sock: socket.socket | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
@@ -78,6 +79,12 @@ class Worker:
         self.stopping = True
         if self.accepting:
             self.listeners[0].sock.close()  # see the module docstring
+        idle = self.idle_sock
+        if idle is not None:
+            try:  # wakes its recv(): what already arrived is still read (connection.py)
+                idle.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
 
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, a fresh random state and the recycle limit."""
@@ -123,7 +130,7 @@ class Worker:
 
     def _serve(self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any]) -> None:
         if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
-            set_timeouts(conn, self.config.timeout)
+            set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
         try:
             Connection(conn, addr, self, listener).serve(base)
         except Exception:
