@@ -8,6 +8,7 @@ value or APP is one line on stderr and exit status 2.
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import sys
 import types
@@ -117,6 +118,7 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
+    gc.disable()  # until the fork: see Master.run; workers enable it again
     try:
         config = config_from(argv, dict(os.environ))
         app = loader.load(config.app)

@@ -161,8 +161,11 @@ class Master:
         """Serve until TERM/INT/QUIT (or USR1 has retired every worker); exit status."""
         self._install()
         self._set_title("master")
-        gc.collect()
-        gc.freeze()  # objects made so far stay put: the collector won't dirty shared pages
+        # Copy-on-write friendly (see gc.freeze's documentation): cli.main disabled the
+        # collector before loading anything, so no freed holes exist for workers to fill
+        # (writing into shared pages); frozen objects are never traversed by the
+        # workers' collections either.  The master itself allocates next to nothing.
+        gc.freeze()
         try:
             while True:
                 self._reap()

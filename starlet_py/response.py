@@ -8,7 +8,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from email.utils import formatdate
 from types import TracebackType
 from typing import Protocol
 
@@ -32,6 +31,8 @@ _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 _status_cache: dict[str, bytes] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
 _date = [0, b""]
+_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
+_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
 
 
 def status_line(status: str) -> bytes:
@@ -127,7 +128,11 @@ def date_line() -> bytes:
     """``Date:`` header line, formatted once per second."""
     now = int(time.time())
     if now != _date[0]:
-        _date[1] = b"Date: " + formatdate(now, usegmt=True).encode("ascii") + b"\r\n"
+        # RFC 9110 §5.6.7 IMF-fixdate, by hand: email.utils would cost every worker memory.
+        t = time.gmtime(now)
+        _date[1] = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
+            _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
+        )
         _date[0] = now
     return _date[1]  # type: ignore[return-value]
 

@@ -11,6 +11,7 @@ already accepted is still served (with ``Connection: close``).
 from __future__ import annotations
 
 import errno
+import gc
 import os
 import random
 import select
@@ -102,6 +103,7 @@ class Worker:
         elif self.config.access_log:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
             self.access = open(self.config.access_log, "a", buffering=1)  # noqa: SIM115
+        gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             random.seed()  # the master's random state is shared by every fork
             self.limit = recycle_limit(self.config, random.Random())
