@@ -269,7 +269,8 @@ def test_check_headers_rejects_list_subclass_items_of_wrong_type() -> None:
 # -- small helpers -------------------------------------------------------------
 def test_date_line_format_and_cache(monkeypatch: pytest.MonkeyPatch) -> None:
     now = [784111777.25]
-    monkeypatch.setattr(response, "time", SimpleNamespace(time=lambda: now[0]))
+    fake = SimpleNamespace(time=lambda: now[0], gmtime=response.time.gmtime)
+    monkeypatch.setattr(response, "time", fake)
     assert date_line() == b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
     now[0] = 784111777.9
     assert date_line() == b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
