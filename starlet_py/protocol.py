@@ -158,6 +158,12 @@ class Protocol:
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
         cur = self._cur
+        queue = self.queue
+        if cur is not None and queue and queue[-1] is cur:
+            # Still queued, so the app has not started it: refuse it whole.  (llhttp checks
+            # some fields, Transfer-Encoding syntax, only after on_headers_complete.)
+            queue.pop()
+            cur = None
         if cur is not None and not self._in_head:
             # The head was fine and the app may be reading: its input is now broken.
             cur.error = BadBody(f"malformed request body: {error}")

@@ -581,21 +581,39 @@ def test_second_pipelined_head_is_bounded_too() -> None:
     [b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n", b"-1\r\n"],
     ids=["bad-size", "no-crlf-after-data", "negative-size"],
 )
-def test_bad_chunk_is_bad_body_on_the_request(body: bytes) -> None:
+def test_bad_chunk_is_bad_body_on_a_started_request(body: bytes) -> None:
     head = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
-    for pieces in ([head + body], [head, body], list(bytewise(head + body))):
-        proto = feed_all(pieces)
+    for pieces in ([body], list(bytewise(body))):
+        proto = Protocol()
+        proto.feed(head)
+        req = proto.queue.popleft()  # the connection took it: the app is running
+        for piece in pieces:
+            proto.feed(piece)
         assert proto.dead is True
-        (req,) = proto.queue
+        assert not proto.queue
         assert req.method == "POST"
         assert isinstance(req.error, BadBody)
         assert isinstance(req.error, OSError)
         assert (req.keep_alive, req.complete) == (False, True)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [b"zz\r\nhello\r\n0\r\n\r\n", b"5\r\nhelloXX0\r\n\r\n", b"-1\r\n"],
+    ids=["bad-size", "no-crlf-after-data", "negative-size"],
+)
+def test_bad_chunk_on_a_queued_request_refuses_it(body: bytes) -> None:
+    head = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+    for pieces in ([head + body], [head, body], list(bytewise(head + body))):
+        req = refused(pieces)
+        assert isinstance(req.error, HTTPError) and req.error.status == 400
+
+
 def test_bad_chunk_keeps_the_good_data_before_it() -> None:
-    proto = feed_all([b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\nzz\r\n"])
-    (req,) = proto.queue
+    proto = Protocol()
+    proto.feed(b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n")
+    req = proto.queue.popleft()
+    proto.feed(b"3\r\nabc\r\nzz\r\n")
     assert b"".join(req.body) == b"abc"
     assert isinstance(req.error, BadBody)
 

@@ -77,7 +77,8 @@ def body_input(head: bytes, pieces: list[bytes], truncated: bool = False) -> Bod
     """
     proto = Protocol()
     proto.feed(head)
-    (req,) = proto.queue
+    req = proto.queue.popleft()  # as Connection does before it runs the app
+    assert not proto.queue
     rest = deque(pieces)
     pulls = [0]
 
