@@ -1,0 +1,256 @@
+#!/usr/bin/env python3
+"""Micro-benchmark of starlet-py's request path, without the network.
+
+    python3 bench/micro.py            # about 15 s
+    python3 bench/micro.py --quick    # about 1 s
+
+Feeds a request to ``starlet_py.protocol.Protocol``, builds its environ with
+``starlet_py.wsgi.build``, calls the hello app of bench/apps/hello.py, and
+produces the response with ``starlet_py.response``: the head alone through the
+pure functions, and through an ``Exchange`` writing to a socketpair.  Each
+stage is timed on its own with ``time.perf_counter`` loops, then the whole path
+in one loop ("total"), then ``Connection.serve`` answering one request on a
+fresh socketpair (the worker's per-connection path minus accept and TCP).
+
+Two requests: ``wrk`` (what wrk sends: request line and Host) and ``proxied``
+(a browser's request as nginx passes it on to a keep-alive upstream: nine
+header fields, a query).
+Figures are µs per request: the median over --repeats runs of --number
+iterations each, and the best run.  Socket reads that only empty the
+socketpair are not timed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib.util
+import platform
+import socket
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+sys.path.insert(0, str(BENCH.parent))  # the working tree's starlet_py
+
+from starlet_py import response as resp  # noqa: E402
+from starlet_py.config import Config  # noqa: E402
+from starlet_py.connection import Connection  # noqa: E402
+from starlet_py.listeners import Listener  # noqa: E402
+from starlet_py.protocol import Protocol, Request  # noqa: E402
+from starlet_py.worker import Worker  # noqa: E402
+from starlet_py.wsgi import Input, build, template  # noqa: E402
+
+REQUESTS = {
+    "wrk": b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\n\r\n",
+    "proxied": (
+        b"GET /hello?name=world&page=2 HTTP/1.1\r\n"
+        b"Host: www.example.com\r\n"
+        b"X-Real-IP: 203.0.113.7\r\n"
+        b"X-Forwarded-For: 203.0.113.7\r\n"
+        b"X-Forwarded-Proto: https\r\n"
+        b"X-Request-ID: 7f9c2a4e-1b3d-4c5e-9f60-718293a4b5c6\r\n"
+        b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
+        b"Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8\r\n"
+        b"Accept-Language: en-US,en;q=0.5\r\n"
+        b"Accept-Encoding: gzip, deflate, br\r\n"
+        b"\r\n"
+    ),
+}
+
+
+def load_app() -> Callable[..., Any]:
+    """bench/apps/hello.py's ``application``, the app the servers serve in bench/run.py."""
+    spec = importlib.util.spec_from_file_location("bench_hello", BENCH / "apps" / "hello.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.application  # type: ignore[no-any-return]
+
+
+application = load_app()
+PEER = ("203.0.113.7", 51234)  # what accept() would have said
+NAMES = ("203.0.113.7", "51234", "127.0.0.1", "8080")  # REMOTE_ADDR, REMOTE_PORT, SERVER_NAME/PORT
+BATCH = 256  # Exchange sends between two (untimed) reads that empty the socketpair
+Stage = Callable[[int], float]  # runs n iterations, returns the seconds that count
+
+
+def no_pull() -> None:
+    raise AssertionError("a GET has no body to pull")
+
+
+def null_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
+    return None
+
+
+def socketpair() -> tuple[socket.socket, socket.socket]:
+    a, b = socket.socketpair()
+    for s in (a, b):
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 1 << 20)
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+    return a, b
+
+
+def drain(sock: socket.socket) -> None:
+    sock.setblocking(False)
+    try:
+        while sock.recv(1 << 20):
+            pass
+    except BlockingIOError:
+        pass
+
+
+def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, Stage]:
+    """The stages of one request, each a timed loop."""
+    proto = Protocol()
+    proto.feed(raw)
+    req: Request = proto.queue.popleft()
+    env = build(base, req, NAMES, Input(req, no_pull))
+    headers = [("Content-Type", "text/plain"), ("Content-Length", "13")]
+    server, client = socketpair()
+    worker = Worker(application, Config(app="hello:application"), [listener])
+    perf = time.perf_counter
+
+    def parse(n: int) -> float:
+        p = Protocol()
+        feed, queue = p.feed, p.queue
+        t0 = perf()
+        for _ in range(n):
+            feed(raw)
+            queue.popleft()
+        return perf() - t0
+
+    def parse_new(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            p = Protocol()
+            p.feed(raw)
+            p.queue.popleft()
+        return perf() - t0
+
+    def environ(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            build(base, req, NAMES, Input(req, no_pull))
+        return perf() - t0
+
+    def app(n: int) -> float:
+        t0 = perf()
+        for _ in range(n):
+            application(env, null_start_response)
+        return perf() - t0
+
+    def head(n: int) -> float:
+        status_line, check_headers, date_line = resp.status_line, resp.check_headers, resp.date_line
+        server_line = resp.SERVER
+        t0 = perf()
+        for _ in range(n):
+            block, flags, length = check_headers(headers)
+            b"".join((status_line("200 OK"), block, date_line(), server_line, b"\r\n"))
+        return perf() - t0
+
+    def exchange(n: int) -> float:
+        total = 0.0
+        keep = req.keep_alive
+        for done in range(0, n, BATCH):
+            t0 = perf()
+            for _ in range(min(BATCH, n - done)):
+                exch = resp.Exchange(server, req, keep, worker)
+                exch.start_response("200 OK", headers)
+                exch.send_whole(b"Hello, World!")
+                exch.finish()
+            total += perf() - t0
+            drain(client)
+        return total
+
+    def whole(n: int) -> float:
+        total = 0.0
+        p = Protocol()
+        feed, queue = p.feed, p.queue
+        for done in range(0, n, BATCH):
+            t0 = perf()
+            for _ in range(min(BATCH, n - done)):
+                feed(raw)
+                r = queue.popleft()
+                exch = resp.Exchange(server, r, r.keep_alive, worker)
+                result = application(build(base, r, NAMES, Input(r, no_pull)), exch.start_response)
+                exch.send_whole(result[0])
+                exch.finish()
+            total += perf() - t0
+            drain(client)
+        return total
+
+    def serve(n: int) -> float:
+        total = 0.0
+        for _ in range(n):
+            a, b = socket.socketpair()
+            b.sendall(raw)
+            t0 = perf()
+            Connection(a, PEER, worker, listener).serve(base)
+            total += perf() - t0
+            b.recv(65536)
+            b.close()
+        return total
+
+    return {
+        "parse (one Protocol per connection)": parse,
+        "parse (a new Protocol per request)": parse_new,
+        "environ (wsgi.build + Input)": environ,
+        "app (hello, start_response a no-op)": app,
+        "response head (pure functions)": head,
+        "Exchange: start_response + send_whole + finish (socketpair)": exchange,
+        "total: parse + environ + app + Exchange": whole,
+        "Connection.serve, one request, fresh socketpair": serve,
+    }
+
+
+def measure(stage: Stage, number: int, repeats: int) -> tuple[float, float]:
+    """(median, best) µs per iteration."""
+    stage(max(1, number // 10))  # warm up: caches, the Date line
+    runs = []
+    for _ in range(repeats):
+        gc.collect()
+        runs.append(stage(number) / number * 1e6)
+    return statistics.median(runs), min(runs)
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="fewer iterations (a smoke run)")
+    ap.add_argument("--number", type=int, help="iterations per run (default 20000; --quick 2000)")
+    ap.add_argument("--repeats", type=int, help="runs per stage (default 7; --quick 3)")
+    args = ap.parse_args()
+    number = args.number or (2000 if args.quick else 20000)
+    repeats = args.repeats or (3 if args.quick else 7)
+
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # never bound: only names the environ
+    listener = Listener(lsock, "127.0.0.1", "8080")
+    base = template(listener)
+    results: dict[str, dict[str, tuple[float, float]]] = {}
+    for label, raw in REQUESTS.items():
+        for name, stage in stages(raw, listener, base).items():
+            results.setdefault(name, {})[label] = measure(stage, number, repeats)
+    lsock.close()
+
+    print(f"starlet-py request path, µs per request (median of {repeats} runs × {number:,}; best in "
+          f"brackets); Python {platform.python_version()}, {platform.machine()}")
+    print()
+    labels = list(REQUESTS)
+    print("| stage | " + " | ".join(f"`{label}` request" for label in labels) + " |")
+    print("|---|" + "---|" * len(labels))
+    for name, by_label in results.items():
+        cells = [f"{by_label[label][0]:.2f} ({by_label[label][1]:.2f})" for label in labels]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    print()
+    crlf = b"\r\n"
+    print("Requests: " + "; ".join(f"`{label}` {len(raw)} bytes, {raw.count(crlf) - 2} header field(s)"
+                                   for label, raw in REQUESTS.items()))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
