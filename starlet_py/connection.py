@@ -13,12 +13,11 @@ from __future__ import annotations
 import select
 import socket
 import time
-import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import REASONS, BodyTimeout, ClientDisconnected, RequestTimeout
-from .log import access_line, log
+from .log import access_line, log_exc
 from .protocol import Protocol, Request
 from .response import SERVER, Exchange, date_line
 from .wsgi import FileWrapper, Input, build, peer_names
@@ -205,7 +204,7 @@ class Connection:
                 self._refuse(e.status)
             return False
         except Exception:
-            log(f"error in app for {req.request_line!r}:\n{traceback.format_exc()}")
+            log_exc(f"error in app for {req.request_line!r}")
             if not exch.head_sent:
                 self._refuse(500)
             return False
@@ -216,7 +215,7 @@ class Connection:
                 try:
                     close()
                 except Exception:
-                    log(f"error in close() for {req.request_line!r}:\n{traceback.format_exc()}")
+                    log_exc(f"error in close() for {req.request_line!r}")
                     exch.keep_alive = False
         access = self.worker.access
         if access is not None:

@@ -17,6 +17,13 @@ def log(message: str) -> None:
         pass  # stderr closed under us: logging must never take the server down
 
 
+def log_exc(message: str) -> None:
+    """Log ``message`` with the traceback of the exception being handled."""
+    import traceback  # only on errors: not loaded into every worker before it needs it
+
+    log(f"{message}:\n{traceback.format_exc()}")
+
+
 def access_line(remote: str, request_line: str, status: int, length: int | None) -> str:
     """A common-log-format line (the body size is '-' when it was not announced)."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())

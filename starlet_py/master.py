@@ -12,14 +12,13 @@ import os
 import select
 import signal
 import time
-import traceback
 from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
 from .config import Config
 from .listeners import Listener, close_all
-from .log import log
+from .log import log, log_exc
 from .worker import Worker
 
 setproctitle: Callable[[str], None] | None
@@ -101,7 +100,7 @@ class Master:
                 self._set_title("worker")
                 Worker(self.app, self.config, self.listeners, self.child_exit).run()
             except BaseException:
-                log(f"worker failed:\n{traceback.format_exc()}")
+                log_exc("worker failed")
                 code = 1
             finally:
                 os._exit(code)

@@ -18,7 +18,6 @@ import select
 import signal
 import socket
 import sys
-import traceback
 from collections.abc import Callable
 from types import FrameType
 from typing import Any, TextIO
@@ -26,7 +25,7 @@ from typing import Any, TextIO
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, set_timeouts
-from .log import log
+from .log import log, log_exc
 from .wsgi import template
 
 # accept() errors that concern one connection, not the listener (accept(2), "Error handling").
@@ -128,7 +127,7 @@ class Worker:
                 try:
                     self.child_exit()
                 except Exception:
-                    log(f"error in --child-exit hook:\n{traceback.format_exc()}")
+                    log_exc("error in --child-exit hook")
 
     def _serve(self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any]) -> None:
         if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
@@ -137,7 +136,7 @@ class Worker:
             Connection(conn, addr, self, listener).serve(base)
         except Exception:
             # A bug of ours: log it, lose this connection, keep the worker.
-            log(f"internal error serving a connection:\n{traceback.format_exc()}")
+            log_exc("internal error serving a connection")
 
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]

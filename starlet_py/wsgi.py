@@ -7,7 +7,6 @@ import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any
-from urllib.parse import unquote_to_bytes
 
 from .listeners import Listener
 from .protocol import Request
@@ -24,6 +23,24 @@ def _key(name: bytes) -> str | None:
         if len(_keys) < 512:  # bounded: a client can send endless distinct names
             _keys[name] = key
     return key
+
+
+# "%xx" -> the byte, for every spelling of two hex digits.
+_HEX = {f"{i:02x}".encode(): bytes([i]) for i in range(256)}
+_HEX.update({k.upper(): v for k, v in list(_HEX.items())})
+_HEX.update({k[:1] + k[1:].upper(): v for k, v in list(_HEX.items())})
+_HEX.update({k[:1].upper() + k[1:]: v for k, v in list(_HEX.items())})
+
+
+def unquote(data: bytes) -> bytes:
+    """Percent-decode like urllib.parse.unquote_to_bytes (a bad escape stays as is),
+    without importing urllib.parse (and ipaddress) into every worker."""
+    parts = data.split(b"%")
+    out = [parts[0]]
+    for part in parts[1:]:
+        byte = _HEX.get(part[:2])
+        out.append(b"%" + part if byte is None else byte + part[2:])
+    return b"".join(out)
 
 
 def template(listener: Listener) -> dict[str, Any]:
@@ -69,7 +86,7 @@ def build(
             target = b"/" + target
     path, _, query = target.partition(b"?")
     if b"%" in path:
-        path = unquote_to_bytes(path)
+        path = unquote(path)
     env["PATH_INFO"] = path.decode("latin-1")
     env["QUERY_STRING"] = query.decode("latin-1")
     env["REQUEST_URI"] = env["RAW_URI"] = raw
