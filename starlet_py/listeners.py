@@ -80,7 +80,8 @@ def _prepare(sock: socket.socket, owned_path: str | None = None) -> Listener:
     """Blocking mode, TCP_DEFER_ACCEPT, and the names the environ will carry."""
     sock.setblocking(True)  # circus and einhorn may pass non-blocking sockets
     if sock.family == socket.AF_UNIX:
-        return Listener(sock, "localhost", "0", owned_path)
+        # Its path as SERVER_PORT, as Starlet does: apps can tell several listeners apart.
+        return Listener(sock, "localhost", str(sock.getsockname()) or "0", owned_path)
     # Wake a worker only once the request's first bytes are there (as Starlet does).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_DEFER_ACCEPT, 1)
     host, port = sock.getsockname()[:2]

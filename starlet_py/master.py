@@ -91,10 +91,15 @@ class Master:
 
     # -- processes ----------------------------------------------------------
     def _spawn(self) -> None:
+        # Signals wait until the child has its own handlers (Worker.setup unblocks
+        # them): a TERM landing in between would otherwise hit the master's handler
+        # in the child and be lost, or write to the master's wake-up pipe.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
         pid = os.fork()
         if pid == 0:  # the worker
             code = 0
             try:
+                signal.set_wakeup_fd(-1)
                 os.close(self._wake_r)
                 os.close(self._wake_w)
                 self._set_title("worker")
@@ -104,6 +109,7 @@ class Master:
                 code = 1
             finally:
                 os._exit(code)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
         self.workers[pid] = self.generation
         self.next_fork = time.monotonic() + self.config.spawn_interval
         log(f"worker {pid} spawned")

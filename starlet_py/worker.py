@@ -32,6 +32,8 @@ from .wsgi import template
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
               errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
               errno.ENETUNREACH, errno.EINTR}  # fmt: skip
+_STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+_SIGNALS = (*_STOP, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
 _NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -88,15 +90,17 @@ class Worker:
 
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, a fresh random state and the recycle limit."""
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+        for sig in _STOP:
             signal.signal(sig, self._on_stop)
         for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # A byte lands here on every signal, so poll() in a keep-alive wait wakes up.
+        # A byte lands here on every signal, so poll() over several listeners wakes up.
         r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         self.wakeup_fd = r
+        # The master blocked them around the fork (Master._spawn): ours are in place now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         if self.config.access_log == "-":
             self.access = sys.stderr
         elif self.config.access_log:
