@@ -26,11 +26,16 @@ from .errors import (
     NotImplementedCoding,
     URITooLong,
 )
+from .rfc import check_host, check_target
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
 MAX_FIELD = 8192  # one header field (name + value): 431
 MAX_FIELDS = 100  # number of header fields: 431
 MAX_HEAD = 65536  # whole request head: 431
+# Chunk-size lines with their extensions, and trailers: bytes read with no chunk data
+# between them, counted over whole reads after the head (so the bound is loose by up to
+# two reads); past it, 400.
+MAX_CHUNK_META = 16384
 
 
 class Request:
@@ -73,7 +78,7 @@ class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
     __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
-                 "_fields", "_size", "_connection", "_te", "_hay", "_scan")  # fmt: skip
+                 "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta")  # fmt: skip
 
     def __init__(self) -> None:
         self.queue: deque[Request] = deque()
@@ -81,7 +86,9 @@ class Protocol:
         self._parser = httptools.HttpRequestParser(self)
         # The one leniency we allow: bytes after a `Connection: close` request are not
         # an error; we answer that request and close (REFERENCE.md §1, pitfall 11).
-        self._parser.set_dangerous_leniencies(lenient_data_after_close=True)
+        # lenient_version lets any digits through: which versions we speak is decided
+        # in on_headers_complete (1.x later than 1.1 is treated as 1.1, 2+ gets 505).
+        self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
         self._url: list[bytes] = []
         self._url_len = 0
@@ -95,6 +102,9 @@ class Protocol:
         # and where the search resumes: past the previous request's line.
         self._hay = b""
         self._scan = 0
+        # Bytes fed since a chunked body last yielded data: llhttp does not bound chunk
+        # extensions or trailers (the CVE-2024-22019 class), so we do.
+        self._meta = 0
 
     @property
     def body_pending(self) -> bool:
@@ -105,9 +115,11 @@ class Protocol:
         """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
             return
-        in_head = self._cur is None or self._in_head
-        if in_head:
+        cur = self._cur
+        if cur is None or self._in_head:
             self._head_bytes += len(data)
+        elif cur.chunked:
+            self._meta += len(data)
         if self._hay:  # a head began in an earlier piece: its request line is in there
             self._hay += data
         else:
@@ -127,11 +139,14 @@ class Protocol:
         except httptools.HttpParserError as e:
             self._fail(BadRequest(str(e)))
             return
-        if self._cur is not None and self._in_head:
+        cur = self._cur
+        if cur is not None and self._in_head:
             if self._head_bytes > MAX_HEAD:
                 self._fail(HeadersTooLarge(f"request head over {MAX_HEAD} bytes"))
         else:
             self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
+            if cur is not None and self._meta > MAX_CHUNK_META:
+                self._fail(BadRequest("chunk extensions or trailers too long"))
 
     def _check_line(self, method: bytes, target: bytes) -> None:
         """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
@@ -145,15 +160,14 @@ class Protocol:
         hay = self._hay
         needle = method + b" " + target + b" "
         start = hay.find(needle, self._scan)
-        found = start >= 0
         while start >= 0:
             start += len(needle)
             if hay[start : start + 5] == b"HTTP/":
                 self._scan = start
                 return
             start = hay.find(needle, start)
-        if found:
-            raise BadRequest("not an HTTP request line")  # RFC 9112 §2.3
+        # No "METHOD SP target SP HTTP/": another protocol, or other whitespace.
+        raise BadRequest("not an HTTP/1.x request line")  # RFC 9112 §2.3, §3
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
@@ -232,35 +246,39 @@ class Protocol:
         parser = self._parser
         method = parser.get_method()
         req.method = method.decode("ascii")
-        req.version = version = parser.get_http_version()
+        version = parser.get_http_version()
         req.target = target = b"".join(self._url)
+        if len(method) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
+            raise URITooLong(f"request line over {MAX_REQUEST_LINE} bytes")
         self._check_line(method, target)
         if version not in ("1.1", "1.0"):
-            if version.startswith("1.") or version == "0.9":
-                raise BadRequest(f"bad HTTP version {version}")
-            raise HTTPError(f"HTTP/{version} is not supported", 505)
+            # llhttp checks the digits; which versions we speak is ours (lenient_version).
+            if version[:2] == "1.":
+                version = "1.1"  # a later 1.x: treat as 1.1 (RFC 9110 §2.5)
+            elif version[0] == "0":
+                raise BadRequest(f"HTTP/{version} is not supported")
+            else:
+                raise HTTPError(f"HTTP/{version} is not supported", 505)
+        req.version = version
         if version == "1.1" and req.host is None:
             raise BadRequest("HTTP/1.1 request without Host")  # RFC 9112 §3.2
         if req.method == "CONNECT":
             raise HTTPError("CONNECT is not supported", 501)
         if req.method == "SOURCE":
             raise BadRequest("SOURCE is Icecast's, not HTTP's")
-        if not target.startswith(b"/") and not (
-            target == b"*" and req.method == "OPTIONS"
-        ) and not target.startswith((b"http://", b"https://")):
-            raise BadRequest("bad request target")  # RFC 9112 §3.2
-        if target.translate(None, _TARGET_CHARS):
-            raise BadRequest("character not allowed in the request target")  # RFC 3986 §2
-        if req.host and req.host.translate(None, _HOST_CHARS):
-            raise BadRequest("invalid Host")  # RFC 9110 §7.2, RFC 3986 §3.2.2
+        check_target(req.method, target)
+        if req.host:
+            check_host(req.host)
         te = self._te
         if te is not None:
             if version == "1.0":
                 raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
-            codings = [c.strip().lower() for c in te.split(b",")]
-            if codings != [b"chunked"]:
-                # llhttp already refused a non-final chunked; anything else we cannot decode.
-                raise NotImplementedCoding("unsupported Transfer-Encoding")
+            # Empty list elements do not count (RFC 9110 §5.6.1.2).
+            codings = [c for c in (c.strip().lower() for c in te.split(b",")) if c]
+            if codings[-1:] != [b"chunked"]:
+                raise BadRequest("Transfer-Encoding without a final chunked")  # RFC 9112 §6.3
+            if len(codings) > 1:
+                raise NotImplementedCoding("transfer coding other than chunked")  # §6.1
             req.chunked = True
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
@@ -271,12 +289,17 @@ class Protocol:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
         self._in_head = False
         self._head_bytes = 0
+        self._meta = 0
         self.queue.append(req)
 
     def on_body(self, data: bytes) -> None:
         cur = self._cur
         if cur is not None and data:
             cur.body.append(data)
+            self._meta = 0
+
+    def on_chunk_header(self) -> None:
+        self._meta = 0
 
     def on_message_complete(self) -> None:
         cur = self._cur
@@ -285,7 +308,4 @@ class Protocol:
         self._cur = None
 
 
-# RFC 3986 §2: unreserved, reserved (no "#": a fragment is never sent, RFC 9112 §3.2) and "%".
-_TARGET_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:/?[]@!$&'()*+,;=%"
-_HOST_CHARS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~!$&'()*+,;=%:[]"
 _SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))

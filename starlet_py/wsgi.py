@@ -87,7 +87,8 @@ def build(
     path, _, query = target.partition(b"?")
     if b"%" in path:
         path = unquote(path)
-    env["PATH_INFO"] = path.decode("latin-1")
+    # OPTIONS * names no path: PATH_INFO is empty (REQUEST_URI keeps the "*").
+    env["PATH_INFO"] = path.decode("latin-1") if path != b"*" else ""
     env["QUERY_STRING"] = query.decode("latin-1")
     env["REQUEST_URI"] = env["RAW_URI"] = raw
     env["REQUEST_METHOD"] = req.method

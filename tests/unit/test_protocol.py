@@ -509,10 +509,13 @@ def test_limits_are_the_documented_ones() -> None:
     assert (MAX_REQUEST_LINE, MAX_FIELD, MAX_FIELDS, MAX_HEAD) == (8192, 8192, 100, 65536)
 
 
-def test_target_at_the_limit_is_accepted() -> None:
-    target = b"/" + b"a" * (MAX_REQUEST_LINE - 1)
+def test_request_line_at_the_limit_is_accepted_one_more_byte_is_414() -> None:
+    # The limit is on the whole line, CRLF included: "GET " + target + " HTTP/1.1\r\n".
+    target = b"/" + b"a" * (MAX_REQUEST_LINE - len(b"GET  HTTP/1.1\r\n") - 1)
     (req,) = feed_all([b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n"]).queue
     assert (req.error, req.target) == (None, target)
+    bad = refused([b"GET " + target + b"a HTTP/1.1\r\nHost: h\r\n\r\n"])
+    assert isinstance(bad.error, HTTPError) and bad.error.status == 414
 
 
 def test_hundred_fields_are_accepted() -> None:
