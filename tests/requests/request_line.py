@@ -1,0 +1,196 @@
+"""Request line, protocol version, method and request-target forms (RFC 9112 §2.3, §3).
+
+Invalid request lines get 400 (RFC 9112 §3: "Recipients of an invalid
+request-line SHOULD respond with ... 400"); a major version we do not speak
+gets 505 (RFC 9110 §15.6.6); a well-formed method we do not recognize gets 501
+(RFC 9110 §9.1, §15.6.2).
+"""
+
+from __future__ import annotations
+
+from tests.requests.cases import ANY, PORT, Case, invalid, ok, valid
+
+
+def _target(target: bytes, ref: str = "RFC 9112 §3.2; RFC 3986 §2") -> Case:
+    """A GET whose target carries one character RFC 3986 does not allow."""
+    name = "target-char-" + target.decode("latin-1").encode("unicode_escape").decode("ascii")
+    return invalid(name, b"GET " + target + b" HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref=ref)
+
+
+CASES: list[Case] = [
+    # HTTP/0.9 "simple request": no version, no headers.  Jetty CVE-2017-7656 answered it and
+    # so let a request hide in what a front end took as a body.
+    invalid(
+        "version-http09",
+        b"GET /\r\n\r\n",
+        400,
+        ref="RFC 9112 §2.3, §3; CVE-2017-7656 (Jetty)",
+    ),
+    invalid("version-http2", b"GET / HTTP/2.0\r\nHost: x\r\n\r\n", 505, ref="RFC 9110 §2.5, §15.6.6"),
+    invalid("version-http3", b"GET / HTTP/3.0\r\nHost: x\r\n\r\n", 505, ref="RFC 9110 §2.5, §15.6.6"),
+    # RFC 9110 §2.5: a higher minor version of a major we implement SHOULD be processed as the
+    # highest minor we implement (HTTP/1.1).
+    valid(
+        "version-http12-as-11",
+        b"GET / HTTP/1.2\r\nHost: x\r\n\r\n",
+        ok("GET", "/"),
+        ref="RFC 9110 §2.5 (SHOULD process as 1.1)",
+    ),
+    invalid("version-no-minor", b"GET / HTTP/1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
+    # RFC 9112 §2.3: HTTP-name is case-sensitive "HTTP".
+    invalid("version-lowercase", b"GET / http/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
+    # llhttp reads "RTSP/1.0" as version 1.0 (REFERENCE §1 pitfall 10).
+    invalid("version-rtsp", b"GET / RTSP/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
+    invalid("version-ice", b"SOURCE /mount ICE/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
+    # RFC 9110 §9.1: methods are case-sensitive tokens; an unrecognized one SHOULD get 501.
+    # RFC 9110 §15.6.2 suggests 501 for a method the server does not know; llhttp knows a
+    # fixed list and calls anything else a syntax error, so these get 400 (as gunicorn's).
+    invalid("method-lowercase", b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1; llhttp"),
+    invalid("method-unknown", b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1; llhttp"),
+    # "@" is not a tchar: not a method at all.
+    invalid("method-not-token", b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1 (token)"),
+    # RFC 9110 §9.3.6 CONNECT: a server that is not a proxy does not implement it.
+    invalid(
+        "method-connect",
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n",
+        501,
+        ref="RFC 9110 §9.3.6, §15.6.2",
+    ),
+    valid(
+        "method-put-delete-patch",
+        b"PUT /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nA"
+        b"DELETE /r HTTP/1.1\r\nHost: x\r\n\r\n"
+        b"PATCH /r HTTP/1.1\r\nHost: x\r\nContent-Length: 1\r\n\r\nB",
+        ok("PUT", "/r", body=b"A", CONTENT_LENGTH="1"),
+        ok("DELETE", "/r", body=b""),
+        ok("PATCH", "/r", body=b"B", CONTENT_LENGTH="1"),
+        ref="RFC 9110 §9.3",
+    ),
+    # RFC 9110 §9.3.2: HEAD gets the GET head and no content; the connection stays in sync.
+    valid(
+        "method-head",
+        b"HEAD /h HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("HEAD", "/h", head=True),
+        ref="RFC 9110 §9.3.2",
+    ),
+    # RFC 9112 §3.2.4: asterisk-form only with OPTIONS.
+    invalid("target-asterisk-get", b"GET * HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3.2.4"),
+    valid(
+        "target-asterisk-options",
+        b"OPTIONS * HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("OPTIONS", ANY, REQUEST_URI="*"),
+        ref="RFC 9112 §3.2.4",
+    ),
+    # RFC 9112 §3.2.2: a server MUST accept absolute-form, and MUST then ignore Host and use
+    # the target's authority.
+    valid(
+        "target-absolute-form",
+        b"GET http://example.com/a/b?c=d HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok(
+            "GET",
+            "/a/b",
+            "c=d",
+            HTTP_HOST=ANY,
+            SERVER_NAME="example.com",
+            SERVER_PORT=PORT,  # DESIGN §5: no port named, the listener's (as for Host)
+            REQUEST_URI="http://example.com/a/b?c=d",
+        ),
+        ref="RFC 9112 §3.2.2 (MUST ignore Host)",
+    ),
+    valid(
+        "target-absolute-form-port",
+        b"GET https://example.com:8443/p HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "/p", HTTP_HOST=ANY, SERVER_NAME="example.com", SERVER_PORT="8443"),
+        ref="RFC 9112 §3.2.2",
+    ),
+    # An empty path with a query: the query is still the query (RFC 3986 §3.3, §3.4).
+    valid(
+        "target-absolute-form-query-no-path",
+        b"GET http://example.com?a=1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "/", "a=1", HTTP_HOST=ANY, SERVER_NAME="example.com"),
+        ref="RFC 9112 §3.2.2; RFC 3986 §3.4",
+    ),
+    # RFC 9110 §4.2.4: userinfo in an http(s) URI is deprecated; a recipient SHOULD treat its
+    # presence as an error (it is a phishing and parser-confusion vector).
+    invalid(
+        "target-absolute-form-userinfo",
+        b"GET http://user@example.com/ HTTP/1.1\r\nHost: x\r\n\r\n",
+        400,
+        ref="RFC 9110 §4.2.4",
+    ),
+    # RFC 9112 §3.2.3: authority-form only with CONNECT.
+    invalid(
+        "target-authority-form-get",
+        b"GET example.com:80 HTTP/1.1\r\nHost: x\r\n\r\n",
+        400,
+        ref="RFC 9112 §3.2.3",
+    ),
+    # RFC 9112 §3.2: no whitespace inside the target; SHOULD 400, not autocorrect.
+    invalid("target-space", b"GET /a b HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3, §3.2"),
+    # RFC 9112 §3.2: origin-form = absolute-path [ "?" query ]; a fragment is never sent.
+    _target(b"/a#frag", ref="RFC 9112 §3.2 (no fragment in origin-form)"),
+    _target(b"/a<b"),
+    _target(b"/a>b"),
+    _target(b'/a"b'),
+    _target(b"/a{b"),
+    _target(b"/a}b"),
+    _target(b"/a|b"),
+    _target(b"/a^b"),
+    _target(b"/a\\b"),
+    _target(b"/a`b"),
+    _target(b"/a[b", ref='RFC 3986 §3.3 ("[" only in an IP-literal host)'),
+    _target(b"/?q=<script>"),
+    _target(b"/caf\xe9", ref="RFC 3986 §2 (non-ASCII must be percent-encoded)"),
+    _target(b"/a%zz", ref='RFC 3986 §2.1 (pct-encoded = "%" HEXDIG HEXDIG)'),
+    # PEP 3333 / DESIGN §5: PATH_INFO is percent-decoded (latin-1), QUERY_STRING and
+    # REQUEST_URI raw.
+    valid(
+        "target-percent-decoded",
+        b"GET /a%20b%2Fc%25?x=%41&y=%20 HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "/a b/c%", "x=%41&y=%20", REQUEST_URI="/a%20b%2Fc%25?x=%41&y=%20"),
+        ref="PEP 3333; DESIGN §5",
+    ),
+    valid(
+        "target-percent-utf8",
+        b"GET /%E3%81%82 HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "/\xe3\x81\x82"),
+        ref="PEP 3333 (bytes as latin-1 str)",
+    ),
+    valid(
+        "target-slashes-preserved",
+        b"GET //foo///bar/baz HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "//foo///bar/baz"),
+        ref="Plack::Test::Suite (//foo///bar/baz)",
+    ),
+    valid(
+        "target-rfc3986-specials",
+        b"GET /a-._~!$&'()*+,;=:@/b?c=/?:@ HTTP/1.1\r\nHost: x\r\n\r\n",
+        ok("GET", "/a-._~!$&'()*+,;=:@/b", "c=/?:@"),
+        ref="RFC 3986 §3.3 (pchar), §3.4",
+    ),
+    valid(
+        "target-empty-query", b"GET /p? HTTP/1.1\r\nHost: x\r\n\r\n", ok("GET", "/p", ""), ref="RFC 3986 §3.4"
+    ),
+    # RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request-line.
+    valid("line-leading-crlf", b"\r\nGET / HTTP/1.1\r\nHost: x\r\n\r\n", ok("GET", "/"), ref="RFC 9112 §2.2"),
+    # RFC 9112 §3: single SP separators; whitespace-lenient parsing is a MAY we decline.
+    invalid("line-double-space", b"GET  / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3"),
+    invalid("line-tab-separator", b"GET\t/ HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3"),
+    invalid("line-trailing-space", b"GET / HTTP/1.1 \r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3"),
+    invalid("line-nul-in-target", b"GET /a\x00b HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3.2"),
+    # HTTP/1.0 request without Host: served, names from the listener; closed after.
+    valid(
+        "line-http10-plain",
+        b"GET /ten HTTP/1.0\r\n\r\n",
+        ok(
+            "GET",
+            "/ten",
+            HTTP_HOST=None,
+            SERVER_PROTOCOL="HTTP/1.0",
+            SERVER_NAME="127.0.0.1",
+            SERVER_PORT=PORT,
+        ),
+        ref="RFC 9112 §3.2 (Host optional on 1.0); §9.3",
+        keep=False,
+    ),
+]
