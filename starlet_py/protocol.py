@@ -267,8 +267,11 @@ class Protocol:
         if req.method == "SOURCE":
             raise BadRequest("SOURCE is Icecast's, not HTTP's")
         check_target(req.method, target)
-        if req.host:
-            check_host(req.host)
+        host = req.host
+        if host and host not in _GOOD_HOSTS:
+            check_host(host)
+            if len(_GOOD_HOSTS) < 256:  # a site sees a handful of Host values: remember them
+                _GOOD_HOSTS.add(host)
         te = self._te
         if te is not None:
             if version == "1.0":
@@ -308,4 +311,5 @@ class Protocol:
         self._cur = None
 
 
+_GOOD_HOSTS: set[bytes] = set()
 _SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))
