@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import REASONS, BodyTimeout, ClientDisconnected, RequestTimeout
+from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed, RequestTimeout
 from .log import access_line, log_exc
 from .protocol import Protocol, Request
 from .response import SERVER, Exchange, date_line
@@ -182,7 +182,7 @@ class Connection:
         expect = req.expect
         if expect is not None:
             if expect != b"100-continue":
-                self._refuse(417)  # RFC 9110 §10.1.1
+                self._refuse(ExpectationFailed.status)  # RFC 9110 §10.1.1
                 return False
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"

@@ -106,11 +106,6 @@ class Protocol:
         # extensions or trailers (the CVE-2024-22019 class), so we do.
         self._meta = 0
 
-    @property
-    def body_pending(self) -> bool:
-        """True while the request being parsed has its head done but not its body."""
-        return self._cur is not None and not self._in_head
-
     def feed(self, data: bytes) -> None:
         """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
