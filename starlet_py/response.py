@@ -265,9 +265,9 @@ class Exchange:
             self.remaining -= len(data)
         return data
 
-    def _sendall(self, data: bytes) -> None:
+    def _sendall(self, data: bytes, flags: int = 0) -> None:
         try:
-            self.sock.sendall(data)
+            self.sock.sendall(data, flags)
         except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
             raise BodyTimeout("write made no progress within --timeout") from None
         except OSError as e:
@@ -298,9 +298,10 @@ class Exchange:
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send ``count`` bytes of a regular file with ``os.sendfile``."""
         head = self._head(count)
-        self._sendall(head)
         if self.no_body:
+            self._sendall(head)
             return
+        self._sendall(head, socket.MSG_MORE)  # corked: the head leaves with the file's first bytes
         if self.remaining >= 0:
             count = min(count, self.remaining)
         out = self.sock.fileno()
