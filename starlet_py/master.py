@@ -95,7 +95,13 @@ class Master:
         # them): a TERM landing in between would otherwise hit the master's handler
         # in the child and be lost, or write to the master's wake-up pipe.
         signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
-        pid = os.fork()
+        try:
+            pid = os.fork()
+        except OSError as e:  # out of processes or memory: retry later, never die of it
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
+            log(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
+            self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
+            return
         if pid == 0:  # the worker
             code = 0
             try:
