@@ -96,17 +96,20 @@ class Connection:
         """The first bytes of a request: one blocking recv() in the common case.
 
         The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll().  While waiting between
-        requests the worker may be told to stop: its signal handler then shuts
-        our reading side down, so recv() returns what already arrived (served,
-        with ``Connection: close``) or end-of-file, and a request is never lost.
+        idle kept-alive connection costs no poll().  When the worker is told to
+        stop, an idle connection is still given its --keepalive-timeout: closing
+        it at once would race a client (or nginx's pool) that is sending its next
+        request right then, which a POST cannot survive.  A request that comes
+        is answered with ``Connection: close``.  (With --keepalive-timeout 0 the
+        wait would be unbounded: the stop handler then shuts our reading side
+        down, and recv() returns what already arrived, or end-of-file.)
         """
         worker = self.worker
         idle = self.served > 0
         if idle:
             worker.idle_sock = self.sock
         try:
-            if idle and worker.stopping:
+            if idle and worker.stopping and not worker.config.keepalive_timeout:
                 return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
             return self.sock.recv(READ_SIZE)
         except BlockingIOError:

@@ -82,8 +82,11 @@ class Worker:
         if self.accepting:
             self.listeners[0].sock.close()  # see the module docstring
         idle = self.idle_sock
-        if idle is not None:
-            try:  # wakes its recv(): what already arrived is still read (connection.py)
+        if idle is not None and not self.config.keepalive_timeout:
+            # An idle kept-alive connection is otherwise left to its --keepalive-timeout
+            # (see Connection._first_read); with none, waking its recv() is the only way
+            # out.  Shutting the reading side still lets what already arrived be read.
+            try:
                 idle.shutdown(socket.SHUT_RD)
             except OSError:
                 pass
