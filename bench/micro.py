@@ -229,7 +229,7 @@ def main() -> int:
 
     lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)  # never bound: only names the environ
     listener = Listener(lsock, "127.0.0.1", "8080")
-    base = template(listener)
+    base = template()
     results: dict[str, dict[str, tuple[float, float]]] = {}
     for label, raw in REQUESTS.items():
         for name, stage in stages(raw, listener, base).items():

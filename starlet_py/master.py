@@ -160,8 +160,7 @@ class Master:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
-        interval = self.config.spawn_interval if self.retiring else RESEND
-        self.next_term = now + interval if doomed or self.retiring else now + RESEND
+        self.next_term = now + (self.config.spawn_interval if self.retiring else RESEND)
 
     def _set_title(self, role: str) -> None:
         if setproctitle is not None:

@@ -15,13 +15,14 @@ PATH_QUERY = _PCHAR + b"/?"  # origin-form: absolute-path [ "?" query ]
 REG_NAME = _UNRESERVED + _SUB_DELIMS + b"%"
 _HEX = b"0123456789ABCDEFabcdef"
 _IPV6 = _HEX + b":."
-_PAIRS = frozenset(bytes([a, b]) for a in _HEX for b in _HEX)
+# "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
+PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b in _HEX}
 
 
 def check_pct(data: bytes) -> None:
     """Every '%' starts an escape of two hex digits (RFC 3986 §2.1)."""
     for part in data.split(b"%")[1:]:
-        if part[:2] not in _PAIRS:
+        if part[:2] not in PCT:
             raise BadRequest("bad percent-encoding in the request target")
 
 

@@ -123,12 +123,12 @@ class Worker:
     def run(self, forked: bool = True) -> None:
         """Accept and serve until ``stopping``; then the child-exit hook."""
         self.setup(forked)
-        bases = [template(lst) for lst in self.listeners]
+        base = template()
         try:
             if len(self.listeners) == 1:
-                self._accept_one(bases[0])
+                self._accept_one(base)
             else:
-                self._accept_many(bases)
+                self._accept_many(base)
         finally:
             if self.child_exit is not None:
                 try:
@@ -171,21 +171,21 @@ class Worker:
                 break
         self.accepting = False
 
-    def _accept_many(self, bases: list[dict[str, Any]]) -> None:
+    def _accept_many(self, base: dict[str, Any]) -> None:
         # Listeners are non-blocking here (the master made them so for every process
         # sharing them): whoever loses the race for a connection gets EAGAIN.
         poller = select.poll()
         by_fd = {}
-        for lst, base in zip(self.listeners, bases, strict=True):
+        for lst in self.listeners:
             poller.register(lst.sock, select.POLLIN)
-            by_fd[lst.sock.fileno()] = (lst, base)
+            by_fd[lst.sock.fileno()] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
         while not self.stopping:
             for fd, _ in poller.poll():
                 if fd == self.wakeup_fd:
                     self.drain_wakeup()
                     continue
-                lst, base = by_fd[fd]
+                lst = by_fd[fd]
                 try:
                     conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
                 except OSError as e:

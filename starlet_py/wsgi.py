@@ -1,4 +1,7 @@
-"""PEP 3333 from the server's side: environ, wsgi.input, start_response, file_wrapper."""
+"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper.
+
+(``start_response`` and the framing live on response.Exchange.)
+"""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ from typing import IO, Any
 
 from .listeners import Listener
 from .protocol import Request
+from .rfc import PCT
 
 # Lower-case field name -> environ key; None for names with '_' (they would alias
 # the '-' spelling and let a client forge HTTP_X_FORWARDED_FOR behind a proxy).
@@ -25,26 +29,19 @@ def _key(name: bytes) -> str | None:
     return key
 
 
-# "%xx" -> the byte, for every spelling of two hex digits.
-_HEX = {f"{i:02x}".encode(): bytes([i]) for i in range(256)}
-_HEX.update({k.upper(): v for k, v in list(_HEX.items())})
-_HEX.update({k[:1] + k[1:].upper(): v for k, v in list(_HEX.items())})
-_HEX.update({k[:1].upper() + k[1:]: v for k, v in list(_HEX.items())})
-
-
 def unquote(data: bytes) -> bytes:
     """Percent-decode like urllib.parse.unquote_to_bytes (a bad escape stays as is),
     without importing urllib.parse (and ipaddress) into every worker."""
     parts = data.split(b"%")
     out = [parts[0]]
     for part in parts[1:]:
-        byte = _HEX.get(part[:2])
+        byte = PCT.get(part[:2])
         out.append(b"%" + part if byte is None else byte + part[2:])
     return b"".join(out)
 
 
-def template(listener: Listener) -> dict[str, Any]:
-    """The environ keys that are the same for every request on ``listener``."""
+def template() -> dict[str, Any]:
+    """The environ keys that are the same for every request (copied per request)."""
     return {
         "SCRIPT_NAME": "",
         "SERVER_SOFTWARE": "starlet-py",

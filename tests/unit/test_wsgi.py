@@ -47,7 +47,7 @@ def parse_one(raw: bytes) -> Request:
 def environ_for(raw: bytes, names: tuple[str, str, str, str] = NAMES) -> dict[str, Any]:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     try:
-        base = template(Listener(sock, names[2], names[3]))
+        base = template()
     finally:
         sock.close()
     req = parse_one(raw)
@@ -128,8 +128,8 @@ MAKER_IDS = ["content-length", "chunked"]
 
 
 # -- environ -------------------------------------------------------------------
-def test_template(tcp_listener: Listener) -> None:
-    base = template(tcp_listener)
+def test_template() -> None:
+    base = template()
     assert base == {
         "SCRIPT_NAME": "",
         "SERVER_SOFTWARE": "starlet-py",
@@ -174,8 +174,8 @@ def test_environ_basic_request() -> None:
     }
 
 
-def test_build_does_not_change_the_template(tcp_listener: Listener) -> None:
-    base = template(tcp_listener)
+def test_build_does_not_change_the_template() -> None:
+    base = template()
     before = dict(base)
     req = parse_one(get("/x", "X-Foo: 1"))
     env = build(base, req, NAMES, Input(req, no_pull))
