@@ -18,18 +18,9 @@ from types import SimpleNamespace
 import pytest
 
 from starlet_py import response
+from starlet_py.headers import HAS_DATE, HAS_SERVER, check_headers, status_line
 from starlet_py.protocol import Request
-from starlet_py.response import (
-    HAS_DATE,
-    HAS_SERVER,
-    LAST_CHUNK,
-    Exchange,
-    bodyless,
-    check_headers,
-    chunk,
-    date_line,
-    status_line,
-)
+from starlet_py.response import LAST_CHUNK, Exchange, bodyless, chunk, date_line
 
 DATE_RE = re.compile(
     r"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "

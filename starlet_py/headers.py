@@ -1,0 +1,106 @@
+"""The app's status and headers: validated and serialized once, remembered (bounded).
+
+Errors are the app's (PEP 3333), so they are TypeError/ValueError, not HTTP errors.
+"""
+
+from __future__ import annotations
+
+# RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
+# (PEP 3333, "Other HTTP Features"), the server owns the framing.
+HOP_BY_HOP = frozenset(
+    ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
+     "trailer", "trailers", "transfer-encoding", "upgrade")
+)  # fmt: skip
+
+# RFC 9110 §5.6.2 token characters; field values: visible, SP, HTAB, obs-text (§5.5).
+_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+_VALUE = bytes([9, *range(32, 127), *range(128, 256)])
+
+_status_cache: dict[str, bytes] = {}
+_checked: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
+
+HAS_DATE = 1
+HAS_SERVER = 2
+IS_LENGTH = 4
+
+
+def status_line(status: str) -> bytes:
+    """``'200 OK'`` → ``b'HTTP/1.1 200 OK\\r\\n'``; raises ValueError if malformed (cached)."""
+    line = _status_cache.get(status)
+    if line is not None:
+        return line
+    if type(status) is not str:
+        raise TypeError(f"status must be str, not {type(status).__name__}")
+    code, sep, reason = status.partition(" ")
+    if not (len(code) == 3 and code.isascii() and code.isdigit() and sep and code[0] != "0"):
+        raise ValueError(f"status must be 'NNN Reason', got {status!r}")
+    raw = status.encode("latin-1")
+    if raw.translate(None, _VALUE):
+        raise ValueError(f"control character in status {status!r}")
+    line = b"HTTP/1.1 " + raw + b"\r\n"
+    if len(_status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
+        _status_cache[status] = line
+    return line
+
+
+def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int, int | None]:
+    """Validate the app's headers and serialize them.
+
+    Returns ``(block, flags, content_length)``: ``block`` is the CRLF-terminated
+    lines, ``flags`` has HAS_DATE / HAS_SERVER set when the app sent those.
+    Raises TypeError / ValueError (PEP 3333: the app's error, not the client's).
+    """
+    if type(headers) is not list:
+        raise TypeError(f"headers must be a list, not {type(headers).__name__}")
+    out = []
+    flags = 0
+    length: int | None = None
+    get = _checked.get
+    for item in headers:
+        try:
+            entry = get(item)
+        except TypeError:  # unhashable: certainly not a (str, str) tuple
+            entry = None
+        if entry is None or type(item) is not tuple:
+            entry = _check_one(item)
+        out.append(entry[0])
+        flag = entry[1]
+        if flag:
+            if flag == IS_LENGTH:
+                if length is not None:
+                    raise ValueError("repeated Content-Length")
+                length = entry[2]
+            else:
+                flags |= flag
+    return b"".join(out), flags, length
+
+
+def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
+    """Validate one header; remember the result (apps repeat the same few headers)."""
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"each header must be a (name, value) tuple, got {item!r}")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"header name and value must be str: {item!r}")
+    bname = name.encode("latin-1")
+    bvalue = value.encode("latin-1")
+    if not bname or bname.translate(None, _TOKEN):
+        raise ValueError(f"invalid header name {name!r}")
+    if bvalue.translate(None, _VALUE):
+        raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
+    lname = name.lower()
+    if lname in HOP_BY_HOP:
+        raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
+    flag, length = 0, None
+    if lname == "content-length":
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"bad Content-Length {value!r}")
+        flag, length = IS_LENGTH, int(value)
+    elif lname == "date":
+        flag = HAS_DATE
+    elif lname == "server":
+        flag = HAS_SERVER
+    entry = (bname + b": " + bvalue + b"\r\n", flag, length)
+    if len(_checked) < 1024:  # bounded: per-request values (cookies, ETags) may never repeat
+        _checked[item] = entry
+    return entry
