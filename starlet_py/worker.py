@@ -98,10 +98,11 @@ class Worker:
         for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
             signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-        # A byte lands here on every signal, so poll() over several listeners wakes up.
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        self.wakeup_fd = r
+        if len(self.listeners) > 1:
+            # A byte lands here on every signal, so poll() over the listeners wakes up.
+            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
+            self.wakeup_fd = r
         # The master blocked them around the fork (Master._spawn): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         if self.config.access_log == "-":
