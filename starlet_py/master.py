@@ -8,6 +8,7 @@ Parallel::Prefork: fork while the pool is short, otherwise wait.
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import select
 import signal
@@ -21,11 +22,21 @@ from .listeners import Listener, close_all
 from .log import log, log_exc
 from .worker import Worker
 
-setproctitle: Callable[[str], None] | None
-try:  # optional; imported here, before the fork, so workers share it
-    from setproctitle import setproctitle
-except ImportError:
-    setproctitle = None
+
+def _title_setter() -> Callable[[str], None] | None:
+    """setproctitle, if installed (optional; loaded before the fork, so workers share it).
+
+    Imported by name so that mypy's verdict is the same with and without it installed.
+    """
+    try:
+        module = importlib.import_module("setproctitle")
+    except ImportError:
+        return None
+    setter: Callable[[str], None] = module.setproctitle
+    return setter
+
+
+setproctitle = _title_setter()
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
@@ -155,6 +166,7 @@ class Master:
             if self.retiring and (current := self._current()):
                 self.workers[current[0]] = -1  # one more worker leaves the pool
                 doomed.append(current[0])
+                log(f"retiring worker {current[0]} ({len(current) - 1} left)")
         for pid in doomed:
             try:
                 os.kill(pid, signal.SIGTERM)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,11 +33,19 @@ def test_ruff_clean() -> None:
     assert run.returncode == 0, run.stdout + run.stderr
 
 
-def test_mypy_strict_clean() -> None:
+# Optional imports must type-check the same whether or not they are installed:
+# "stub" puts a typed setproctitle on mypy's path, as if the package were there.
+@pytest.mark.parametrize("optional", ["absent", "stub"])
+def test_mypy_strict_clean(optional: str, tmp_path: Path) -> None:
     _tool("mypy")
+    env = dict(os.environ)
+    env.pop("MYPYPATH", None)
+    if optional == "stub":
+        (tmp_path / "setproctitle.pyi").write_text("def setproctitle(title: str) -> None: ...\n")
+        env["MYPYPATH"] = str(tmp_path)
     run = subprocess.run(
-        [sys.executable, "-m", "mypy", "--strict", "starlet_py"],
-        cwd=ROOT, capture_output=True, text=True,
+        [sys.executable, "-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), "starlet_py"],
+        cwd=ROOT, capture_output=True, text=True, env=env,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
 
