@@ -31,7 +31,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def fail(message: str) -> NoReturn:
-    """One line, exit status 2 (DESIGN.md §1)."""
+    """One line, exit status 2 (docs/design.md, "Command line")."""
     sys.stderr.write(f"starlet-py: error: {message}\n")
     raise SystemExit(2)
 

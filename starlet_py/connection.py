@@ -1,6 +1,6 @@
 """One client connection: read, parse, run the app, write; until it closes.
 
-Timeouts (DESIGN.md §1), with no extra system call on the common path: the
+Timeouts (docs/design.md, "Timeouts"), with no extra system call on the common path: the
 socket's SO_SNDTIMEO is ``--timeout``, so every write must progress; its
 SO_RCVTIMEO is ``--keepalive-timeout``, which bounds the wait for a request's
 first bytes on a kept-alive connection.  Reads inside a request (the rest of

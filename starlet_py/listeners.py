@@ -1,6 +1,6 @@
 """Listening sockets: bind our own, or adopt the ones a supervisor passed us.
 
-Never accepts and never forks.  Precedence (DESIGN.md §2): SERVER_STARTER_PORT,
+Never accepts and never forks.  Precedence (docs/design.md, "Listeners"): SERVER_STARTER_PORT,
 then systemd's LISTEN_FDS, then ``--listen fd://N``, then binding ``--listen``.
 """
 
@@ -181,7 +181,7 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
 def open_listeners(
     listen: Iterable[str], reuse_port: bool, environ: MutableMapping[str, str]
 ) -> list[Listener]:
-    """Every listener we serve, by the precedence of DESIGN.md §2."""
+    """Every listener we serve, by the precedence in docs/design.md, "Listeners"."""
     fds = inherited_fds(environ)
     if fds is not None:
         return [adopt(fd) for fd in fds]

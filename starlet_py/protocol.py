@@ -9,7 +9,7 @@ when the app asks for more input.
 httptools has no pause, so one ``feed`` may complete several pipelined
 requests; each one's state is captured inside the callbacks, because after
 ``feed_data`` returns the parser already describes the next message
-(REFERENCE.md §1, pitfalls 1 and 5).
+(docs/http.md, "No pause" and "Per-request state").
 """
 
 from __future__ import annotations
@@ -85,7 +85,7 @@ class Protocol:
         self.dead = False  # after an error or an upgrade: nothing more is parsed
         self._parser = httptools.HttpRequestParser(self)
         # The one leniency we allow: bytes after a `Connection: close` request are not
-        # an error; we answer that request and close (REFERENCE.md §1, pitfall 11).
+        # an error; we answer that request and close (docs/http.md, "Data after close").
         # lenient_version lets any digits through: which versions we speak is decided
         # in on_headers_complete (1.x later than 1.1 is treated as 1.1, 2+ gets 505).
         self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
@@ -147,7 +147,7 @@ class Protocol:
         """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
 
         httptools does not report the protocol name, so find this request's line
-        in the raw bytes (pitfall 10), searching from the previous request's line.
+        in the raw bytes (docs/http.md, "Accepted but wrong"), searching from the previous request's line.
         A body may contain look-alike lines, so any occurrence naming HTTP passes:
         at worst a crafted body lets an RTSP line pass as HTTP/1.x, while the
         framing, and so the request boundaries, stay llhttp's either way.
@@ -194,7 +194,7 @@ class Protocol:
         self._te = None
 
     def on_url(self, piece: bytes) -> None:
-        # The target may arrive in several pieces, even empty ones (pitfall 6).
+        # The target may arrive in several pieces, even empty ones (docs/http.md, "Pieces").
         self._url_len += len(piece)
         if self._url_len > MAX_REQUEST_LINE:
             raise URITooLong(f"request target over {MAX_REQUEST_LINE} bytes")
@@ -202,7 +202,7 @@ class Protocol:
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
-            return  # a chunked body's trailer field: never reaches the environ (pitfall 7)
+            return  # a chunked body's trailer field: never reaches the environ (docs/http.md, "Trailers")
         n = len(name) + len(value)
         self._fields += 1
         self._size += n + 4  # as sent: "name: value\r\n"

@@ -1,6 +1,6 @@
 """A worker: after-fork setup, the accept loop, recycling and the stop flag.
 
-Stopping (DESIGN.md §3): TERM/INT/QUIT only set ``stopping``, checked between
+Stopping (docs/design.md, "Signals and stopping"): TERM/INT/QUIT only set ``stopping``, checked between
 requests.  A worker blocked in ``accept()`` must exit at once, without the race
 Starlet had (a signal landing after ``accept()`` returned would lose that
 connection), so the handler *closes our copy of the listening socket*: the
