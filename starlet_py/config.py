@@ -11,6 +11,7 @@ from typing import Any
 
 from .errors import ConfigError
 from .listeners import parse_address
+from .log import LEVELS
 
 
 def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
@@ -60,6 +61,17 @@ class Config:
     access_log: str | None = _opt(
         None, "write a common-log-format access log to PATH, or - for stderr", "PATH"
     )
+    log_level: str = _opt(
+        "info", "log only events at this level and above: debug, info, warning, error", "LEVEL"
+    )
+    socket_mode: int = _opt(
+        0o660,
+        "permissions (octal) of the unix sockets we create; nginx's user needs rw: see --socket-group",
+        "OCTAL",
+    )
+    socket_group: str | None = _opt(
+        None, "group (name or number) of the unix sockets we create; default: our own group", "GROUP"
+    )
 
     def __post_init__(self) -> None:
         for f in fields(self):
@@ -87,6 +99,10 @@ class Config:
             raise ConfigError("no --listen address")
         for addr in self.listen:
             parse_address(addr)  # raises ConfigError on a bad address
+        if self.log_level not in LEVELS:
+            raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {self.log_level!r}")
+        if self.socket_mode > 0o777:
+            raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
         if self.child_exit is not None and ":" not in self.child_exit:
             raise ConfigError(f"--child-exit must be module:func, got {self.child_exit!r}")
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from .errors import ConfigError
 
 WILDCARDS = ("", "0.0.0.0", "::", "*")
+SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating NUL
 
 
 @dataclass(frozen=True)
@@ -101,29 +102,65 @@ def adopt(fd: int) -> Listener:
     return _prepare(sock)
 
 
-def bind(addr: Address, reuse_port: bool = False) -> Listener:
-    """Create, bind and listen on a TCP or unix address."""
+def bind(
+    addr: Address, reuse_port: bool = False, socket_mode: int = 0o660, socket_group: int = -1
+) -> Listener:
+    """Create, bind and listen on a TCP or unix address.
+
+    A unix socket gets ``socket_mode`` and (unless -1) group ``socket_group``
+    with no window where it is more open: it is bound under umask 0o177
+    (owner only), then chowned, then chmodded (docs/design.md, "Listeners").
+    """
     if addr.kind == "unix":
-        _remove_stale(addr.path)
-        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        target = addr.path
-        owned: str | None = addr.path
-    else:
-        # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
-        host = "0.0.0.0" if addr.host in ("", "*") else addr.host
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        if reuse_port:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
-        target, owned = (host, addr.port), None  # type: ignore[assignment]
+        return _bind_unix(addr.path, socket_mode, socket_group)
+    # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
+    host = "0.0.0.0" if addr.host in ("", "*") else addr.host
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
-        sock.bind(target)
+        sock.bind((host, addr.port))
         sock.listen(socket.SOMAXCONN)
     except OSError as e:
         sock.close()
-        raise ConfigError(f"cannot listen on {addr_text(addr)}: {e.strerror}") from None
-    return _prepare(sock, owned)
+        raise ConfigError(f"cannot listen on {addr_text(addr)}: {_why(e)}") from None
+    return _prepare(sock)
+
+
+def _bind_unix(path: str, mode: int, gid: int) -> Listener:
+    size = len(os.fsencode(path))
+    if size > SUN_PATH_MAX:
+        raise ConfigError(
+            f"cannot listen on {path}: path too long ({size} bytes, the limit is {SUN_PATH_MAX})"
+        )
+    _remove_stale(path)
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    step = "bind"
+    old_umask = os.umask(0o177)  # at startup, before any fork or thread: process-wide is fine
+    try:
+        sock.bind(path)
+        os.umask(old_umask)
+        step = "set the group of"
+        if gid != -1:
+            os.chown(path, -1, gid)
+        step = "set the mode of"
+        os.chmod(path, mode)
+        step = "listen on"
+        sock.listen(socket.SOMAXCONN)
+    except OSError as e:
+        if step != "bind":
+            os.unlink(path)
+        sock.close()
+        raise ConfigError(f"cannot {step} {path}: {_why(e)}") from None
+    finally:
+        os.umask(old_umask)
+    return _prepare(sock, path)
+
+
+def _why(e: OSError) -> str:
+    return e.strerror or str(e)
 
 
 def addr_text(addr: Address) -> str:
@@ -140,17 +177,27 @@ def _remove_stale(path: str) -> None:
         mode = os.stat(path).st_mode
     except FileNotFoundError:
         return
+    except OSError as e:  # e.g. EACCES on a directory, ENOTDIR: say so in one line
+        raise ConfigError(f"cannot listen on {path}: {_why(e)}") from None
     if not stat.S_ISSOCK(mode):
         raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
     probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         probe.connect(path)
-    except OSError:
-        os.unlink(path)  # stale: left by a server that died
+    except ConnectionRefusedError:
+        pass  # stale: left by a server that died
+    except OSError as e:  # EACCES: we cannot even tell whether someone answers there
+        raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
     else:
         raise ConfigError(f"cannot listen on {path}: another server is answering there")
     finally:
         probe.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+    except OSError as e:  # EPERM: someone else's stale socket in a sticky directory
+        raise ConfigError(f"cannot listen on {path}: cannot remove the stale socket: {_why(e)}") from None
 
 
 def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
@@ -179,7 +226,11 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
 
 
 def open_listeners(
-    listen: Iterable[str], reuse_port: bool, environ: MutableMapping[str, str]
+    listen: Iterable[str],
+    reuse_port: bool,
+    environ: MutableMapping[str, str],
+    socket_mode: int = 0o660,
+    socket_group: int = -1,
 ) -> list[Listener]:
     """Every listener we serve, by the precedence in docs/design.md, "Listeners"."""
     fds = inherited_fds(environ)
@@ -189,7 +240,10 @@ def open_listeners(
     try:
         for text in listen:
             addr = parse_address(text)
-            result.append(adopt(addr.fd) if addr.kind == "fd" else bind(addr, reuse_port))
+            if addr.kind == "fd":
+                result.append(adopt(addr.fd))
+            else:
+                result.append(bind(addr, reuse_port, socket_mode, socket_group))
     except ConfigError:
         close_all(result)
         raise

@@ -15,7 +15,9 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
     """Import ``spec`` with the current directory first on sys.path.
 
     Any failure (missing module, import-time exception, missing or
-    non-callable attribute) becomes a one-line ConfigError.
+    non-callable attribute) becomes a one-line ConfigError.  An exception
+    raised by the module's own code first has its traceback written to
+    stderr, trimmed to the user's frames (not ours, not importlib's).
     """
     module_name, sep, attr = spec.partition(":")
     if sep and not attr:
@@ -31,8 +33,10 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
     except ModuleNotFoundError as e:
         if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
             raise ConfigError(f"cannot import {module_name!r}: no such module") from None
+        _print_user_traceback(e)
         raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
     except BaseException as e:  # an app's import may fail in any way, SystemExit included
+        _print_user_traceback(e)
         raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
     obj: Any = module
     for part in attr.split("."):
@@ -43,6 +47,27 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
     if not callable(obj):
         raise ConfigError(f"{spec!r} is not callable")
     return obj  # type: ignore[no-any-return]
+
+
+def _print_user_traceback(e: BaseException) -> None:
+    """The traceback of ``e`` without our frames or importlib's; nothing if none is left.
+
+    A SyntaxError has no frame of the user's, but its own lines show file, line and caret.
+    """
+    import traceback  # only on this error path
+
+    te = traceback.TracebackException.from_exception(e)
+    chain: traceback.TracebackException | None = te
+    while chain is not None:
+        chain.stack = traceback.StackSummary.from_list([f for f in chain.stack if _is_users(f.filename)])
+        chain = chain.__cause__ or chain.__context__
+    if te.stack or isinstance(e, SyntaxError):
+        sys.stderr.write("".join(te.format()))
+
+
+def _is_users(filename: str) -> bool:
+    hidden = (os.path.dirname(__file__) + os.sep, os.path.dirname(importlib.__file__) + os.sep)
+    return not (filename.startswith(hidden) or "<frozen " in filename)
 
 
 def _one_line(e: BaseException) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -42,6 +43,11 @@ OPTIONS = (
     "--child-exit",
     "--reuse-port",
     "--access-log",
+    "--log-level",
+    "--socket-mode",
+    "--socket-group",
+    "-w",
+    "-b",
 )
 
 
@@ -62,6 +68,13 @@ def check_help(cmd: list[str]) -> None:
     assert result.returncode == 0, result.stderr[-2000:]
     missing = [opt for opt in OPTIONS if opt not in result.stdout]
     assert missing == [], f"--help does not mention {missing}"
+    # It ends with the signals table and two examples.
+    tail = result.stdout[result.stdout.index("signals to the master:") :]
+    for sig in ("TERM, INT, QUIT", "HUP", "USR1", "USR2, TTIN, TTOU, WINCH  ignored"):
+        assert f"\n  {sig}" in tail, sig
+    examples = tail[tail.index("examples:") :]
+    assert "--listen /run/starlet-py/web.sock --socket-group www-data" in examples
+    assert "start_server --port 127.0.0.1:5000 -- starlet-py" in examples
 
 
 def test_console_script_help_lists_every_option() -> None:
@@ -97,14 +110,101 @@ def test_bad_option_value_is_one_line_exit_2(args: list[str], names: list[str]) 
     ("app", "name"),
     [
         ("nosuchmodule:app", "nosuchmodule"),
+        ("nosuchpkg.mod:app", "nosuchpkg.mod"),
         ("procs:nosuchattr", "nosuchattr"),
-        ("badimport:application", "badimport"),
         ("procs:", "procs"),
     ],
 )
 def test_bad_app_is_one_line_exit_2(app: str, name: str) -> None:
     line = one_line_error(run_cli(["--max-workers", "1", app]))
     assert name in line, line
+
+
+def test_app_raising_on_import_shows_the_users_traceback_then_one_line() -> None:
+    result = run_cli(["--max-workers", "1", "badimport:application"])
+    assert result.returncode == 2, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert lines[0] == "Traceback (most recent call last):", result.stderr
+    assert lines[1].startswith('  File "') and lines[1].endswith('badimport.py", line 3, in <module>'), lines
+    assert lines[2:] == [
+        '    raise RuntimeError("badimport fails at import on purpose")',
+        "RuntimeError: badimport fails at import on purpose",
+        "starlet-py: error: cannot import 'badimport': RuntimeError: badimport fails at import on purpose",
+    ], result.stderr
+    assert "starlet_py" not in result.stderr and "importlib" not in result.stderr
+
+
+def test_child_exit_error_names_the_option() -> None:
+    line = one_line_error(run_cli(["--child-exit", "nosuch:func", APP]))
+    assert line == "starlet-py: error: --child-exit: cannot import 'nosuch': no such module", line
+
+
+@pytest.mark.parametrize("level", ["verbose", "INFO", ""])
+def test_bad_log_level_is_one_line(level: str) -> None:
+    assert "--log-level" in one_line_error(run_cli(["--log-level", level, APP]))
+
+
+def test_log_level_warning_hides_info_lines(make_server: MakeServer) -> None:
+    quiet = make_server(APP, ["--log-level", "warning"], workers=1)
+    default = make_server(APP, workers=1)
+    for server in (quiet, default):
+        assert server.get("/pid").status == 200
+    assert "listening on" in default.log()
+    assert quiet.stop() == 0
+    assert quiet.stderr_path.read_text() == "", quiet.stderr_path.read_text()
+
+
+def test_access_log_is_reopened_by_hup(make_server: MakeServer, tmp_path: Path) -> None:
+    """The README's log rotation recipe: move the file, HUP; fresh workers open a new one."""
+    path, moved = tmp_path / "access.log", tmp_path / "access.log.1"
+    server = make_server(APP, ["--access-log", str(path)], workers=1)
+    assert server.get("/pid?before").status == 200
+    wait_for(lambda: path.exists() and "before" in path.read_text(), what="the first line")
+    path.rename(moved)
+    (old,) = server.workers()
+    server.signal(signal.SIGHUP)
+    wait_for(lambda: server.workers() and old not in server.workers(), what="a fresh worker")
+    assert server.get("/pid?after").status == 200
+    wait_for(lambda: path.exists() and "after" in path.read_text(), what="a line in the new file")
+    assert "after" not in moved.read_text() and "before" not in path.read_text()
+
+
+# -- gunicorn habits -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "hint"),
+    [
+        (["--workers", "4"], "--max-workers"),
+        (["--worker=4"], "--max-workers"),
+        (["--bind", "127.0.0.1:0"], "--listen"),
+        (["--keepalive-timout", "3"], "--keepalive-timeout"),
+    ],
+)
+def test_unknown_option_close_to_a_known_one_gets_a_hint(args: list[str], hint: str) -> None:
+    line = one_line_error(run_cli([*args, APP]))
+    assert line == f"starlet-py: error: unrecognized option {args[0].partition('=')[0]}: did you mean {hint}?"
+
+
+def test_unknown_option_far_from_any_is_one_line() -> None:
+    line = one_line_error(run_cli(["--frobnicate", "4", APP]))
+    assert line == "starlet-py: error: unrecognized option --frobnicate", line
+
+
+def test_short_b_listens(tmp_path: Path) -> None:
+    path = tmp_path / "b.sock"
+    server = Spawned(["-b", str(path), "-w", "1"])
+    try:
+        server.wait_workers(1)
+        assert path.is_socket()
+    finally:
+        assert server.stop() == 0
+
+
+def test_short_w_sets_the_pool_size(make_server: MakeServer) -> None:
+    server = make_server(APP, ["-w", "3"], workers=None)
+    wait_for(lambda: len(server.workers()) >= 3, what="3 workers")
+    holds_for(lambda: len(server.workers()) == 3, 0.5, "a pool of exactly 3")
 
 
 # -- environment variables ---------------------------------------------------

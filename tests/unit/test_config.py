@@ -39,7 +39,10 @@ def test_defaults_are_design_section_1() -> None:
         c.child_exit,
         c.reuse_port,
         c.access_log,
-    ) == (("127.0.0.1:5000",), 10, 300, 2, 1, 1000, None, 0, 1, None, False, None)
+        c.log_level,
+        c.socket_mode,
+        c.socket_group,
+    ) == (("127.0.0.1:5000",), 10, 300, 2, 1, 1000, None, 0, 1, None, False, None, "info", 0o660, None)
 
 
 def test_config_is_frozen() -> None:
@@ -200,6 +203,40 @@ def test_port_on_the_command_line_wins_over_environment_listen() -> None:
     assert c.listen == ("127.0.0.1:9000",)
 
 
+def test_empty_environment_variables_mean_unset() -> None:
+    names = ("access_log", "max_workers", "listen", "timeout", "child_exit")
+    env = {f"STARLET_{name.upper()}": "" for name in names}
+    env.update(STARLET_PORT="", STARLET_HOST="", STARLET_SOCKET_MODE="", STARLET_LOG_LEVEL="")
+    assert config_from([APP], env) == Config(app=APP)
+
+
+@pytest.mark.parametrize(
+    ("argv", "env", "listen"),
+    [
+        ([], {"STARLET_PORT": "5950"}, ("127.0.0.1:5950",)),
+        ([], {"STARLET_HOST": "0.0.0.0", "STARLET_PORT": "5950"}, ("0.0.0.0:5950",)),
+        ([], {"STARLET_HOST": "::1"}, ("[::1]:5000",)),
+        ([], {"STARLET_LISTEN": "/run/x.sock", "STARLET_PORT": "5950"}, ("/run/x.sock", "127.0.0.1:5950")),
+        (["--listen", "127.0.0.1:9000"], {"STARLET_PORT": "5950"}, ("127.0.0.1:9000",)),
+        (["--port", "9000"], {"STARLET_HOST": "10.0.0.1"}, ("127.0.0.1:9000",)),
+        (["-b", "127.0.0.1:9000", "-b", "/run/y.sock"], {}, ("127.0.0.1:9000", "/run/y.sock")),
+    ],
+)
+def test_host_and_port_from_the_environment(
+    argv: list[str], env: dict[str, str], listen: tuple[str, ...]
+) -> None:
+    assert config_from([*argv, APP], env).listen == listen
+
+
+def test_new_options_from_command_line_and_environment() -> None:
+    argv = ["-w", "3", "--socket-mode", "0600", "--socket-group", "www-data", "--log-level", "debug"]
+    c = config_from([*argv, APP], {})
+    assert (c.max_workers, c.socket_mode, c.socket_group, c.log_level) == (3, 0o600, "www-data", "debug")
+    env = {"STARLET_SOCKET_MODE": "666", "STARLET_SOCKET_GROUP": "33", "STARLET_LOG_LEVEL": "error"}
+    c = config_from([APP], env)
+    assert (c.socket_mode, c.socket_group, c.log_level) == (0o666, "33", "error")
+
+
 @pytest.mark.parametrize(
     ("argv", "env", "fragment"),
     [
@@ -207,7 +244,9 @@ def test_port_on_the_command_line_wins_over_environment_listen() -> None:
         (["--max-workers", "1.5", APP], {}, "--max-workers"),
         (["--timeout", "soon", APP], {}, "--timeout"),
         ([APP], {"STARLET_TIMEOUT": "abc"}, "STARLET_TIMEOUT"),
-        ([APP], {"STARLET_MAX_WORKERS": ""}, "STARLET_MAX_WORKERS"),
+        ([APP], {"STARLET_SOCKET_MODE": "rw"}, "STARLET_SOCKET_MODE"),
+        (["--socket-mode", "8", APP], {}, "--socket-mode"),
+        (["--workers", "4", APP], {}, "did you mean --max-workers?"),
         ([APP], {"STARLET_REUSE_PORT": "maybe"}, "STARLET_REUSE_PORT"),
         (["--no-such-option", APP], {}, "--no-such-option"),
         ([], {}, "APP"),
@@ -233,6 +272,9 @@ def test_config_from_bad_text_is_one_line_exit_2(
         ([APP], {"STARLET_TIMEOUT": "-5"}, "--timeout"),
         (["--listen", "nowhere", APP], {}, "--listen"),
         (["--min-reqs-per-child", "10", "--max-reqs-per-child", "5", APP], {}, "--min-reqs-per-child"),
+        (["--log-level", "trace", APP], {}, "--log-level"),
+        ([APP], {"STARLET_LOG_LEVEL": "WARNING"}, "--log-level"),
+        (["--socket-mode", "1660", APP], {}, "--socket-mode"),
     ],
 )
 def test_config_from_bad_value_is_config_error(argv: list[str], env: dict[str, str], fragment: str) -> None:
@@ -369,6 +411,31 @@ def test_load_tests_apps_badimport(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "path", list(sys.path))
     monkeypatch.delitem(sys.modules, "badimport", raising=False)
     assert "badimport fails at import on purpose" in load_error("badimport:application")
+
+
+def test_load_import_time_exception_prints_the_users_frames(
+    app_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    helper = module(app_dir, "import os\n\ndef setting():\n    return os.environ['NOT_SET_XYZ']\n")
+    name = module(app_dir, f"import {helper}\n\nSECRET = {helper}.setting()\n")
+    assert load_error(name) == f"cannot import {name!r}: KeyError: 'NOT_SET_XYZ'"
+    err = capsys.readouterr().err
+    assert err.startswith("Traceback (most recent call last):\n"), err
+    assert f'{name}.py", line 3, in <module>' in err and f'{helper}.py", line 4, in setting' in err, err
+    assert err.endswith("KeyError: 'NOT_SET_XYZ'\n"), err
+    assert "importlib" not in err and "starlet_py" not in err and "<frozen" not in err, err
+
+
+def test_load_syntax_error_shows_where(app_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    name = module(app_dir, "x = 1\ndef broken(:\n")
+    load_error(name)
+    err = capsys.readouterr().err
+    assert f'{name}.py", line 2' in err and "importlib" not in err, err
+
+
+def test_load_missing_module_prints_nothing_else(capsys: pytest.CaptureFixture[str]) -> None:
+    load_error("no_such_module_xq8:app")
+    assert capsys.readouterr().err == ""
 
 
 def test_load_missing_dependency_is_not_a_missing_app(app_dir: Path) -> None:

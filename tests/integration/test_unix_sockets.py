@@ -1,0 +1,185 @@
+"""Unix sockets we bind: their mode and group (--socket-mode, --socket-group), and bad
+paths, which are one line and exit 2, also when starlet-py runs as an unprivileged user."""
+
+from __future__ import annotations
+
+import grp
+import os
+import pwd
+import shutil
+import socket
+import stat
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.proctools import Spawned
+from tests.support import APPS, IN_CI, starlet_command
+
+NOBODY = pwd.getpwnam("nobody")
+NOBODY_GROUP = grp.getgrgid(NOBODY.pw_gid).gr_name  # "nogroup" on Debian, "nobody" elsewhere
+
+
+def as_nobody() -> list[str]:
+    """A command prefix that runs what follows as nobody, without supplementary groups."""
+    why = None
+    if os.geteuid() != 0:
+        why = "switching to nobody needs root"
+    elif shutil.which("setpriv"):
+        return ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups"]
+    elif shutil.which("runuser"):
+        return ["runuser", "-u", "nobody", "--"]
+    else:
+        why = "neither setpriv nor runuser is installed (util-linux)"
+    if IN_CI:
+        pytest.fail(why)
+    pytest.skip(why)
+
+
+@pytest.fixture
+def tmp() -> Iterator[Path]:
+    """A directory anyone may enter (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="starlet-unix-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def refused(args: list[str], prefix: list[str] | None = None) -> str:
+    """Run starlet-py (serving in-process if it wrongly starts); assert one line, exit 2."""
+    cmd = [*(prefix or ()), *starlet_command(), "--max-workers", "0", *args, "procs:application"]
+    try:
+        result = subprocess.run(cmd, cwd=APPS, capture_output=True, text=True, timeout=30)
+    except subprocess.TimeoutExpired:
+        raise AssertionError(f"{cmd} started instead of refusing") from None
+    assert result.returncode == 2, (result.returncode, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr[-2000:]
+    return lines[0]
+
+
+def connect_as_nobody(path: Path) -> str:
+    """Connect to ``path`` as nobody: "ok" or the error's name."""
+    code = (
+        "import socket, sys\n"
+        "s = socket.socket(socket.AF_UNIX)\n"
+        "try:\n    s.connect(sys.argv[1]); print('ok')\n"
+        "except OSError as e:\n    print(type(e).__name__)\n"
+    )
+    out = subprocess.run(
+        [*as_nobody(), sys.executable, "-c", code, str(path)], capture_output=True, text=True
+    )
+    return out.stdout.strip() or out.stderr
+
+
+def start(args: list[str]) -> Spawned:
+    server = Spawned(["--max-workers", "1", *args])
+    server.wait_workers(1)
+    return server
+
+
+# -- mode and group -----------------------------------------------------------------
+
+
+def test_default_mode_is_660_in_our_group_whatever_the_umask(tmp: Path) -> None:
+    path = tmp / "web.sock"
+    old = os.umask(0)  # inherited by the server: it must not make the socket world-writable
+    try:
+        server = start(["--listen", str(path)])
+    finally:
+        os.umask(old)
+    try:
+        st = path.stat()
+        assert stat.S_ISSOCK(st.st_mode)
+        assert (oct(stat.S_IMODE(st.st_mode)), st.st_uid, st.st_gid) == (
+            oct(0o660),
+            os.geteuid(),
+            os.getegid(),
+        )
+    finally:
+        assert server.stop() == 0
+
+
+def test_socket_mode_and_group_let_the_web_servers_user_connect(tmp: Path) -> None:
+    """The stock nginx failure (13: Permission denied) and its cure, as nobody."""
+    as_nobody()
+    plain, shared = tmp / "plain.sock", tmp / "shared.sock"
+    servers = [start(["--listen", str(plain)])]
+    try:
+        servers.append(
+            start(["--listen", str(shared), "--socket-group", NOBODY_GROUP, "--socket-mode", "0660"])
+        )
+        st = shared.stat()
+        assert (oct(stat.S_IMODE(st.st_mode)), st.st_gid) == (oct(0o660), NOBODY.pw_gid)
+        assert connect_as_nobody(plain) == "PermissionError"
+        assert connect_as_nobody(shared) == "ok"
+    finally:
+        assert [s.stop() for s in servers] == [0] * len(servers)
+
+
+def test_socket_mode_600_by_number_group(tmp: Path) -> None:
+    path = tmp / "web.sock"
+    server = start(["--listen", str(path), "--socket-mode", "600", "--socket-group", str(NOBODY.pw_gid)])
+    try:
+        st = path.stat()
+        assert (oct(stat.S_IMODE(st.st_mode)), st.st_gid) == (oct(0o600), NOBODY.pw_gid)
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--socket-mode", "u+rw"], "--socket-mode"),
+        (["--socket-mode", "1777"], "--socket-mode"),
+        (["--socket-group", "no-such-group-xyz"], "no-such-group-xyz"),
+    ],
+)
+def test_bad_socket_options_are_one_line(tmp: Path, args: list[str], fragment: str) -> None:
+    assert fragment in refused(["--listen", str(tmp / "web.sock"), *args])
+
+
+# -- bad paths -------------------------------------------------------------------------
+
+
+def test_unix_path_under_an_unreadable_directory_as_nobody() -> None:
+    line = refused(["--listen", "/root/x.sock"], as_nobody())
+    assert line == "starlet-py: error: cannot listen on /root/x.sock: Permission denied", line
+
+
+def test_unix_path_under_a_file() -> None:
+    line = refused(["--listen", "/etc/passwd/x.sock"])
+    assert line == "starlet-py: error: cannot listen on /etc/passwd/x.sock: Not a directory", line
+
+
+def test_someone_elses_stale_socket_in_a_sticky_directory(tmp: Path) -> None:
+    tmp.chmod(0o1777)  # like /tmp: only a file's owner may remove it
+    path = tmp / "stale.sock"
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(path))
+    path.chmod(0o777)  # nobody's connect() is refused (stale), unlink() gets EPERM
+    line = refused(["--listen", str(path)], as_nobody())
+    why = "cannot remove the stale socket: Operation not permitted"
+    assert line == f"starlet-py: error: cannot listen on {path}: {why}", line
+    assert path.is_socket()
+
+
+def test_unix_path_over_the_sun_path_limit(tmp: Path) -> None:
+    path = str(tmp / ("x" * (108 - len(str(tmp)))))  # 109 bytes with the slash
+    line = refused(["--listen", path])
+    assert line.endswith(f"cannot listen on {path}: path too long (109 bytes, the limit is 107)"), line
+    assert "None" not in line
+
+
+def test_live_socket_is_not_clobbered(tmp: Path) -> None:
+    path = tmp / "live.sock"
+    server = start(["--listen", str(path)])
+    try:
+        assert refused(["--listen", str(path)]).endswith("another server is answering there")
+    finally:
+        assert server.stop() == 0
