@@ -6,25 +6,33 @@ main config gives nginx its own prefix, pid file, error log and temp paths.  Cli
 threads send a few thousand requests through the four server blocks (TCP / unix
 upstream, with / without keep-alive) and check every answer; at the end nginx's
 error log must hold no error.
+
+Run as root, nginx's workers run as nobody (as a stock nginx's run as www-data), so
+the unix socket must be one they may connect to: the README's recipe, --socket-group.
 """
 
 from __future__ import annotations
 
 import functools
+import grp
 import hashlib
 import http.client
 import json
 import os
+import pwd
 import random
 import re
 import shutil
 import signal
 import socket
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.loadgen import (
     GEN_LINE,
@@ -49,6 +57,9 @@ STARLET_ARGS = (
 )  # fmt: skip
 THREADS_PER_SERVER = 3
 SEVERE = re.compile(r"\[(error|crit|alert|emerg)\]")
+ROOT = os.geteuid() == 0
+# nginx's workers: nobody (as root), else ourselves; our socket is given their group.
+WEB_GROUP = grp.getgrgid(pwd.getpwnam("nobody").pw_gid if ROOT else os.getegid()).gr_name
 
 
 @dataclass(frozen=True)
@@ -83,9 +94,8 @@ def main_config(prefix: Path, include: Path) -> str:
     temp = {name: prefix / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
-    # As root, nginx would switch its workers to "nobody", who cannot reach our
-    # private temp directory or the unix socket in it.
-    user = "user root;\n" if os.geteuid() == 0 else ""
+    # As root, nginx switches its workers to an unprivileged user, as a stock nginx does.
+    user = f"user nobody {WEB_GROUP};\n" if ROOT else ""
     return f"""{user}worker_processes 2;
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
@@ -108,6 +118,7 @@ def start_starlet(tmp: Path, sock: str) -> tuple[Supervised, int]:
         lsock.listen(128)
         port, fd = lsock.getsockname()[1], lsock.fileno()
         cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *STARLET_ARGS]
+        cmd += ["--socket-group", WEB_GROUP]  # the README's recipe: nginx's workers may connect
         cmd += ["--max-workers", str(WORKERS)]
         starlet = Supervised([*cmd, "deploy:application"], tmp / "starlet.log", pass_fds=[fd])
     wait_for(lambda: len(starlet.kids()) == WORKERS or starlet.exited(), 30, "the starlet-py workers")
@@ -263,11 +274,23 @@ def client(variant: Variant, seed: int, master: int, tally: Tally) -> None:
 # -- the test ------------------------------------------------------------------
 
 
-def test_nginx_example_config_in_front_of_starlet(tmp_path: Path) -> None:
+@pytest.fixture
+def public() -> Iterator[Path]:
+    """A directory nginx's unprivileged workers may enter (tmp_path's parents are
+    private): it holds nginx's prefix (temp files) and the socket's directory."""
+    path = Path(tempfile.mkdtemp(prefix="starlet-nginx-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+
+def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) -> None:
     need_program("nginx")
-    prefix = tmp_path / "nginx"
+    prefix = public / "nginx"
     prefix.mkdir()
-    sock = str(tmp_path / "web.sock")
+    (public / "run").mkdir(mode=0o755)  # the README's `install -d /run/starlet-py`
+    sock = str(public / "run" / "web.sock")
     starlet, upstream = start_starlet(tmp_path, sock)
     nginx: Supervised | None = None
     try:
@@ -332,22 +355,33 @@ RESTARTS_BEHIND_NGINX = 10
 RETRIED = ("upstream prematurely closed connection", "Connection reset by peer", "Broken pipe")
 
 
-def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path) -> None:
+def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path) -> None:
     """start_server runs starlet-py on the example's TCP and unix upstreams; clients go
     through nginx (keep-alive pools over TCP and unix, and no pool over TCP) while
     start_server gets HUP after HUP.  No client may see an error (no 502)."""
     need_program("nginx")
-    prefix = tmp_path / "nginx"
+    prefix = public / "nginx"
     prefix.mkdir()
-    sock = str(tmp_path / "web.sock")
-    sup, chosen = start_starter(
-        tmp_path,
-        lambda: [f"127.0.0.1:{unused_port()}"],
-        [sock],
-        STARLET_ARGS,
-        ["--interval=1"],
-        workers=WORKERS,
-    )
+    # start_server binds the unix socket itself, with its umask: the README's recipe is
+    # a setgid directory of the web server's group and umask 007.
+    run = public / "run"
+    run.mkdir()
+    os.chown(run, -1, grp.getgrnam(WEB_GROUP).gr_gid)
+    run.chmod(0o2750)
+    sock = str(run / "web.sock")
+    old_umask = os.umask(0o007)  # inherited by start_server
+    try:
+        sup, chosen = start_starter(
+            tmp_path,
+            lambda: [f"127.0.0.1:{unused_port()}"],
+            [sock],
+            STARLET_ARGS,
+            ["--interval=1"],
+            workers=WORKERS,
+        )
+    finally:
+        os.umask(old_umask)
+    assert os.stat(sock).st_gid == grp.getgrnam(WEB_GROUP).gr_gid
     nginx: Supervised | None = None
     loads: list[LoadLoop] = []
     stats: list[Stats] = []
