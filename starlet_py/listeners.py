@@ -153,7 +153,8 @@ def _bind_unix(path: str, mode: int, gid: int) -> Listener:
         if step != "bind":
             os.unlink(path)
         sock.close()
-        raise ConfigError(f"cannot {step} {path}: {_why(e)}") from None
+        hint = " (we must be root or in that group)" if step == "set the group of" else ""
+        raise ConfigError(f"cannot {step} {path}: {_why(e)}{hint}") from None
     finally:
         os.umask(old_umask)
     return _prepare(sock, path)

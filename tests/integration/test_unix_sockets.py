@@ -147,6 +147,15 @@ def test_bad_socket_options_are_one_line(tmp: Path, args: list[str], fragment: s
 # -- bad paths -------------------------------------------------------------------------
 
 
+def test_socket_group_we_are_not_in(tmp: Path) -> None:
+    tmp.chmod(0o777)  # nobody may create the socket here, not give it root's group
+    path = tmp / "web.sock"
+    line = refused(["--listen", str(path), "--socket-group", "0"], as_nobody())
+    why = "Operation not permitted (we must be root or in that group)"
+    assert line == f"starlet-py: error: cannot set the group of {path}: {why}", line
+    assert not path.exists(), "the half-made socket must be removed"
+
+
 def test_unix_path_under_an_unreadable_directory_as_nobody() -> None:
     line = refused(["--listen", "/root/x.sock"], as_nobody())
     assert line == "starlet-py: error: cannot listen on /root/x.sock: Permission denied", line
