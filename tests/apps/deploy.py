@@ -12,7 +12,8 @@ Paths:
   /upload          reads wsgi.input in 8 KiB pieces to EOF (no Content-Length needed);
                    answers JSON {length, sha256, content_length, transfer_encoding}
   /stream?n=N&size=S  N chunks of S bytes each (byte i of chunk k is ``k % 10``),
-                   from a generator: no Content-Length, so the server frames it
+                   from a generator: no Content-Length, so the server frames it;
+                   with &wait=PATH, the chunks after the first wait until PATH exists
 anything else    404
 """
 
@@ -65,8 +66,12 @@ def _json(start_response: Start, data: Any) -> list[bytes]:
     return [body]
 
 
-def _stream(n: int, size: int) -> Iterator[bytes]:
+def _stream(n: int, size: int, wait: str | None = None) -> Iterator[bytes]:
     for k in range(n):
+        if k == 1 and wait:  # the client has the first chunk only if nobody held it
+            deadline = time.monotonic() + 30
+            while not os.path.exists(wait) and time.monotonic() < deadline:
+                time.sleep(0.01)
         yield str(k % 10).encode() * size
 
 
@@ -107,6 +112,6 @@ def application(environ: dict[str, Any], start_response: Start) -> Any:
         )
     if path == "/stream":
         start_response("200 OK", [("Content-Type", "application/octet-stream")])
-        return _stream(int(query.get("n", "10")), int(query.get("size", "1000")))
+        return _stream(int(query.get("n", "10")), int(query.get("size", "1000")), query.get("wait"))
     start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "9")])
     return [b"not found"]

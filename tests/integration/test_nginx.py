@@ -347,6 +347,46 @@ def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) 
         shutil.rmtree(prefix / "temp", ignore_errors=True)
 
 
+def test_streamed_response_passes_through_as_it_comes(tmp_path: Path, public: Path) -> None:
+    """The example's /stream (proxy_buffering off): the client gets the first piece
+    while the app still holds back the second, through all four server blocks."""
+    need_program("nginx")
+    prefix = public / "nginx"
+    prefix.mkdir()
+    (public / "run").mkdir(mode=0o755)
+    sock = str(public / "run" / "web.sock")
+    starlet, upstream = start_starlet(tmp_path, sock)
+    nginx: Supervised | None = None
+    try:
+        nginx, ports = start_nginx(prefix, upstream, sock)
+        for n, port in enumerate(ports):
+            release = tmp_path / f"release-{n}"
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(
+                    f"GET /stream?n=2&size=100&wait={release} HTTP/1.1\r\n"
+                    f"Host: example.test\r\nConnection: close\r\n\r\n".encode()
+                )
+                data = b""
+                while b"0" * 100 not in data:
+                    try:
+                        piece = s.recv(65536)
+                    except TimeoutError:
+                        raise AssertionError(f"port {port}: nginx held the first piece: {data!r}") from None
+                    assert piece, f"port {port}: closed early: {data!r}"
+                    data += piece
+                assert b"1" not in data.split(b"\r\n\r\n", 1)[1], data
+                release.touch()
+                while piece := s.recv(65536):
+                    data += piece
+            assert data.startswith(b"HTTP/1.1 200 ") and b"1" * 100 in data, data
+        assert nginx.stop(signal.SIGQUIT) == 0
+        assert starlet.stop() == 0
+    finally:
+        if nginx is not None:
+            nginx.stop(signal.SIGQUIT)
+        starlet.stop()
+
+
 # -- restarts behind nginx ----------------------------------------------------------
 
 RESTARTS_BEHIND_NGINX = 10
