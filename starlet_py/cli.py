@@ -44,6 +44,11 @@ def _scalar(tp: Any) -> type:
     return tp  # type: ignore[no-any-return]
 
 
+def _repeatable(name: str) -> bool:
+    """A ``tuple[...]`` field: a repeatable option, a space-separated STARLET_* variable."""
+    return getattr(HINTS[name], "__origin__", None) is tuple
+
+
 def _convert(kind: type, text: str, what: str) -> Any:
     if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
@@ -80,9 +85,10 @@ def build_parser() -> argparse.ArgumentParser:
         helptext = f.metadata["help"] + shown
         if kind is bool:
             parser.add_argument(flag, action="store_true", default=None, help=helptext)
-        elif f.name == "listen":
-            helptext = f.metadata["help"] + " (default 127.0.0.1:5000)"
-            parser.add_argument(flag, action="append", metavar="ADDR", help=helptext)
+        elif _repeatable(f.name):
+            shown = f" (default {' '.join(default)})" if default else ""
+            helptext = f.metadata["help"] + shown
+            parser.add_argument(flag, action="append", metavar=f.metadata["metavar"], help=helptext)
         else:
             parser.add_argument(flag, metavar=f.metadata["metavar"], help=helptext, type=_typed(kind, flag))
     parser.add_argument("--host", help="shorthand: listen on HOST (with --port; default 127.0.0.1)")
@@ -104,15 +110,16 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
         elif env is not None:
             kind = _scalar(HINTS[f.name])
             what = "STARLET_" + f.name.upper()
-            values[f.name] = env.split() if f.name == "listen" else _convert(kind, env, what)
+            values[f.name] = env.split() if _repeatable(f.name) else _convert(kind, env, what)
     host, port = args.pop("host"), args.pop("port")
     if host is not None or port is not None:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         # Added to the command line's --listen; the environment's STARLET_LISTEN loses.
         values["listen"] = [*(args["listen"] or ()), f"{shown}:{port or 5000}"]
-    if "listen" in values:
-        values["listen"] = tuple(values["listen"])
+    for name in values:
+        if _repeatable(name):
+            values[name] = tuple(values[name])
     return Config(app=args["app"], **values)
 
 
@@ -129,6 +136,11 @@ def main(argv: list[str] | None = None) -> int:
             except OSError as e:
                 raise ConfigError(f"cannot open --access-log {config.access_log}: {e.strerror}") from None
         listeners = open_listeners(config.listen, config.reuse_port, os.environ)
+        if config.warmup:  # in the master, before gc.freeze() and the first fork
+            from .warmup import warm
+
+            first = listeners[0]
+            warm(app, config.warmup, first.server_name or "localhost", first.server_port)
     except ConfigError as e:
         fail(str(e))
     tune(listeners, config.timeout, config.keepalive_timeout)
