@@ -162,6 +162,12 @@ SERVERS: list[Server] = [
                                   "--workers", str(workers), "hello:application"],
            "bjoern's libev loop in each worker of bench/runners/bjoern_prefork.py",
            _module("bjoern", "apt-get install libev-dev; pip install bjoern")),
+    Server("py-floor",
+           lambda port, workers: [PY, str(RUNNERS / "pyfloor.py"), "--port", str(port),
+                                  "--workers", str(workers), "hello:application"],
+           "the Python floor, bench/runners/pyfloor.py: accept, httptools, a minimal environ, the app, "
+           "forked from a prewarmed master with starlet-py's imports; no limits, no strictness",
+           _module("httptools", "pip install httptools"), _SP_ENV),
     Server("waitress",
            lambda port, workers: [PY, "-m", "waitress", f"--listen={HOST}:{port}", f"--threads={workers}",
                                   "hello:application"],
