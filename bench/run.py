@@ -168,7 +168,8 @@ SERVERS: list[Server] = [
            lambda port, workers: [PY, str(RUNNERS / "pyfloor.py"), "--port", str(port),
                                   "--workers", str(workers), "hello:application"],
            "the Python floor, bench/runners/pyfloor.py: accept, httptools, a minimal environ, the app, "
-           "forked from a prewarmed master with starlet-py's imports; no limits, no strictness",
+           "forked from a prewarmed master with starlet-py's imports; no limits, no strictness (a "
+           "kept-alive connection holds its worker: probes starve in ka)",
            _module("httptools", "pip install httptools"), _SP_ENV),
     Server("waitress",
            lambda port, workers: [PY, "-m", "waitress", f"--listen={HOST}:{port}", f"--threads={workers}",

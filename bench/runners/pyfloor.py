@@ -8,8 +8,8 @@ do.  starlet-py can approach it, not pass it.
 
 The master imports what starlet-py's master imports (its modules), so the
 shared part of the pool is the same size; it then runs ~200 requests through
-the loop over a socketpair (prewarming: quickened code and caches are built
-once, before ``gc.freeze()`` and the fork, and shared) and forks ``--workers``
+the loop over a socketpair (prewarming, with the app's four routes: quickened
+code and caches are built once, before ``gc.freeze()`` and the fork, and shared) and forks ``--workers``
 children.  SIGTERM/SIGINT are passed to the children by pid.
 
 usage: python3 pyfloor.py --port P [--host 127.0.0.1] [--workers 2] module:callable
@@ -18,6 +18,7 @@ usage: python3 pyfloor.py --port P [--host 127.0.0.1] [--workers 2] module:calla
 
 from __future__ import annotations
 
+import _signal
 import argparse
 import gc
 import importlib
@@ -68,7 +69,7 @@ class Collect:
 
 
 def respond(app: App, method: bytes, url: bytes, headers: list[tuple[bytes, bytes]], body: bytes,
-            keep: bool) -> bytes:
+            keep: bool) -> list[bytes]:
     path, _, query = url.partition(b"?")
     env = BASE.copy()
     env["REQUEST_METHOD"] = method.decode("latin-1")
@@ -87,19 +88,25 @@ def respond(app: App, method: bytes, url: bytes, headers: list[tuple[bytes, byte
             result.close()
     head = "".join([f"HTTP/1.1 {status[0]}\r\n", *(f"{k}: {v}\r\n" for k, v in status[1]),
                     "" if keep else "Connection: close\r\n", "\r\n"])
-    return head.encode("latin-1") + data
+    return [head.encode("latin-1"), data]
 
 
 def handle(app: App, conn: socket.socket) -> None:
     cb = Collect()
     parser = cb.parser = httptools.HttpRequestParser(cb)
-    while data := conn.recv(65536):
-        parser.feed_data(data)
-        for method, url, headers, body, keep in cb.done:
-            conn.sendall(respond(app, method, url, headers, body, keep))
-            if not keep:
-                return
-        cb.done.clear()
+    try:
+        while data := conn.recv(65536):
+            parser.feed_data(data)
+            for method, url, headers, body, keep in cb.done:
+                pieces = respond(app, method, url, headers, body, keep)
+                sent = conn.sendmsg(pieces)  # no copy of head + body into one bytes
+                if sent < len(pieces[0]) + len(pieces[1]):
+                    conn.sendall(b"".join(pieces)[sent:])
+                if not keep:
+                    return
+            cb.done.clear()
+    finally:
+        cb.parser = None  # parser <-> callbacks: no cycle left for the collector
 
 
 def serve(app: App, ls: socket.socket) -> None:
@@ -114,14 +121,20 @@ def serve(app: App, ls: socket.socket) -> None:
 
 
 def prewarm(app: App, n: int = 200) -> None:
-    """``n`` keep-alive requests through ``handle`` over a socketpair, in this process."""
+    """``n`` keep-alive requests through ``handle`` over a socketpair, in this process:
+    bench/apps/hello.py's four routes in turn (the requests bench/run.py sends)."""
+    post = b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 16384\r\n\r\n" + b"p" * 16384
+    routes = [b"GET / HTTP/1.1\r\nHost: x\r\n\r\n", b"GET /64k HTTP/1.1\r\nHost: x\r\n\r\n",
+              b"GET /file HTTP/1.1\r\nHost: x\r\n\r\n", post]
     ours, theirs = socket.socketpair()
-    reader = threading.Thread(target=lambda: [None for _ in iter(lambda: ours.recv(65536), b"")])
+    reader = threading.Thread(target=lambda: [None for _ in iter(lambda: ours.recv(262144), b"")])
+    writer = threading.Thread(target=lambda: ours.sendall(
+        b"".join(routes[i % 4] for i in range(n - 1)) + b"GET / HTTP/1.1\r\nConnection: close\r\n\r\n"))
     reader.start()
-    ours.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n" * (n - 1) + b"GET / HTTP/1.1\r\nHost: x\r\n"
-                 b"Connection: close\r\n\r\n")
+    writer.start()
     handle(app, theirs)
     theirs.close()
+    writer.join()
     reader.join()
     ours.close()
 
@@ -147,10 +160,11 @@ def main() -> None:
     for _ in range(args.workers):
         pid = os.fork()
         if pid == 0:
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            signal.signal(signal.SIGINT, signal.SIG_DFL)
-            gc.enable()
             try:
+                # _signal directly: signal.signal() builds enums and reprs, touching shared pages
+                _signal.signal(_signal.SIGTERM, _signal.SIG_DFL)
+                _signal.signal(_signal.SIGINT, _signal.SIG_DFL)
+                gc.enable()
                 serve(app, ls)
             finally:
                 os._exit(1)
