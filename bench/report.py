@@ -12,9 +12,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+import goals
+from goals import APP_MEMS
+
 Result = dict[str, Any]
 BASELINE = "gunicorn-sync"  # every ratio is to this server, in the same round
 MEM = "mem16"  # the memory run's name among the scenarios
+MEMS = (MEM, *APP_MEMS)  # the scenarios that are memory runs, not wrk runs
 
 
 def log(*parts: object) -> None:
@@ -49,7 +53,7 @@ def summarize(data: Result) -> Result:
             if r and "error" in r:
                 row["errors"].append(f"round {rnd}: {r['error']}")
         for scen in data["scenarios"]:
-            if scen == MEM:
+            if scen in MEMS:
                 continue
             acc: dict[str, list[Any]] = {k: [] for k in (
                 "rps", "p99_ms", "cpu_us_per_req", "rps_x", "cpu_x", "other_cores", "errors",
@@ -174,12 +178,15 @@ def targets(data: Result, summary: Result) -> list[tuple[str, str, str, str]]:
 
 def markdown(data: Result, summary: Result) -> str:
     servers = [n for n in data["servers"] if n in summary]
-    scens = [s for s in data["scenarios"] if s != MEM]
+    scens = [s for s in data["scenarios"] if s not in MEMS]
     m = data["machine"]
     title = "# starlet-py and its peers: benchmark results"
     if data["quick"]:
         title += "\n\n**SMOKE RUN (`--quick`): too short to quote; re-run without --quick for real figures.**"
     out = [title, ""]
+    missing = goals.missing_peers(data)
+    if missing:
+        out += ["**THIS RUN IS INCOMPLETE for issue 9's ratios:**", ""] + [f"- {m}" for m in missing] + [""]
     out.append(f"Run {data['started']}, {data['elapsed_s'] / 60:.1f} min: "
                f"`{data['command']}`")
     out.append("")
@@ -199,6 +206,9 @@ def markdown(data: Result, summary: Result) -> str:
     if MEM in data["scenarios"]:
         described.append(f"`{MEM}` {data['mem_workers']} workers, memory after {data['mem_requests']:,} "
                          "requests on new connections (the four routes in turn)")
+    described += [f"`{s}` {labels.get(s, '')}: {data['mem_workers']} workers, memory after "
+                  f"{data['mem_requests']:,} requests, against gunicorn --preload"
+                  for s in APP_MEMS if s in data["scenarios"]]
     out.append("Scenarios: " + "; ".join(described) + ".")
     out.append("")
 
@@ -287,8 +297,10 @@ def markdown(data: Result, summary: Result) -> str:
                        f"{mib(mm['master_pss_kb'])} | {mib(mm['master_uss_kb'])} | "
                        f"{mib(mm['worker_pss_kb'])} | {mib(mm['worker_uss_kb'], 2)} | "
                        f"{mib(mm['worker_uss_max_kb'], 2)} |")
+    out += [""] + goals.markdown(data, summary, lambda a, b, sc, k: pair_ratio(data, a, b, sc, k), mib)
     rows = targets(data, summary)
-    out += ["", "## The targets of issue 5", "", "| target | wanted | reached | |", "|---|---|---|---|"]
+    out += ["", "## The earlier targets of issue 5", "", "| target | wanted | reached | |",
+            "|---|---|---|---|"]
     out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
     notes = Path(__file__).with_name("ANALYSIS.md")  # hand-written: what the profile shows
     if notes.exists():
@@ -345,7 +357,7 @@ def chart(data: Result, summary: Result, path: Path) -> str | None:
     except ImportError:
         return "matplotlib is not installed (pip install -e '.[bench]')"
     servers = [n for n in data["servers"] if n in summary]
-    scens = [s for s in data["scenarios"] if s != MEM]
+    scens = [s for s in data["scenarios"] if s not in MEMS]
     panels = 2 + (MEM in data["scenarios"])
     fig, axes = plt.subplots(panels, 1, figsize=(13, 4.2 * panels), squeeze=False)
     colors = {n: COLORS.get(n) or plt.get_cmap("tab10")(i % 10) for i, n in enumerate(servers)}

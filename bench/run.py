@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark starlet-py against its peers, side by side, on loopback.
 
-    python3 bench/run.py            # the full run: 3 rounds x 5 s per scenario (about 16 min)
-    python3 bench/run.py --quick    # a smoke run: 1 round x 2 s (about 2.5 min), into bench/out/
+    python3 bench/run.py            # the full run: 3 rounds x 5 s per scenario (about 20 min)
+    python3 bench/run.py --quick    # a smoke run: 1 round x 2 s (about 3.5 min), into bench/out/
 
 Every server serves the same app (bench/apps/hello.py, or its PSGI twin app.psgi
 for the Perl servers) with 2 workers on 127.0.0.1; wrk drives it.  Servers are
@@ -21,7 +21,10 @@ worker (/proc/PID/smaps_rollup).
 
 Scenarios: ka (hello, keep-alive), close (hello, a new connection per request),
 big64k (64 KiB response), post16k (16 KiB POST, its length echoed), file (64 KiB
-through wsgi.file_wrapper), mem16 (16 workers, memory after 2,000 requests).
+through wsgi.file_wrapper), mem16 (16 workers, memory after 2,000 requests),
+mem-flask and mem-django (a real Flask app and Django project from bench/apps/,
+16 workers, memory after 2,000 requests: gunicorn --preload, starlet-py, and
+starlet-py --warmup).  py-floor (bench/runners/pyfloor.py) is the Python floor.
 During ka, probe connections opened one after another measure how long a new
 client waits for its first response byte while wrk's keep-alive connections
 hold the workers (a starved client gets none within the limit).
@@ -60,7 +63,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from report import BASELINE, MEM, Result, log, median, mib, probe_limit, write_outputs
+from report import APP_MEMS, BASELINE, MEM, Result, log, median, mib, probe_limit, write_outputs
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
@@ -91,6 +94,8 @@ class Server:
     needs: Callable[[], str | None]  # None when it can run, else what is missing
     env: dict[str, str] = field(default_factory=dict)
     perl: bool = False
+    ready: str = "/"  # started once GET ready answers 200 (and ready_body, if set)
+    ready_body: bytes | None = HELLO
 
 
 def _module(name: str, install: str) -> Callable[[], str | None]:
@@ -110,9 +115,9 @@ def _perl(module: str, exe: str, install: str) -> Callable[[], str | None]:
     return check
 
 
-def _starlet_py(*extra: str) -> Argv:
+def _starlet_py(*extra: str, app: str = "hello:application") -> Argv:
     def argv(port: int, workers: int) -> list[str]:
-        return [PY, "-m", "starlet_py", "hello:application", "--listen", f"{HOST}:{port}",
+        return [PY, "-m", "starlet_py", app, "--listen", f"{HOST}:{port}",
                 "--max-workers", str(workers), *extra]
 
     return argv
@@ -162,6 +167,13 @@ SERVERS: list[Server] = [
                                   "--workers", str(workers), "hello:application"],
            "bjoern's libev loop in each worker of bench/runners/bjoern_prefork.py",
            _module("bjoern", "apt-get install libev-dev; pip install bjoern")),
+    Server("py-floor",
+           lambda port, workers: [PY, str(RUNNERS / "pyfloor.py"), "--port", str(port),
+                                  "--workers", str(workers), "hello:application"],
+           "the Python floor, bench/runners/pyfloor.py: accept, httptools, a minimal environ, the app, "
+           "forked from a prewarmed master with starlet-py's imports; no limits, no strictness (a "
+           "kept-alive connection holds its worker: probes starve in ka)",
+           _module("httptools", "pip install httptools"), _SP_ENV),
     Server("waitress",
            lambda port, workers: [PY, "-m", "waitress", f"--listen={HOST}:{port}", f"--threads={workers}",
                                   "hello:application"],
@@ -193,7 +205,43 @@ SCENARIOS = [
     Scenario("file", "64 KiB file via wsgi.file_wrapper", path="/file"),
 ]
 WRK_SCENARIOS = {s.name: s for s in SCENARIOS}
-ALL_SCENARIOS = [*WRK_SCENARIOS, MEM]
+
+
+@dataclass(frozen=True)
+class AppMemory:
+    """A real app's memory run: 16 workers, requests over its routes, then PSS/USS."""
+
+    name: str
+    label: str
+    app: str  # module:callable, in bench/apps
+    paths: tuple[str, ...]  # driven in turn; also the --warmup paths
+    module: str  # the framework, to tell whether it is installed
+
+
+APP_SCENARIOS = {a.name: a for a in (
+    AppMemory("mem-flask", "Flask app (bench/apps/flask_site.py)", "flask_site:app",
+              ("/", "/items/3", "/api/items?limit=5", "/health"), "flask"),
+    AppMemory("mem-django", "Django project (bench/apps/django_site/)", "django_site.wsgi:application",
+              ("/", "/items/3/", "/api/items/?limit=5", "/health/"), "django"),
+)}
+assert tuple(APP_SCENARIOS) == APP_MEMS
+ALL_SCENARIOS = [*WRK_SCENARIOS, MEM, *APP_SCENARIOS]
+
+
+def app_servers(am: AppMemory) -> list[Server]:
+    """The three configurations of an app's memory run, all serving ``am.app``."""
+    needs = _module(am.module, "pip install -e '.[test]'")
+    warm = [arg for path in am.paths for arg in ("--warmup", path)]
+    ready = {"ready": am.paths[-1], "ready_body": None}
+    return [
+        Server("gunicorn-preload",
+               lambda port, workers: [PY, "-m", "gunicorn", "--preload", "-w", str(workers), "-b",
+                                      f"{HOST}:{port}", "--log-level", "warning", am.app],
+               "gunicorn --preload: the app imported in the master before the fork", needs, **ready),
+        Server("starlet-py", _starlet_py(app=am.app), "defaults", needs, _SP_ENV, **ready),
+        Server("starlet-py-warmup", _starlet_py(*warm, app=am.app), "--warmup of each of the app's routes",
+               needs, _SP_ENV, **ready),
+    ]
 
 
 # ---------------------------------------------------------------------------
@@ -412,8 +460,8 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 return False, f"exited with status {self.proc.returncode}"
             try:
-                status, body = http_request(self.port, _get("/"), timeout=1.0)
-                if status == 200 and body == HELLO:
+                status, body = http_request(self.port, _get(self.server.ready), timeout=1.0)
+                if status == 200 and self.server.ready_body in (None, body):
                     return True, ""
                 why = f"status {status} body {body[:40]!r}"
             except OSError as e:
@@ -576,8 +624,11 @@ def run_wrk(port: int, scen: Scenario, duration: int, args: argparse.Namespace, 
     return r
 
 
-def drive(port: int, total: int, concurrency: int) -> int:
-    """``total`` requests over new connections, the four routes in turn; the failures."""
+Route = tuple[str, bytes, Callable[[bytes], bool]]
+
+
+def drive(port: int, total: int, concurrency: int, routes: list[Route] = ROUTES) -> int:
+    """``total`` requests over new connections, the routes in turn; the failures."""
     counter = iter(range(total))
     lock = threading.Lock()
     failures = [0]
@@ -588,7 +639,7 @@ def drive(port: int, total: int, concurrency: int) -> int:
                 i = next(counter, None)
             if i is None:
                 return
-            _, request, good = ROUTES[i % len(ROUTES)]
+            _, request, good = routes[i % len(routes)]
             try:
                 status, body = http_request(port, request)
                 ok = status == 200 and good(body)
@@ -651,14 +702,16 @@ def bench_round(server: Server, rnd: int, scenarios: list[Scenario], args: argpa
     return res
 
 
-def bench_memory(server: Server, args: argparse.Namespace, logdir: Path) -> Result:
+def bench_memory(server: Server, args: argparse.Namespace, logdir: Path, scen: str = MEM,
+                 routes: list[Route] = ROUTES) -> Result:
     res: Result = {"server": server.name, "workers": args.mem_workers, "requests": args.mem_requests}
-    sp = ServerProcess(server, args.mem_workers, logdir / f"{server.name}-mem.log", args.file_path)
+    sp = ServerProcess(server, args.mem_workers, logdir / f"{server.name}-{scen}.log", args.file_path)
     try:
         sp.start(args.start_timeout)
         expected = 0 if server.name == "waitress" else args.mem_workers
         res["processes_before"] = 1 + sp.wait_workers(expected)
-        res["failures"] = drive(sp.port, args.mem_requests, concurrency=8)
+        res["memory_start"] = tree_memory(sp.pid)
+        res["failures"] = drive(sp.port, args.mem_requests, concurrency=8, routes=routes)
         time.sleep(0.5)
         res["memory"] = tree_memory(sp.pid)
     except RuntimeError as e:
@@ -825,7 +878,16 @@ def main(argv: list[str] | None = None) -> int:
         else:
             skipped[name] = why
             log(f"skip {name}: {why}")
-    scenarios = [WRK_SCENARIOS[s] for s in scen_names if s != MEM]
+    scenarios = [WRK_SCENARIOS[s] for s in scen_names if s in WRK_SCENARIOS]
+    app_runs: list[tuple[AppMemory, Server]] = []
+    for am in (APP_SCENARIOS[s] for s in scen_names if s in APP_SCENARIOS):
+        for srv in app_servers(am):
+            why = srv.needs()
+            if why is None:
+                app_runs.append((am, srv))
+            else:
+                skipped[f"{am.name} {srv.name}"] = why
+                log(f"skip {am.name} {srv.name}: {why}")
 
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     logdir = OUT / "logs" / stamp
@@ -835,7 +897,7 @@ def main(argv: list[str] | None = None) -> int:
 
     per_server = args.warmup + len(scenarios) * (args.duration + args.pause) + 2.5
     estimate = args.rounds * len(servers) * per_server * bool(scenarios)
-    estimate += 3 * len(servers) * (MEM in scen_names)
+    estimate += 3 * len(servers) * (MEM in scen_names) + 12 * len(app_runs)
     log(f"servers: {', '.join(s.name for s in servers)}\nscenarios: {', '.join(scen_names)}; "
         f"{args.rounds} round(s) of {args.duration} s; about {estimate / 60:.1f} min (more if other load "
         f"forces re-runs); logs in {logdir}")
@@ -848,9 +910,11 @@ def main(argv: list[str] | None = None) -> int:
         "threads": args.threads, "mem_workers": args.mem_workers, "mem_requests": args.mem_requests,
         "disturbed_cores": args.disturbed_cores, "probe_limit_s": probe_limit(args.duration),
         "scenario_labels": {s.name: s.label for s in SCENARIOS} | {
-            MEM: f"{args.mem_workers} workers, memory after {args.mem_requests:,} requests"},
+            MEM: f"{args.mem_workers} workers, memory after {args.mem_requests:,} requests"}
+            | {a.name: a.label for a in APP_SCENARIOS.values()},
+        "app_info": {am.name: {"app": am.app, "paths": list(am.paths)} for am in APP_SCENARIOS.values()},
         "server_info": {s.name: {"cmd": shown_command(s, args.workers), "note": s.note} for s in servers},
-        "runs": [], "memory16": {},
+        "runs": [], "memory16": {}, "memory_apps": {},
     }
     t0 = time.monotonic()
     try:
@@ -874,6 +938,19 @@ def main(argv: list[str] | None = None) -> int:
                     log(f"    {srv.name:20s} {mm['nprocs']} processes, pool PSS {mib(mm['pss_kb'])} MiB, "
                         f"worker USS {mib(median(mm['worker_uss_kb']), 2)} MiB, "
                         f"{m['failures']} failed requests")
+        for am, srv in app_runs:
+            log(f"[{am.name}, {args.mem_workers} workers] {srv.name}")
+            routes: list[Route] = [(f"GET {p}", _get(p), bool) for p in am.paths]
+            m = bench_memory(srv, args, logdir, am.name, routes)
+            m["cmd"] = shown_command(srv, args.mem_workers)
+            data["memory_apps"].setdefault(am.name, {})[srv.name] = m
+            if "error" in m:
+                log(f"    {srv.name}: ERROR {m['error']}")
+            else:
+                mm = m["memory"]
+                log(f"    {srv.name:20s} {mm['nprocs']} processes, pool PSS {mib(mm['pss_kb'])} MiB, "
+                    f"worker USS {mib(median(mm['worker_uss_kb']), 2)} MiB, "
+                    f"{m['failures']} failed requests")
     finally:
         stop_all()
     data["elapsed_s"] = round(time.monotonic() - t0, 1)

@@ -69,6 +69,11 @@ def _scalar(tp: Any) -> type:
     return tp  # type: ignore[no-any-return]
 
 
+def _repeatable(name: str) -> bool:
+    """A ``tuple[...]`` field: a repeatable option, a space-separated STARLET_* variable."""
+    return getattr(HINTS[name], "__origin__", None) is tuple
+
+
 def _convert(kind: type, text: str, what: str) -> Any:
     if kind is bool:
         if text.lower() in ("1", "true", "yes", "on"):
@@ -138,9 +143,12 @@ def build_parser() -> argparse.ArgumentParser:
         flags = [SHORT[f.name], flag] if f.name in SHORT else [flag]
         if kind is bool:
             parser.add_argument(*flags, action="store_true", default=None, help=helptext)
-        elif f.name == "listen":
-            helptext = f.metadata["help"] + " (default 127.0.0.1:5000)"
-            parser.add_argument(*flags, action="append", metavar="ADDR", help=helptext)
+        elif _repeatable(f.name):
+            shown = f" (default {' '.join(default)})" if default else ""
+            if f.name == "listen":
+                shown = " (default 127.0.0.1:5000)"
+            helptext = f.metadata["help"] + shown
+            parser.add_argument(*flags, action="append", metavar=f.metadata["metavar"], help=helptext)
         else:
             parser.add_argument(*flags, metavar=f.metadata["metavar"], help=helptext, type=_typed(kind, flag))
     parser.add_argument("--host", help="shorthand: listen on HOST (with --port; default 127.0.0.1)")
@@ -165,7 +173,7 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
             values[f.name] = args[f.name]
         elif env is not None:
             kind = _scalar(HINTS[f.name])
-            if f.name == "listen":
+            if _repeatable(f.name):
                 values[f.name] = env.split()
             else:
                 values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(kind, env, what)
@@ -180,8 +188,9 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         values["listen"] = [*base, f"{shown}:{port or 5000}"]
-    if "listen" in values:
-        values["listen"] = tuple(values["listen"])
+    for name in values:
+        if _repeatable(name):
+            values[name] = tuple(values[name])
     return Config(app=args["app"], **values)
 
 
@@ -221,6 +230,11 @@ def main(argv: list[str] | None = None) -> int:
                 raise ConfigError(f"cannot open --access-log {config.access_log}: {e.strerror}") from None
         gid = _group_id(config.socket_group)
         listeners = open_listeners(config.listen, config.reuse_port, os.environ, config.socket_mode, gid)
+        if config.warmup:  # in the master, before gc.freeze() and the first fork
+            from .warmup import warm
+
+            first = listeners[0]
+            warm(app, config.warmup, first.server_name or "localhost", first.server_port)
     except ConfigError as e:
         fail(str(e))
     tune(listeners, config.timeout, config.keepalive_timeout)

@@ -58,6 +58,12 @@ class Config:
         None, "module:func called (no arguments) in a worker just before it exits", "FUNC"
     )
     reuse_port: bool = _opt(False, "set SO_REUSEPORT on sockets we bind (restart without a supervisor)")
+    warmup: tuple[str, ...] = _opt(
+        (),
+        "GET PATH (or http://HOST/PATH) through the app in the master before forking, so "
+        "what the app builds lazily is shared by every worker; a non-2xx is an error; repeatable",
+        "PATH",
+    )
     access_log: str | None = _opt(
         None, "write a common-log-format access log to PATH, or - for stderr", "PATH"
     )
@@ -103,6 +109,10 @@ class Config:
             raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {self.log_level!r}")
         if self.socket_mode > 0o777:
             raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
+        for path in self.warmup:
+            good = path[:1] == "/" or (path.startswith("http://") and len(path) > 7)
+            if not good or not path.isascii() or not path.isprintable() or " " in path:
+                raise ConfigError(f"--warmup must be /PATH or http://HOST/PATH, got {path!r}")
         if self.child_exit is not None and ":" not in self.child_exit:
             raise ConfigError(f"--child-exit must be module:func, got {self.child_exit!r}")
 
