@@ -1,5 +1,5 @@
-"""Starlet's own HTTP test cases (REFERENCE.md section 3), its known defects, and
-the HTTP/1.1 rules of DESIGN.md sections 4 and 5, on raw loopback sockets.
+"""Starlet's own HTTP test cases (Starlet 0.31, t/), its known defects, and the
+HTTP/1.1 rules of docs/design.md ("Keep-alive", "Choices"), on raw loopback sockets.
 
 Two servers for the module: ``plain`` with the defaults (no keep-alive, one
 worker, so a stuck worker shows as a timeout) and ``keepalive`` with

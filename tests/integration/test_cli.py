@@ -1,4 +1,4 @@
-"""The command line (DESIGN.md section 1) and the --listen forms (section 2)."""
+"""The command line and the --listen forms (docs/design.md, "Command line" and "Listeners")."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Hostile clients and apps against real server processes with small --timeout values.
 
-Each test asserts what DESIGN §1/§4 and issue 4 promise: a worker is never
+Each test asserts what docs/design.md ("Timeouts", "Keep-alive") and issue 4 promise: a worker is never
 wedged by a client (slowloris, stalled upload, a client that never reads, idle
 keep-alive connections, a pipelining flood), never killed by an app (a raising
 ``close()``, a ``str`` body item), and a worker killed under a request is
@@ -120,7 +120,7 @@ def test_slowloris_head_is_cut_off_while_others_are_served(hostile: Server) -> N
     finally:
         trickle.stop.set()
         slow.close()
-    # The whole head must arrive within --timeout (DESIGN §1); a 408 is optional.
+    # The whole head must arrive within --timeout (docs/design.md, "Timeouts").
     assert TIMEOUT * 0.8 <= elapsed <= TIMEOUT + MARGIN, elapsed
     assert trickle.sent < len(head)
     if data:
@@ -351,7 +351,7 @@ def test_pipelining_flood_is_answered_in_order() -> None:
 
 
 def test_pipelining_flood_stops_cleanly_at_max_keepalive_reqs() -> None:
-    """DESIGN §4: never past --max-keepalive-reqs; the last answer says close, then EOF."""
+    """docs/design.md, "Keep-alive": never past --max-keepalive-reqs; the last answer says close, then EOF."""
     args = ["--max-keepalive-reqs", "100", "--max-reqs-per-child", "0"]
     with running(APP, args, workers=1) as server:
         responses, rest = pipeline(server, 2000)

@@ -1,4 +1,4 @@
-"""Socket-passing supervisors (DESIGN.md sections 2 and 3), with the real programs.
+"""Socket-passing supervisors (docs/design.md, "Listeners"), with the real programs.
 
 start_server (Server::Starter, Debian libserver-starter-perl) and systemd-socket-activate
 (systemd) start starlet-py the way they do in production; the restart tests keep a
@@ -101,7 +101,7 @@ def test_server_starter_port_every_entry_answers_with_its_own_port(tmp_path: Pat
         chosen = [str(unused_port("0.0.0.0")), f"127.0.0.1:{unused_port()}"]
         return [*chosen, f"[::1]:{unused_port('::1')}"] if v6 else chosen
 
-    # SERVER_STARTER_PORT comes first (DESIGN.md section 2): this --listen is ignored.
+    # SERVER_STARTER_PORT comes first (docs/design.md, "Listeners"): this --listen is ignored.
     ignored = unused_port()
     sup, chosen = start_starter(tmp_path, ports, [sock_path], ["--listen", f"127.0.0.1:{ignored}"])
     try:
@@ -359,7 +359,7 @@ def cpu_ticks(pid: int) -> int:
 
 
 def assert_clean(log: str) -> None:
-    """One line per event (DESIGN.md section 3): no traceback, no internal error."""
+    """One line per event (starlet_py/log.py): no traceback, no internal error."""
     bad = [line for line in log.splitlines() if "Traceback" in line or "internal error" in line]
     assert bad == [], "\n".join([f"{len(bad)} bad lines; the first in context:", *_around(log, bad[0])])
 

@@ -1,4 +1,4 @@
-"""wsgi: the environ (DESIGN.md §5, REFERENCE.md §5), wsgi.input and file_wrapper."""
+"""wsgi: the environ (PEP 3333, "environ Variables"), wsgi.input and file_wrapper."""
 
 from __future__ import annotations
 
