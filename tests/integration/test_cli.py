@@ -16,13 +16,12 @@ import pytest
 
 from tests.integration.proctools import (
     Spawned,
-    free_port,
     holds_for,
     listening_tcp,
     run_cli,
     socket_inodes,
 )
-from tests.support import TESTS, Server, parse_response, read_all, wait_for
+from tests.support import TESTS, Server, free_port, has_ipv6_loopback, parse_response, read_all, wait_for
 
 APP = "procs:application"
 MakeServer = Callable[..., Server]
@@ -130,15 +129,6 @@ def env_of(data: bytes) -> dict[str, Any]:
     return dict(json.loads(resp.body))
 
 
-def has_ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
-
-
 @pytest.mark.skipif(not has_ipv6_loopback(), reason="no IPv6 loopback on this machine")
 def test_ipv6_listener(make_server: MakeServer) -> None:
     server = make_server(APP, family=socket.AF_INET6, workers=2)
@@ -177,7 +167,7 @@ def start_on_port_only() -> tuple[Spawned, int]:
     """``--listen PORT`` on a just-freed port; retried if another process took it."""
     log = ""
     for attempt in range(3):
-        port = free_port()
+        port = free_port("0.0.0.0")
         server = Spawned(["--listen", str(port), "--max-workers", "2"], tag=f"-{attempt}")
         try:
             server.wait_workers(2)

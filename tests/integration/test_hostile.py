@@ -20,7 +20,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from tests.support import Response, Server, parse_response, read_all, running, split_response, wait_for
+from tests.support import (
+    Reader,
+    Response,
+    Server,
+    parse_response,
+    read_all,
+    running,
+    split_response,
+    wait_for,
+)
 
 APP = "hostile_app:application"
 TIMEOUT = 2.0  # --timeout of these servers
@@ -249,8 +258,8 @@ def test_idle_keepalive_connection_is_closed_after_keepalive_timeout() -> None:
     with running(APP, args, workers=1) as server, server.connect() as client:
         client.sendall(request("/", close=False))
         client.settimeout(5)
-        resp, rest = split_response(client.recv(65536))
-        assert resp.status == 200 and rest == b""
+        reader = Reader(client)
+        assert reader.read_response().status == 200 and reader.buf == b""
         data, elapsed = recv_until_closed(client, 1 + MARGIN)
         assert data == b""
         assert 0.5 <= elapsed <= 1 + MARGIN, elapsed
