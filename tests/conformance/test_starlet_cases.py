@@ -119,8 +119,8 @@ def test_truncated_post_then_normal_post(plain: Server) -> None:
         s.sendall(request("POST", "/echo", headers={"Content-Length": "100"}) + b"x" * 10)
         s.shutdown(socket.SHUT_WR)
         first = read_all(s)  # a timeout here: the worker did not give up on the body
-    if first:
-        assert split_response(first)[0].status in (400, 500), first[:200]
+    # End-of-file inside the body: the app's read raises, nothing was sent yet, so 400.
+    assert split_response(first)[0].status == 400, first[:200]
     resp = fetch(plain, "POST", "/echo", body=b"the second body")
     assert (resp.status, resp.body) == (200, b"the second body")
     assert resp.header("client-content-length") == "15"

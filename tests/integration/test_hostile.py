@@ -129,11 +129,11 @@ def test_slowloris_head_is_cut_off_while_others_are_served(hostile: Server) -> N
     finally:
         trickle.stop.set()
         slow.close()
-    # The whole head must arrive within --timeout (docs/design.md, "Timeouts").
+    # The whole head must arrive within --timeout (docs/design.md, "Timeouts"); the
+    # first bytes came at once, so the head had begun: it is refused with 408.
     assert TIMEOUT * 0.8 <= elapsed <= TIMEOUT + MARGIN, elapsed
     assert trickle.sent < len(head)
-    if data:
-        assert parse_response(data).status == 408, data[:200]
+    assert parse_response(data).status == 408, data[:200]
     assert sorted(hostile.workers()) == pids
     assert fetch(hostile).status == 200
 
@@ -143,10 +143,9 @@ def test_stalled_body_raises_oserror_in_app_and_the_worker_lives(single: Server)
     mark = len(single.log())
     with single.connect() as client:
         client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n" + b"b" * 10)
-        data, elapsed = recv_until_closed(client, TIMEOUT + MARGIN)
-    assert elapsed <= TIMEOUT + MARGIN
-    if data:  # nothing was sent yet, so the server may answer; never a 200
-        assert parse_response(data).status in (400, 408), data[:200]
+        data, _ = recv_until_closed(client, TIMEOUT + MARGIN)
+    # The app's read made no progress within --timeout: nothing was sent yet, so 408.
+    assert parse_response(data).status == 408, data[:200]
     line = wait_for(
         lambda: [ln for ln in log_since(single, mark).splitlines() if "hostile-app: read raised" in ln],
         what="the app's report of its failed read",
@@ -165,8 +164,8 @@ def test_truncated_upload_never_looks_complete(single: Server) -> None:
         client.sendall(b"POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"b" * 50)
         client.shutdown(socket.SHUT_WR)
         data, _ = recv_until_closed(client, TIMEOUT + MARGIN)
-    if data:
-        assert parse_response(data).status == 400, data[:200]
+    # End-of-file inside the body: nothing was sent yet, so the client (still reading) gets 400.
+    assert parse_response(data).status == 400, data[:200]
     line = wait_for(
         lambda: [ln for ln in log_since(single, mark).splitlines() if "hostile-app: read raised" in ln],
         what="the app's report of its failed read",

@@ -562,7 +562,8 @@ def test_reuse_port_handover_under_load(tmp_path: Path) -> None:
         assert stats.masters.keys() == {a.pid, b.pid}
         for failure in stats.failures:
             # The only failures allowed are the ones the caveat describes: a connection
-            # reset before any answer (never a partial answer).
+            # reset before any answer (never a partial answer).  Reset or plain close is not
+            # ours to choose: it depends on when the kernel drops A's queued connections.
             assert failure in ("close client: reset after 0 bytes", "close client: closed after 0 bytes"), (
                 failure
             )
