@@ -1,10 +1,10 @@
 """Hostile clients and apps against real server processes with small --timeout values.
 
-Each test asserts what docs/design.md ("Timeouts", "Keep-alive") and issue 4 promise: a worker is never
-wedged by a client (slowloris, stalled upload, a client that never reads, idle
-keep-alive connections, a pipelining flood), never killed by an app (a raising
-``close()``, a ``str`` body item), and a worker killed under a request is
-replaced while the others keep serving.  No fixed sleeps: every wait polls for
+Each test asserts what docs/design.md ("Timeouts", "Keep-alive") and issue 4
+promise: a worker is never wedged by a client (slowloris, stalled upload, a
+client that never reads, idle keep-alive connections, a pipelining flood), never
+killed by an app (a raising ``close()``, a ``str`` body item), and a worker
+killed under a request is replaced while the others keep serving.  No fixed sleeps: every wait polls for
 a condition with a deadline; the only pauses pace a deliberately slow client.
 """
 
@@ -359,7 +359,8 @@ def test_pipelining_flood_is_answered_in_order() -> None:
 
 
 def test_pipelining_flood_stops_cleanly_at_max_keepalive_reqs() -> None:
-    """docs/design.md, "Keep-alive": never past --max-keepalive-reqs; the last answer says close, then EOF."""
+    """Never past --max-keepalive-reqs (docs/design.md, "Keep-alive"); the last answer
+    says close, then EOF."""
     args = ["--max-keepalive-reqs", "100", "--max-reqs-per-child", "0"]
     with running(APP, args, workers=1) as server:
         responses, rest = pipeline(server, 2000)
