@@ -8,6 +8,7 @@ by every test.  Waiting is always "poll for a condition until a deadline".
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import signal
@@ -159,6 +160,7 @@ class Server:
 
 
 def read_all(s: socket.socket) -> bytes:
+    """Everything until the peer closes (a reset counts as the close)."""
     chunks = []
     while True:
         try:
@@ -169,6 +171,36 @@ def read_all(s: socket.socket) -> bytes:
             break
         chunks.append(data)
     return b"".join(chunks)
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    """A port nobody was bound to a moment ago, for a program that binds it itself.
+
+    Only where the port must be named in advance (``--listen PORT``, a supervisor's
+    ``--port``); everything else binds port 0 and passes the socket.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@functools.cache
+def has_ipv6_loopback() -> bool:
+    """True if ``::1`` can be bound on this machine."""
+    try:
+        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+# -- the one HTTP response parser ------------------------------------------------
+#
+# Framing is decided from the raw bytes, never guessed: a response ends where its
+# Content-Length or its last chunk says, or at EOF when it has neither.  The server
+# never sends chunk extensions or trailers, so they count as broken framing.
 
 
 class Response:
@@ -195,55 +227,178 @@ class Response:
         return f"<Response {self.status} {self.headers!r} {self.body[:200]!r}>"
 
 
-def parse_response(data: bytes, head_only: bool = False) -> Response:
-    """Parse one complete response from ``data`` (de-chunking a chunked body)."""
-    resp, rest = split_response(data, head_only=head_only)
-    return resp
+def head_end(data: bytes) -> int | None:
+    """Index just past the blank line ending the response head, or None."""
+    i = data.find(b"\r\n\r\n")
+    return None if i < 0 else i + 4
 
 
-def split_response(data: bytes, head_only: bool = False) -> tuple[Response, bytes]:
-    """Parse the first response in ``data``; return it and the bytes after it.
-
-    A body with neither Content-Length nor chunked framing runs to the end.
-    """
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    if not sep:
-        raise AssertionError(f"incomplete response head: {data[:300]!r}")
+def _parse_head(head: bytes) -> Response:
     lines = head.decode("latin-1").split("\r\n")
     version, status, *reason = lines[0].split(" ", 2)
     assert version in ("HTTP/1.1", "HTTP/1.0"), lines[0]
+    assert len(status) == 3 and status.isdigit(), lines[0]
     headers = []
     for line in lines[1:]:
-        k, _, v = line.partition(":")
-        headers.append((k.strip().lower(), v.strip()))
-    resp = Response(int(status), reason[0] if reason else "", headers, b"")
-    code = int(status)
-    if head_only or code in (204, 304) or 100 <= code < 200:
-        return resp, rest
-    te = resp.header("transfer-encoding")
-    cl = resp.header("content-length")
+        if line:
+            k, sep, v = line.partition(":")
+            assert sep, f"header line without a colon: {line!r}"
+            headers.append((k.strip().lower(), v.strip()))
+    return Response(int(status), reason[0] if reason else "", headers, b"")
+
+
+def chunked_body(data: bytes, pos: int) -> tuple[list[bytes], int] | None:
+    """The data pieces of the chunked body starting at ``data[pos]`` and the index just
+    past it; None if it is not all there yet.  Fails on anything but exact framing."""
+    pieces = []
+    while True:
+        eol = data.find(b"\r\n", pos)
+        if eol < 0:
+            return None
+        size_line = data[pos:eol]
+        assert size_line and not size_line.strip(b"0123456789abcdefABCDEF"), f"bad chunk size {size_line!r}"
+        size = int(size_line, 16)
+        pos = eol + 2
+        if len(data) < pos + size + 2:
+            return None
+        if size == 0:
+            assert data[pos : pos + 2] == b"\r\n", f"after the last chunk: {data[pos : pos + 20]!r}"
+            return pieces, pos + 2
+        pieces.append(data[pos : pos + size])
+        assert data[pos + size : pos + size + 2] == b"\r\n", f"bad chunk framing: {data[pos : pos + 40]!r}"
+        pos += size + 2
+
+
+def _frame(data: bytes, head_only: bool, eof: bool) -> tuple[Response, int] | None:
+    """The first response in ``data`` (body filled in) and its length; None if incomplete.
+
+    ``eof``: nothing more will come, so a body with neither Content-Length nor
+    chunked framing ends here.
+    """
+    end = head_end(data)
+    if end is None:
+        return None
+    resp = _parse_head(data[: end - 4])
+    if head_only or resp.status in (204, 304) or 100 <= resp.status < 200:
+        return resp, end
+    te, cl = resp.header("transfer-encoding"), resp.header("content-length")
     if te is not None:
         assert te.lower() == "chunked", te
-        body = bytearray()
+        found = chunked_body(data, end)
+        if found is None:
+            return None
+        pieces, total = found
+        resp.body = b"".join(pieces)
+        return resp, total
+    if cl is not None:
+        total = end + int(cl)
+        if len(data) < total:
+            return None
+        resp.body = data[end:total]
+        return resp, total
+    if not eof:
+        return None
+    resp.body = data[end:]
+    return resp, len(data)
+
+
+def response_end(data: bytes, head_only: bool = False, eof: bool = False) -> int | None:
+    """Length of the first complete response in ``data``, or None if more is needed."""
+    found = _frame(data, head_only, eof)
+    return None if found is None else found[1]
+
+
+def split_response(data: bytes, head_only: bool = False) -> tuple[Response, bytes]:
+    """Parse the first response in ``data``, all that will come; return it and the bytes
+    after it.  A body with neither Content-Length nor chunked framing runs to the end."""
+    found = _frame(data, head_only, eof=True)
+    if found is None:
+        raise AssertionError(f"incomplete response: {data[:300]!r}")
+    resp, n = found
+    return resp, data[n:]
+
+
+def parse_response(data: bytes, head_only: bool = False) -> Response:
+    """Parse one complete response from ``data`` (de-chunking a chunked body)."""
+    return split_response(data, head_only=head_only)[0]
+
+
+class Stalled(AssertionError):
+    """Nothing arrived within the socket's timeout: the server neither answered nor closed."""
+
+
+class Reader:
+    """Reads responses one at a time from a connection that may stay open (keep-alive,
+    pipelining, ``100 Continue``), which ``read_all`` (read until close) cannot do.
+
+    A reset counts as end-of-file (``reset`` tells them apart); a recv that times
+    out raises Stalled.  Closes the socket on leaving a ``with`` block.
+    """
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self.buf = b""
+        self.eof = False
+        self.reset = False
+
+    def __enter__(self) -> Reader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.sock.close()
+
+    def send(self, data: bytes) -> None:
+        self.sock.sendall(data)
+
+    def fill(self) -> None:
+        """One recv into ``buf``."""
+        try:
+            data = self.sock.recv(65536)
+        except ConnectionResetError:
+            data, self.reset = b"", True
+        except TimeoutError:
+            raise Stalled(f"nothing within {self.sock.gettimeout()}s; have {self.buf[:200]!r}") from None
+        if not data:
+            self.eof = True
+        self.buf += data
+
+    def read_raw_response(self, head_only: bool = False) -> bytes:
+        """The raw bytes of the next response, interim (1xx) ones included."""
+        while (n := response_end(self.buf, head_only, self.eof)) is None:
+            if self.eof:
+                raise AssertionError(f"connection closed before a whole response: {self.buf[:300]!r}")
+            self.fill()
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def read_response(self, head_only: bool = False) -> Response:
+        """The next response, interim (1xx) ones included."""
+        return split_response(self.read_raw_response(head_only), head_only=head_only)[0]
+
+    def read_final_response(self, head_only: bool = False) -> Response | None:
+        """The next final response (1xx skipped); None if the server closes first."""
         while True:
-            size_line, _, rest = rest.partition(b"\r\n")
-            size = int(size_line.split(b";")[0], 16)
-            if size == 0:
-                # No trailers from us: the terminating CRLF follows at once.
-                assert rest[:2] == b"\r\n", rest[:20]
-                rest = rest[2:]
-                break
-            body += rest[:size]
-            assert rest[size : size + 2] == b"\r\n", "bad chunk framing"
-            rest = rest[size + 2 :]
-        resp.body = bytes(body)
-    elif cl is not None:
-        n = int(cl)
-        assert len(rest) >= n, f"short body: {len(rest)} < {n}"
-        resp.body, rest = rest[:n], rest[n:]
-    else:
-        resp.body, rest = rest, b""
-    return resp, rest
+            while not self.buf and not self.eof:
+                self.fill()
+            if not self.buf:
+                return None
+            resp = self.read_response(head_only)
+            if not 100 <= resp.status < 200:
+                return resp
+
+    def read_to_eof(self) -> bytes:
+        """Everything until the server closes (Stalled if it does not)."""
+        while not self.eof:
+            self.fill()
+        out, self.buf = self.buf, b""
+        return out
+
+    def closed_by_peer(self) -> bool:
+        """True if the server closes the connection, with nothing more sent, within the timeout."""
+        try:
+            return self.read_to_eof() == b""
+        except Stalled:
+            return False
 
 
 @contextmanager

@@ -1,6 +1,6 @@
 """Plack::Test::Suite, ported to WSGI: the 36 cases every PSGI server runs.
 
-One test per case, named after it (REFERENCE.md section 3), against one real
+One test per case, named after it (Plack 1.0050, Plack/Test/Suite.pm), against one real
 ``starlet-py --max-workers 1`` serving tests/apps/conformance.py under
 ``wsgiref.validate``.  Every request is raw HTTP/1.1 on a loopback socket.
 """

@@ -35,11 +35,12 @@ from pathlib import Path
 
 from tests.support import (
     APPS,
+    Reader,
     Response,
+    Stalled,
     children,
     need_program,
     pid_alive,
-    split_response,
     starlet_command,
     wait_for,
 )
@@ -56,33 +57,19 @@ class Failed(Exception):
         self.got_bytes = got_bytes
 
 
-def read_one(sock: socket.socket, buf: bytes = b"") -> tuple[Response, bytes]:
-    """Read exactly one Content-Length framed response; return it and bytes after it."""
-    while b"\r\n\r\n" not in buf:
-        buf += _recv(sock, len(buf))
-    head = buf.partition(b"\r\n\r\n")[0]
-    match = re.search(rb"\r\ncontent-length:\s*(\d+)", head, re.IGNORECASE)
-    if match is None:
-        raise Failed(f"no Content-Length: {head[:300]!r}", len(buf))
-    total = len(head) + 4 + int(match.group(1))
-    while len(buf) < total:
-        buf += _recv(sock, len(buf))
-    resp, rest = split_response(buf[:total])
-    return resp, buf[total:]
-
-
-def _recv(sock: socket.socket, have: int) -> bytes:
+def read_one(reader: Reader) -> Response:
+    """The next response on ``reader``'s connection; any failure is a Failed that says
+    how many bytes of it had arrived."""
     try:
-        data = sock.recv(65536)
-    except ConnectionResetError:
-        raise Failed(f"reset after {have} bytes", have) from None
-    except TimeoutError:
-        raise Failed(f"timeout after {have} bytes", have) from None
+        return reader.read_response()
+    except Stalled:
+        what = "timeout"
+    except (AssertionError, ValueError) as e:  # cut short, or malformed
+        what = "reset" if reader.reset else "closed" if reader.eof else f"bad answer ({e})"
     except OSError as e:
-        raise Failed(f"recv failed after {have} bytes: {e}", have) from None
-    if not data:
-        raise Failed(f"closed after {have} bytes", have)
-    return data
+        what = f"recv failed ({e})"
+    got = len(reader.buf)
+    raise Failed(f"{what} after {got} bytes" + (f": {reader.buf[:100]!r}" if got else ""), got)
 
 
 @dataclass
@@ -223,11 +210,11 @@ class LoadLoop:
         while self.running():
             self._count_sent()
             try:
-                with self._open() as sock:
-                    sock.sendall(request)
-                    resp, rest = read_one(sock)
-                    if rest:
-                        raise Failed(f"bytes after the answer: {rest[:100]!r}")
+                with Reader(self._open()) as reader:
+                    reader.send(request)
+                    resp = read_one(reader)
+                    if reader.buf:
+                        raise Failed(f"bytes after the answer: {reader.buf[:100]!r}")
                     self._check(resp)
             except Failed as e:
                 self._fail(f"{kind}: {e}")
@@ -235,29 +222,28 @@ class LoadLoop:
                 self._fail(f"{kind}: send failed: {e}")
 
     def _keep_loop(self) -> None:
-        sock: socket.socket | None = None
-        buf = b""
+        conn: Reader | None = None
         reused = False
         try:
             while self.running():
                 self._count_sent()
                 for attempt in (1, 2):
-                    if sock is None:
+                    if conn is None:
                         try:
-                            sock, buf, reused = self._open(), b"", False
+                            conn, reused = Reader(self._open()), False
                         except Failed as e:
                             self._fail(f"keep-alive client: {e}")
                             break
                     try:
                         try:
-                            sock.sendall(self.keep_request)
+                            conn.send(self.keep_request)
                         except OSError as e:
                             raise Failed(f"send failed: {e}") from None
-                        resp, buf = read_one(sock, buf)
+                        resp = read_one(conn)
                         self._check(resp)
                     except Failed as e:
-                        sock.close()
-                        sock = None
+                        conn.sock.close()
+                        conn = None
                         if attempt == 1 and reused and e.got_bytes == 0:
                             with self._lock:
                                 self.stats.retries += 1
@@ -266,32 +252,15 @@ class LoadLoop:
                         break
                     reused = True
                     if (resp.header("connection") or "").lower() == "close":
-                        sock.close()
-                        sock = None
+                        conn.sock.close()
+                        conn = None
                     break
         finally:
-            if sock is not None:
-                sock.close()
+            if conn is not None:
+                conn.sock.close()
 
 
 # -- ports and processes ------------------------------------------------------
-
-
-def unused_port(host: str = "127.0.0.1") -> int:
-    """A port nobody was bound to a moment ago (for programs that bind it themselves)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    with socket.socket(family, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
-def ipv6_loopback() -> bool:
-    try:
-        with socket.socket(socket.AF_INET6, socket.SOCK_STREAM) as s:
-            s.bind(("::1", 0))
-        return True
-    except OSError:
-        return False
 
 
 def group_members(pgid: int) -> list[int]:

@@ -91,13 +91,6 @@ def kill_leftovers(pids: Iterable[int]) -> list[int]:
     return left
 
 
-def free_port() -> int:
-    """A port that was free a moment ago (only for the ``--listen PORT`` test)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("0.0.0.0", 0))
-        return int(s.getsockname()[1])
-
-
 class Spawned:
     """A ``starlet-py`` that binds its own listeners (started directly, not via Server)."""
 

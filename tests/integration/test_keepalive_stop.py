@@ -15,11 +15,10 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import time
 from collections.abc import Callable
 
-from tests.support import Response, Server, pid_alive, split_response, wait_for
+from tests.support import Reader, Server, pid_alive, wait_for
 
 MakeServer = Callable[..., Server]
 
@@ -30,36 +29,20 @@ def keepalive(timeout: int) -> list[str]:
     return ["--max-keepalive-reqs", "100", "--keepalive-timeout", str(timeout)]
 
 
-def read_response(sock: socket.socket, timeout: float = 10.0) -> Response:
-    """Read exactly one response with a Content-Length from a kept-alive connection."""
-    sock.settimeout(timeout)
-    data = b""
-    while True:
-        chunk = sock.recv(65536)
-        assert chunk, f"connection closed before a whole response: {data!r}"
-        data += chunk
-        try:
-            resp, rest = split_response(data)
-        except AssertionError:
-            continue  # head or body not complete yet
-        assert rest == b"", f"bytes after the response: {rest!r}"
-        return resp
-
-
 def test_stopping_worker_answers_the_next_request_with_connection_close(make_server: MakeServer) -> None:
     server = make_server("procs:application", keepalive(30), workers=1)
     (worker,) = server.workers()
-    with server.connect() as conn:
-        conn.sendall(REQUEST)
-        first = read_response(conn)
+    with Reader(server.connect()) as conn:
+        conn.send(REQUEST)
+        first = conn.read_response()
         assert (first.status, first.body, first.header("connection")) == (200, str(worker).encode(), None)
         os.kill(worker, signal.SIGTERM)
         started = time.monotonic()
-        conn.sendall(REQUEST)
-        second = read_response(conn)
+        conn.send(REQUEST)
+        second = conn.read_response()
         assert (second.status, second.body) == (200, str(worker).encode())
         assert second.header("connection") == "close"
-        assert conn.recv(1) == b""  # and then the worker closes it
+        assert conn.closed_by_peer()  # and then the worker closes it
     wait_for(lambda: not pid_alive(worker), timeout=10, what="the stopped worker to exit")
     assert time.monotonic() - started < 15, "the worker waited for its keep-alive timeout"
 
@@ -67,13 +50,13 @@ def test_stopping_worker_answers_the_next_request_with_connection_close(make_ser
 def test_stopping_worker_closes_an_idle_connection_at_its_keepalive_timeout(make_server: MakeServer) -> None:
     server = make_server("procs:application", keepalive(1), workers=1)
     (worker,) = server.workers()
-    with server.connect() as conn:
-        conn.sendall(REQUEST)
-        assert read_response(conn).status == 200
+    with Reader(server.connect()) as conn:
+        conn.send(REQUEST)
+        assert conn.read_response().status == 200
         os.kill(worker, signal.SIGTERM)
         started = time.monotonic()
-        conn.settimeout(10)
-        assert conn.recv(1) == b""
+        conn.sock.settimeout(10)
+        assert conn.closed_by_peer()
         waited = time.monotonic() - started
     wait_for(lambda: not pid_alive(worker), timeout=10, what="the stopped worker to exit")
     assert 0.5 <= waited < 5, f"closed after {waited:.2f}s, want about --keepalive-timeout (1 s)"
@@ -84,10 +67,10 @@ def test_without_a_keepalive_timeout_a_stopping_worker_closes_idle_connections_a
 ) -> None:
     server = make_server("procs:application", keepalive(0), workers=1)
     (worker,) = server.workers()
-    with server.connect() as conn:
-        conn.sendall(REQUEST)
-        assert read_response(conn).status == 200
+    with Reader(server.connect()) as conn:
+        conn.send(REQUEST)
+        assert conn.read_response().status == 200
         os.kill(worker, signal.SIGTERM)
-        conn.settimeout(10)
-        assert conn.recv(1) == b""  # would block forever if the wait were not cut short
+        conn.sock.settimeout(10)
+        assert conn.closed_by_peer()  # would block forever if the wait were not cut short
     wait_for(lambda: not pid_alive(worker), timeout=10, what="the stopped worker to exit")

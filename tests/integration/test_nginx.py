@@ -41,9 +41,8 @@ from tests.integration.loadgen import (
     Supervised,
     old_generation_exits,
     start_starter,
-    unused_port,
 )
-from tests.support import children, need_program, pid_alive, starlet_command, wait_for
+from tests.support import children, free_port, need_program, pid_alive, starlet_command, wait_for
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nginx.conf"
 EXAMPLE_UPSTREAM = "127.0.0.1:5000"
@@ -130,7 +129,7 @@ def start_nginx(prefix: Path, upstream: int, sock: str) -> tuple[Supervised, lis
     nginx = need_program("nginx")
     log = ""
     for attempt in range(3):
-        ports = [unused_port() for _ in EXAMPLE_PORTS]
+        ports = [free_port() for _ in EXAMPLE_PORTS]
         include = prefix / "starlet-py.conf"
         include.write_text(render(ports, upstream, sock))
         conf = prefix / "nginx.conf"
@@ -413,7 +412,7 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
     try:
         sup, chosen = start_starter(
             tmp_path,
-            lambda: [f"127.0.0.1:{unused_port()}"],
+            lambda: [f"127.0.0.1:{free_port()}"],
             [sock],
             STARLET_ARGS,
             ["--interval=1"],

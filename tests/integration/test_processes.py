@@ -1,4 +1,5 @@
-"""The prefork model and the master's signals (DESIGN.md section 3), on real processes."""
+"""The prefork model and the master's signals, on real processes (docs/design.md,
+"Process model" and "Signals and stopping")."""
 
 from __future__ import annotations
 

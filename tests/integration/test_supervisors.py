@@ -1,4 +1,4 @@
-"""Socket-passing supervisors (DESIGN.md sections 2 and 3), with the real programs.
+"""Socket-passing supervisors (docs/design.md, "Listeners"), with the real programs.
 
 start_server (Server::Starter, Debian libserver-starter-perl) and systemd-socket-activate
 (systemd) start starlet-py the way they do in production; the restart tests keep a
@@ -26,14 +26,14 @@ from tests.integration.loadgen import (
     LoadLoop,
     Stats,
     Supervised,
-    ipv6_loopback,
     old_generation_exits,
     start_starter,
-    unused_port,
 )
 from tests.support import (
     Response,
     children,
+    free_port,
+    has_ipv6_loopback,
     need_program,
     parse_response,
     pid_alive,
@@ -95,14 +95,14 @@ def report(name: str, restarts: int, stats: Stats) -> None:
 def test_server_starter_port_every_entry_answers_with_its_own_port(tmp_path: Path) -> None:
     """Port-only, host:port, [::1]:port and a unix path, all served by one pool."""
     sock_path = str(tmp_path / "ss.sock")
-    v6 = ipv6_loopback()
+    v6 = has_ipv6_loopback()
 
     def ports() -> list[str]:
-        chosen = [str(unused_port("0.0.0.0")), f"127.0.0.1:{unused_port()}"]
-        return [*chosen, f"[::1]:{unused_port('::1')}"] if v6 else chosen
+        chosen = [str(free_port("0.0.0.0")), f"127.0.0.1:{free_port()}"]
+        return [*chosen, f"[::1]:{free_port('::1')}"] if v6 else chosen
 
-    # SERVER_STARTER_PORT comes first (DESIGN.md section 2): this --listen is ignored.
-    ignored = unused_port()
+    # SERVER_STARTER_PORT comes first (docs/design.md, "Listeners"): this --listen is ignored.
+    ignored = free_port()
     sup, chosen = start_starter(tmp_path, ports, [sock_path], ["--listen", f"127.0.0.1:{ignored}"])
     try:
         (master,) = sup.kids()
@@ -155,7 +155,7 @@ def test_inherited_socket_is_not_listened_again(tmp_path: Path) -> None:
     """start_server --backlog=7: the listen queue stays 7 (a second listen() by us,
     with SOMAXCONN, would change it).  `ss` shows a listener's backlog as Send-Q."""
     ss = need_program("ss")
-    sup, chosen = start_starter(tmp_path, lambda: [f"127.0.0.1:{unused_port()}"], (), (), ["--backlog=7"])
+    sup, chosen = start_starter(tmp_path, lambda: [f"127.0.0.1:{free_port()}"], (), (), ["--backlog=7"])
     try:
         port = chosen[0].split(":")[1]
         out = subprocess.run(
@@ -257,10 +257,10 @@ def test_systemd_socket_activation_of_the_example_units(tmp_path: Path) -> None:
     options = exec_start[1:-1]
     unix_path = tmp_path / "web.sock"
     for attempt in range(3):
-        port = unused_port()
+        port = free_port()
         cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-l", str(unix_path)]
         cmd += ["--fdname=web:local", *_passthrough_env(), *starlet_command(), *options]
-        ignored = unused_port()  # LISTEN_FDS comes before --listen: never bound
+        ignored = free_port()  # LISTEN_FDS comes before --listen: never bound
         cmd += ["--listen", f"127.0.0.1:{ignored}", "--max-workers", "2", "deploy:application"]
         sup = Supervised(cmd, tmp_path / f"activate-{attempt}.log")
 
@@ -359,7 +359,7 @@ def cpu_ticks(pid: int) -> int:
 
 
 def assert_clean(log: str) -> None:
-    """One line per event (DESIGN.md section 3): no traceback, no internal error."""
+    """One line per event (starlet_py/log.py): no traceback, no internal error."""
     bad = [line for line in log.splitlines() if "Traceback" in line or "internal error" in line]
     assert bad == [], "\n".join([f"{len(bad)} bad lines; the first in context:", *_around(log, bad[0])])
 
@@ -410,7 +410,7 @@ def restart_under_load(
     Returns the client figures; per restart, (old master, its workers, seconds from
     HUP to its exit, pool sizes seen); and the log of start_server and starlet-py."""
     sup, chosen = start_starter(
-        tmp_path, lambda: [f"127.0.0.1:{unused_port()}"], paths, starlet_args, starter_args, workers=4
+        tmp_path, lambda: [f"127.0.0.1:{free_port()}"], paths, starlet_args, starter_args, workers=4
     )
     port = int(chosen[0].split(":")[1])
     connects = [tcp("127.0.0.1", port), *(unix(p) for p in paths)]
@@ -534,7 +534,7 @@ def test_reuse_port_handover_under_load(tmp_path: Path) -> None:
     the kernel had already queued on A's socket when A closed it are reset, unless
     net.ipv4.tcp_migrate_req=1 moves them to B; the count is printed."""
     for _ in range(3):
-        port = unused_port()
+        port = free_port()
         a = start_reuse_port(tmp_path, port, "a")
         if not a.exited():
             break
@@ -562,7 +562,8 @@ def test_reuse_port_handover_under_load(tmp_path: Path) -> None:
         assert stats.masters.keys() == {a.pid, b.pid}
         for failure in stats.failures:
             # The only failures allowed are the ones the caveat describes: a connection
-            # reset before any answer (never a partial answer).
+            # reset before any answer (never a partial answer).  Reset or plain close is not
+            # ours to choose: it depends on when the kernel drops A's queued connections.
             assert failure in ("close client: reset after 0 bytes", "close client: closed after 0 bytes"), (
                 failure
             )
@@ -579,7 +580,7 @@ def test_reuse_port_handover_under_load(tmp_path: Path) -> None:
 def test_reuse_port_is_opt_in(tmp_path: Path) -> None:
     """Without --reuse-port a second instance on a taken address fails: one line, exit 2."""
     for _ in range(3):
-        port = unused_port()
+        port = free_port()
         a = start_reuse_port(tmp_path, port, "a")
         if not a.exited():
             break

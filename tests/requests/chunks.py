@@ -57,7 +57,7 @@ CASES: list[Case] = [
     ),
     chunked("chunk-empty-body", b"0\r\n\r\n", b"", "RFC 9112 §7.1 (last-chunk only)"),
     # RFC 9112 §7.1.2 / RFC 9110 §6.5.1: trailer fields are not merged into the header section
-    # (REFERENCE §1 pitfall 7: they must never reach the environ).
+    # (docs/http.md, "Trailers": they must never reach the environ).
     chunked(
         "chunk-trailer-dropped",
         b"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n",
@@ -69,7 +69,7 @@ CASES: list[Case] = [
         "chunk-trailer-host-ignored",
         b"5\r\nhello\r\n0\r\nHost: evil\r\n\r\n",
         b"hello",
-        "RFC 9110 §6.5.1; REFERENCE §1 pitfall 7 (llhttp lets Host through)",
+        "RFC 9110 §6.5.1; docs/http.md, Trailers (llhttp lets Host through)",
         SERVER_NAME="x",
     ),
     valid(

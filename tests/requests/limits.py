@@ -1,4 +1,5 @@
-"""Size limits (DESIGN §4; RFC 9112 §3 "414", RFC 6585 §5 "431"), each decided before the app runs.
+"""Size limits (docs/http.md, "No limits"; RFC 9112 §3 "414", RFC 6585 §5 "431"), each
+decided before the app runs.
 
 - request line over 8 KiB: 414 (RFC 9112 §3: a server that receives a
   request-target longer than any it wishes to parse MUST respond 414);
@@ -42,61 +43,61 @@ CASES: list[Case] = [
         "limit-target-8000",
         _get(PATH_UNDER),
         ok("GET", PATH_UNDER.decode()),
-        ref="DESIGN §4 (request line up to 8 KiB)",
+        ref="docs/http.md, No limits (request line up to 8 KiB)",
     ),
     invalid(
         "limit-request-line-over-8k",
         _get(PATH_LINE_OVER),
         414,
-        ref="DESIGN §4 (request line over 8 KiB: 414); RFC 9112 §3",
+        ref="docs/http.md, No limits (request line over 8 KiB: 414); RFC 9112 §3",
     ),
     invalid(
         "limit-target-100k",
         _get(b"/" + b"p" * (100 * KIB)),
         414,
-        ref="DESIGN §4; RFC 9112 §3 (414)",
+        ref="docs/http.md, No limits; RFC 9112 §3 (414)",
     ),
     invalid(
         "limit-field-value-9000",
         _get(b"/", b"X-Big: " + b"v" * 9000 + b"\r\n"),
         431,
-        ref="DESIGN §4 (one field over 8 KiB); RFC 6585 §5",
+        ref="docs/http.md, No limits (one field over 8 KiB); RFC 6585 §5",
     ),
     invalid(
         "limit-field-name-9000",
         _get(b"/", b"X-" + b"n" * 9000 + b": v\r\n"),
         431,
-        ref="DESIGN §4 (one field over 8 KiB); RFC 6585 §5",
+        ref="docs/http.md, No limits (one field over 8 KiB); RFC 6585 §5",
     ),
     valid(
         "limit-100-fields",
         _get(b"/", FIELDS_100),
         ok("GET", "/", extra=ENV_100),
-        ref="DESIGN §4 (up to 100 fields)",
+        ref="docs/http.md, No limits (up to 100 fields)",
     ),
     invalid(
         "limit-101-fields",
         _get(b"/", FIELDS_101),
         431,
-        ref="DESIGN §4 (over 100 fields); RFC 6585 §5",
+        ref="docs/http.md, No limits (over 100 fields); RFC 6585 §5",
     ),
     valid(
         "limit-head-63k",
         _get(b"/", FIELDS_63K),
         ok("GET", "/", extra=ENV_63K),
-        ref="DESIGN §4 (head up to 64 KiB)",
+        ref="docs/http.md, No limits (head up to 64 KiB)",
     ),
     invalid(
         "limit-head-70k",
         _get(b"/", FIELDS_70K),
         431,
-        ref="DESIGN §4 (head over 64 KiB); RFC 6585 §5",
+        ref="docs/http.md, No limits (head over 64 KiB); RFC 6585 §5",
     ),
     invalid(
         "limit-head-72k-small-fields",
         _get(b"/", FIELDS_72K_SMALL),
         431,
-        ref="DESIGN §4 (head over 64 KiB); RFC 6585 §5",
+        ref="docs/http.md, No limits (head over 64 KiB); RFC 6585 §5",
     ),
     # The head limit counts the head, not the body or earlier requests: a pipelined 40 KB head
     # after a 40 KB body is served.
@@ -107,6 +108,6 @@ CASES: list[Case] = [
         + _get(b"/2", _fields(5, 7000)[0]),
         ok("POST", "/1", body=b"b" * 40000, CONTENT_LENGTH="40000"),
         ok("GET", "/2", extra=_fields(5, 7000)[1]),
-        ref="DESIGN §4 (the head limit is per head)",
+        ref="docs/http.md, No limits (the head limit is per head)",
     ),
 ]

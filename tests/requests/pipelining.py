@@ -133,13 +133,13 @@ CASES: list[Case] = [
         ref="RFC 9112 §6.1, §11.2",
     ),
     # Upgrade is ignored (RFC 9110 §7.8: a server MAY ignore it); the server then closes
-    # (REFERENCE §1 pitfall 4): nothing after it is parsed.
+    # (docs/http.md, "Upgrade"): nothing after it is parsed.
     valid(
         "pipe-upgrade-ignored-then-closed",
         b"GET /ws HTTP/1.1\r\nHost: x\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n"
         b"GET /2 HTTP/1.1\r\nHost: x\r\n\r\n",
         ok("GET", "/ws", HTTP_CONNECTION="Upgrade", HTTP_UPGRADE="websocket"),
-        ref="RFC 9110 §7.8; REFERENCE §1 pitfall 4",
+        ref="RFC 9110 §7.8; docs/http.md, Upgrade",
         keep=False,
     ),
     # RFC 9110 §10.1.1: 100-continue (case-insensitive) is honoured; the body then arrives.
@@ -155,12 +155,12 @@ CASES: list[Case] = [
         ok("POST", "/e", body=b"hello", CONTENT_LENGTH="5", HTTP_EXPECT="100-Continue"),
         ref="RFC 9110 §10.1.1 (case-insensitive)",
     ),
-    # RFC 9110 §10.1.1: any other expectation MAY get 417 (DESIGN §4: it does).
+    # RFC 9110 §10.1.1: any other expectation MAY get 417 (docs/design.md, "Choices": it does).
     invalid(
         "expect-unknown",
         b"POST /e HTTP/1.1\r\nHost: x\r\nExpect: x-teapot\r\nContent-Length: 5\r\n\r\nhello",
         417,
-        ref="RFC 9110 §10.1.1; DESIGN §4",
+        ref="RFC 9110 §10.1.1; docs/design.md, Choices",
     ),
     # An error answer in the middle of a pipeline: the request before it is answered first.
     Case(

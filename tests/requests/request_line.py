@@ -39,7 +39,7 @@ CASES: list[Case] = [
     invalid("version-no-minor", b"GET / HTTP/1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
     # RFC 9112 §2.3: HTTP-name is case-sensitive "HTTP".
     invalid("version-lowercase", b"GET / http/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
-    # llhttp reads "RTSP/1.0" as version 1.0 (REFERENCE §1 pitfall 10).
+    # llhttp reads "RTSP/1.0" as version 1.0 (docs/http.md, "Accepted but wrong").
     invalid("version-rtsp", b"GET / RTSP/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
     invalid("version-ice", b"SOURCE /mount ICE/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
     # RFC 9110 §9.1: methods are case-sensitive tokens; an unrecognized one SHOULD get 501.
@@ -92,7 +92,7 @@ CASES: list[Case] = [
             "c=d",
             HTTP_HOST=ANY,
             SERVER_NAME="example.com",
-            SERVER_PORT=PORT,  # DESIGN §5: no port named, the listener's (as for Host)
+            SERVER_PORT=PORT,  # no port named: the listener's (docs/design.md, "Choices")
             REQUEST_URI="http://example.com/a/b?c=d",
         ),
         ref="RFC 9112 §3.2.2 (MUST ignore Host)",
@@ -142,13 +142,13 @@ CASES: list[Case] = [
     _target(b"/?q=<script>"),
     _target(b"/caf\xe9", ref="RFC 3986 §2 (non-ASCII must be percent-encoded)"),
     _target(b"/a%zz", ref='RFC 3986 §2.1 (pct-encoded = "%" HEXDIG HEXDIG)'),
-    # PEP 3333 / DESIGN §5: PATH_INFO is percent-decoded (latin-1), QUERY_STRING and
+    # PEP 3333: PATH_INFO is percent-decoded (latin-1), QUERY_STRING and
     # REQUEST_URI raw.
     valid(
         "target-percent-decoded",
         b"GET /a%20b%2Fc%25?x=%41&y=%20 HTTP/1.1\r\nHost: x\r\n\r\n",
         ok("GET", "/a b/c%", "x=%41&y=%20", REQUEST_URI="/a%20b%2Fc%25?x=%41&y=%20"),
-        ref="PEP 3333; DESIGN §5",
+        ref="PEP 3333 (environ Variables)",
     ),
     valid(
         "target-percent-utf8",

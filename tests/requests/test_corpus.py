@@ -34,7 +34,7 @@ from tests.requests import (
     transfer_encoding,
 )
 from tests.requests.cases import ANY, PORT, Case, Reply
-from tests.support import Response, Server, parse_response, running
+from tests.support import Reader, Response, Server, Stalled, parse_response, running
 
 CASES: list[Case] = [
     *body_length.CASES,
@@ -62,90 +62,6 @@ ARGS = (
 def server() -> Iterator[Server]:
     with running("corpus_app:application", ARGS, workers=2) as s:
         yield s
-
-
-class Stalled(Exception):
-    """Nothing arrived within READ_TIMEOUT."""
-
-
-class Reader:
-    """Reads HTTP/1.1 responses one at a time from a connection that may stay open."""
-
-    def __init__(self, sock: socket.socket) -> None:
-        self.sock = sock
-        self.buf = b""
-        self.eof = False
-
-    def _fill(self) -> None:
-        try:
-            data = self.sock.recv(65536)
-        except ConnectionResetError:
-            data = b""
-        except TimeoutError:
-            raise Stalled() from None
-        if data:
-            self.buf += data
-        else:
-            self.eof = True
-
-    def response(self, head_only: bool = False) -> Response | None:
-        """The next final response (interim 1xx skipped); None on a clean close."""
-        while True:
-            end = response_end(self.buf, head_only, self.eof)
-            if end is not None:
-                data, self.buf = self.buf[:end], self.buf[end:]
-                resp = parse_response(data, head_only=head_only)
-                if 100 <= resp.status < 200:
-                    continue
-                return resp
-            if self.eof:
-                if self.buf:
-                    raise AssertionError(f"connection closed inside a response: {self.buf[:300]!r}")
-                return None
-            self._fill()
-
-    def rest(self) -> bytes:
-        """Everything until the server closes (Stalled if it does not)."""
-        while not self.eof:
-            self._fill()
-        rest, self.buf = self.buf, b""
-        return rest
-
-
-def response_end(buf: bytes, head_only: bool, eof: bool) -> int | None:
-    """Length of the first complete response in ``buf``, or None if more is needed."""
-    i = buf.find(b"\r\n\r\n")
-    if i < 0:
-        return None
-    end = i + 4
-    lines = buf[:i].decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ", 2)[1])
-    fields: dict[str, str] = {}
-    for line in lines[1:]:
-        name, _, value = line.partition(":")
-        fields[name.strip().lower()] = value.strip()
-    if head_only or 100 <= status < 200 or status in (204, 304):
-        return end
-    if fields.get("transfer-encoding", "").lower() == "chunked":
-        return chunked_end(buf, end)
-    if "content-length" in fields:
-        total = end + int(fields["content-length"])
-        return total if len(buf) >= total else None
-    return len(buf) if eof else None  # close-delimited
-
-
-def chunked_end(buf: bytes, pos: int) -> int | None:
-    while True:
-        eol = buf.find(b"\r\n", pos)
-        if eol < 0:
-            return None
-        size = int(buf[pos:eol].split(b";")[0], 16)
-        pos = eol + 2
-        if size == 0:
-            return pos + 2 if len(buf) >= pos + 2 else None  # we send no trailers
-        pos += size + 2
-        if len(buf) < pos:
-            return None
 
 
 def send(sock: socket.socket, data: bytes, mode: str) -> str | None:
@@ -209,7 +125,7 @@ def run_case(server: Server, case: Case, mode: str) -> list[str]:
         last: Response | None = None
         try:
             for n, want in enumerate(case.replies, 1):
-                resp = reader.response(want.head)
+                resp = reader.read_final_response(want.head)
                 if resp is None:
                     problems.append(f"reply {n}: connection closed, want status {want.status}")
                     return problems
@@ -221,7 +137,7 @@ def run_case(server: Server, case: Case, mode: str) -> list[str]:
                 except OSError as e:
                     problems.append(f"connection closed after the replies ({e}); want it kept open")
                     return problems
-                probe = reader.response()
+                probe = reader.read_final_response()
                 if probe is None:
                     problems.append("connection closed after the replies; want it kept open")
                 elif probe.status != 200 or json.loads(probe.body).get("PATH_INFO") != "/__probe__":
@@ -229,7 +145,7 @@ def run_case(server: Server, case: Case, mode: str) -> list[str]:
             else:
                 sock.settimeout(CLOSE_TIMEOUT)
                 try:
-                    rest = reader.rest()
+                    rest = reader.read_to_eof()
                 except Stalled:
                     problems.append(
                         f"connection still open {CLOSE_TIMEOUT}s after the last reply; want it closed"

@@ -155,11 +155,11 @@ CASES: list[Case] = [
         ref="RFC 9110 §5.5 (field-vchar); CVE-2019-16789 (waitress)",
     ),
     # Underscore spelling is not Transfer-Encoding: the body is framed by Content-Length and
-    # the field never reaches the environ (DESIGN §5; puma CVE-2024-45614).
+    # the field never reaches the environ (docs/design.md, "Choices"; puma CVE-2024-45614).
     valid(
         "te-underscore-is-not-te",
         b"POST /u HTTP/1.1\r\nHost: x\r\nTransfer_Encoding: chunked\r\nContent-Length: 5\r\n\r\nhello",
         ok("POST", "/u", body=b"hello", CONTENT_LENGTH="5"),
-        ref="RFC 9110 §5.1; DESIGN §5; CVE-2024-45614 (puma)",
+        ref="RFC 9110 §5.1; docs/design.md, Choices; CVE-2024-45614 (puma)",
     ),
 ]

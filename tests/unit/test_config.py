@@ -1,5 +1,5 @@
 """Config, the command line (config_from), recycling limits, the app loader, --listen
-addresses and inherited fds (DESIGN.md §1 and §2)."""
+addresses and inherited fds (docs/design.md, "Command line" and "Listeners")."""
 
 from __future__ import annotations
 

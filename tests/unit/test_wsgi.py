@@ -1,4 +1,4 @@
-"""wsgi: the environ (DESIGN.md §5, REFERENCE.md §5), wsgi.input and file_wrapper."""
+"""wsgi: the environ (PEP 3333, "environ Variables"), wsgi.input and file_wrapper."""
 
 from __future__ import annotations
 
@@ -45,13 +45,8 @@ def parse_one(raw: bytes) -> Request:
 
 
 def environ_for(raw: bytes, names: tuple[str, str, str, str] = NAMES) -> dict[str, Any]:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    try:
-        base = template()
-    finally:
-        sock.close()
     req = parse_one(raw)
-    return build(base, req, names, Input(req, no_pull))
+    return build(template(), req, names, Input(req, no_pull))
 
 
 def get(target: str, *headers: str, version: str = "1.1") -> bytes:
