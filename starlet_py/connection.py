@@ -16,11 +16,12 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed, RequestTimeout
+from .errors import ClientDisconnected
+from .listeners import peer_names
 from .log import access_line, log_exc
 from .protocol import Protocol, Request
-from .response import SERVER, Exchange, date_line
-from .wsgi import FileWrapper, Input, build, peer_names
+from .response import REASONS, SERVER, Exchange, date_line
+from .wsgi import FileWrapper, Input, build
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -84,8 +85,9 @@ class Connection:
         while not proto.queue:
             try:
                 data = self._read_within(deadline)
-            except BodyTimeout:
-                self._refuse(RequestTimeout.status)
+            except ClientDisconnected as e:
+                if e.status == 408:
+                    self._refuse(408)
                 return False
             if not data:
                 return False
@@ -118,7 +120,7 @@ class Connection:
             # A new connection may take up to --timeout for its first bytes.
             try:
                 return self._read_within(self._deadline(worker.config.keepalive_timeout))
-            except BodyTimeout:
+            except ClientDisconnected:
                 return b""
         except OSError:
             return b""
@@ -139,7 +141,7 @@ class Connection:
                     self._poll.register(sock, POLLIN)
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._poll.poll(left * 1000):
-                    raise BodyTimeout("no progress within --timeout")
+                    raise ClientDisconnected("no progress within --timeout", 408)
             try:
                 return sock.recv(READ_SIZE, socket.MSG_DONTWAIT if deadline else 0)
             except BlockingIOError:
@@ -183,10 +185,7 @@ class Connection:
         sock = self.sock
         self._req = req
         expect = req.expect
-        if expect is not None:
-            if expect != b"100-continue":
-                self._refuse(ExpectationFailed.status)  # RFC 9110 §10.1.1
-                return False
+        if expect is not None:  # 100-continue: the protocol refused any other (417)
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
         exch = Exchange(sock, req, keep, self.worker)

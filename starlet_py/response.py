@@ -12,7 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import Protocol
 
-from .errors import BodyTimeout, ClientDisconnected
+from .errors import ClientDisconnected
 from .headers import HAS_DATE, HAS_SERVER, check_headers, status_line
 from .protocol import Request
 
@@ -26,6 +26,16 @@ _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep
 
 _HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
 SERVER = b"Server: starlet-py\r\n"
+REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    414: "URI Too Long",
+    417: "Expectation Failed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
 
 
 def date_line() -> bytes:
@@ -173,7 +183,7 @@ class Exchange:
         try:
             self.sock.sendall(data, flags)
         except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
-            raise BodyTimeout("write made no progress within --timeout") from None
+            raise ClientDisconnected("write made no progress within --timeout", 408) from None
         except OSError as e:
             raise ClientDisconnected(f"write failed: {e}") from e
 
@@ -213,7 +223,7 @@ class Exchange:
             try:
                 sent = os.sendfile(out, fd, offset, count)
             except BlockingIOError:
-                raise BodyTimeout("write made no progress within --timeout") from None
+                raise ClientDisconnected("write made no progress within --timeout", 408) from None
             except OSError as e:
                 raise ClientDisconnected(f"sendfile failed: {e}") from e
             if sent == 0:
