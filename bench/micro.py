@@ -123,8 +123,8 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
 
     def respond(r: resp.Response, result: list[bytes]) -> None:
         """What Connection._handle does with a one-item list (its common case)."""
-        head, body = r.whole(result[0])
-        out.send(head, body)
+        body = result[0]
+        out.send(r.head(len(body)), r.body(body))
         tail = r.finish()
         if tail:
             out.send(tail)

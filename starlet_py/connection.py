@@ -39,13 +39,9 @@ class Host(typing.Protocol):
     access: TextIO | None  # the --access-log, if any
     stopping: bool  # answer with `Connection: close` from now on
 
-    def count_request(self) -> None:
-        """Called as each request starts (it may set ``stopping``)."""
-        ...
+    def count_request(self) -> None: ...  # as each request starts; it may set ``stopping``
 
-    def idle(self, sock: socket.socket | None) -> bool:
-        """``sock`` waits for its next request (None: no longer); False: do not block."""
-        ...
+    def idle(self, sock: socket.socket | None) -> bool: ...  # see Worker.idle
 
 
 class Connection:
@@ -90,38 +86,29 @@ class Connection:
     # -- reading ------------------------------------------------------------
     def _read_head(self) -> bool:
         """Read until a request (or an error) is queued; False to close quietly."""
-        data = self._first_read()
-        if not data:
-            return False
         proto = self.proto
-        proto.feed(data)
-        if proto.queue:
-            return True
-        # The head is arriving in pieces: bound the whole head by --timeout.
-        deadline = self._deadline()
-        while not proto.queue:
+        data = self._first_read()
+        deadline = None
+        while data:
+            proto.feed(data)
+            if proto.queue:
+                return True
+            # The head is arriving in pieces: bound the whole head by --timeout.
+            deadline = deadline or self._deadline()
             try:
                 data = self._read_within(deadline)
             except ClientDisconnected as e:
                 if e.status == 408:
                     self._refuse(408)
                 return False
-            if not data:
-                return False
-            proto.feed(data)
-        return True
+        return False
 
     def _first_read(self) -> bytes:
         """The first bytes of a request: one blocking recv() in the common case.
 
         The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll().  When the worker is told to
-        stop, an idle connection is still given its --keepalive-timeout: closing
-        it at once would race a client (or nginx's pool) that is sending its next
-        request right then, which a POST cannot survive.  A request that comes
-        is answered with ``Connection: close``.  (With --keepalive-timeout 0 the
-        wait would be unbounded: the worker then wakes it (Worker.idle), and
-        recv() returns what already arrived, or end-of-file.)
+        idle kept-alive connection costs no poll(); how a stop ends that wait:
+        Worker.idle.
         """
         host = self.host
         idle = self.served > 0
@@ -211,8 +198,8 @@ class Connection:
             result = self.host.app(build(base, req, self.names, inp), resp.start_response)
             sent = resp.head_sent  # the app called write(): the iterable's items follow
             if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
-                head, body = resp.whole(result[0])
-                out.send(head, body)
+                body = result[0]
+                out.send(resp.head(len(body)), resp.body(body))
             elif not sent and type(result) is FileWrapper and (spec := result.sendable()):
                 fd, offset, count = spec
                 head = resp.head(count)

@@ -63,13 +63,6 @@ class Request:
         return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
 
 
-def _error_request(error: HTTPError) -> Request:
-    req = Request()
-    req.error = error
-    req.complete = True
-    return req
-
-
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
@@ -123,12 +116,9 @@ class Protocol:
             if self.queue:
                 self.queue[-1].keep_alive = False
             return
-        except httptools.HttpParserCallbackError as e:
+        except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
             self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
-            return
-        except httptools.HttpParserError as e:
-            self._fail(HTTPError(400, str(e)))
             return
         cur = self._cur
         if cur is not None and self._in_head:
@@ -175,7 +165,9 @@ class Protocol:
             cur.keep_alive = False
             cur.complete = True
         else:
-            self.queue.append(_error_request(error))
+            cur = Request()
+            cur.error, cur.complete = error, True
+            self.queue.append(cur)
         self._cur = None
 
     # -- httptools callbacks ------------------------------------------------
@@ -203,12 +195,7 @@ class Protocol:
         self._fields += 1
         self._size += n + 4  # as sent: "name: value\r\n"
         if n > MAX_FIELD or self._fields > MAX_FIELDS or self._size > MAX_HEAD:
-            raise HTTPError(
-                431,
-                f"header field over {MAX_FIELD} bytes" if n > MAX_FIELD
-                else f"more than {MAX_FIELDS} header fields" if self._fields > MAX_FIELDS
-                else f"request head over {MAX_HEAD} bytes"
-            )  # fmt: skip
+            raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:

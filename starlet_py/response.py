@@ -85,11 +85,10 @@ class Response:
 
     The head goes out with the first non-empty body bytes (or at ``finish``).
     Framing: the app's Content-Length; else a known total length; else chunked
-    on HTTP/1.1, close-delimited on HTTP/1.0.  ``decide`` is asked, once, as
-    the head is built, whether the connection stays open (``keep``).
-    ``intact`` ends False when the response did not end cleanly (a body longer
-    or shorter than its Content-Length, a failing ``close()``): only closing
-    the connection then frames it.
+    on HTTP/1.1, close-delimited on HTTP/1.0.  ``decide`` (keep_alive) gives
+    ``keep`` as the head is built.  ``intact`` ends False when the response did
+    not end cleanly (a body longer or shorter than its Content-Length, a failing
+    ``close()``): only closing the connection then frames it.
     """
 
     __slots__ = ("write", "decide", "method", "http11", "status", "code", "block", "flags", "length",
@@ -181,10 +180,6 @@ class Response:
             return chunk(data) if data else b""
         size = self.take(len(data))
         return data if size == len(data) else data[:size]
-
-    def whole(self, body: bytes) -> tuple[bytes, bytes]:
-        """(head, body bytes) of a response whose whole body is ``body``."""
-        return self.head(len(body)), self.body(body)
 
     def piece(self, data: bytes) -> tuple[bytes, bytes]:
         """(head or b'', body bytes) for one block the app writes or yields; the head

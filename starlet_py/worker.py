@@ -80,9 +80,11 @@ class Worker:
     def idle(self, sock: socket.socket | None) -> bool:
         """``sock`` now waits for its next request (None: it no longer does).
 
-        A stop leaves such a wait to its --keepalive-timeout (Connection._first_read);
-        with none, nothing would end it, so a stop signal wakes it (_on_stop), and
-        False says: we are already stopping, do not block at all.
+        A stop leaves that wait to its --keepalive-timeout: closing at once would
+        race a client (or nginx's pool) sending its next request right then, which
+        a POST cannot survive; a request that comes gets ``Connection: close``.
+        With --keepalive-timeout 0 nothing would end the wait, so a stop wakes it
+        (_on_stop), and False says: already stopping, do not block at all.
         """
         self._idle = sock
         return not self.stopping or self.config.keepalive_timeout > 0

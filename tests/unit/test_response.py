@@ -73,7 +73,7 @@ class Wire:
         self.parts.extend(self.resp.piece(data))
 
     def whole(self, body: bytes) -> Wire:
-        self.parts.extend(self.resp.whole(body))
+        self.parts += [self.resp.head(len(body)), self.resp.body(body)]
         return self
 
     def finish(self) -> bytes:
@@ -588,7 +588,7 @@ def test_take_a_file_body(
 def test_big_body_stays_whole_for_the_writer(pinned_date: None) -> None:
     big = bytes(range(256)) * 400
     wire = Wire().start()
-    head_bytes, body = wire.resp.whole(big)
+    head_bytes, body = wire.resp.head(len(big)), wire.resp.body(big)
     assert (head_bytes, body) == (head(OK, *OURS, "Content-Length: 102400"), big)
     assert body is big  # not copied: the writer sends it with sendmsg
 
@@ -620,7 +620,7 @@ def test_write_of_non_bytes_is_type_error(bad: object) -> None:
 def test_body_before_start_response_is_an_error() -> None:
     resp = Wire().resp
     with pytest.raises(AssertionError, match="before calling start_response"):
-        resp.whole(b"x")
+        resp.head(1)
     assert resp.head_sent is False
 
 
