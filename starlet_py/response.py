@@ -189,7 +189,7 @@ class Response:
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")
             data = bytes(data)
         if self.head_sent:
-            return b"", self.body(data) if data else b""
+            return b"", self.body(data)
         if not data:
             return b"", b""
         return self.head(None), self.body(data)
