@@ -7,7 +7,8 @@
 Feeds a request to ``starlet_py.protocol.Protocol``, builds its environ with
 ``starlet_py.wsgi.build``, calls the hello app of bench/apps/hello.py, and
 produces the response with ``starlet_py.response``: the head alone through the
-pure functions, and through an ``Exchange`` writing to a socketpair.  Each
+pure functions, and through a ``Response`` whose bytes a ``Writer`` sends to a
+socketpair, as ``Connection`` does.  Each
 stage is timed on its own with ``time.perf_counter`` loops, then the whole path
 in one loop ("total"), then ``Connection.serve`` answering one request on a
 fresh socketpair (the worker's per-connection path minus accept and TCP).
@@ -40,9 +41,10 @@ sys.path.insert(0, str(BENCH.parent))  # the working tree's starlet_py
 from starlet_py import response as resp  # noqa: E402
 from starlet_py.config import Config  # noqa: E402
 from starlet_py.connection import Connection  # noqa: E402
-from starlet_py.listeners import Listener  # noqa: E402
+from starlet_py.listeners import Listener, PeerNames  # noqa: E402
 from starlet_py.protocol import Protocol, Request  # noqa: E402
 from starlet_py.worker import Worker  # noqa: E402
+from starlet_py.writer import Writer  # noqa: E402
 from starlet_py.wsgi import Input, build, template  # noqa: E402
 
 REQUESTS = {
@@ -73,14 +75,17 @@ def load_app() -> Callable[..., Any]:
 
 
 application = load_app()
-PEER = ("203.0.113.7", 51234)  # what accept() would have said
-NAMES = ("203.0.113.7", "51234", "127.0.0.1", "8080")  # REMOTE_ADDR, REMOTE_PORT, SERVER_NAME/PORT
-BATCH = 256  # Exchange sends between two (untimed) reads that empty the socketpair
+NAMES = PeerNames("203.0.113.7", "51234", "127.0.0.1", "8080")  # what accept() and the listener say
+BATCH = 256  # sends between two (untimed) reads that empty the socketpair
 Stage = Callable[[int], float]  # runs n iterations, returns the seconds that count
 
 
 def no_pull() -> None:
     raise AssertionError("a GET has no body to pull")
+
+
+def no_write(data: bytes) -> None:
+    raise AssertionError("the hello app does not call write()")
 
 
 def null_start_response(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -112,8 +117,20 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
     env = build(base, req, NAMES, Input(req, no_pull))
     headers = [("Content-Type", "text/plain"), ("Content-Length", "13")]
     server, client = socketpair()
+    out = Writer(server)
     worker = Worker(application, Config(app="hello:application"), [listener])
     perf = time.perf_counter
+
+    def respond(r: resp.Response, result: list[bytes]) -> None:
+        """What Connection._handle does with a one-item list (its common case)."""
+        body = result[0]
+        out.send(r.head(len(body)), r.body(body))
+        tail = r.finish()
+        if tail:
+            out.send(tail)
+
+    def decide(r: resp.Response) -> bool:
+        return resp.keep_alive(req, r, 1, 100, worker.stopping)
 
     def parse(n: int) -> float:
         p = Protocol()
@@ -155,14 +172,12 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
 
     def exchange(n: int) -> float:
         total = 0.0
-        keep = req.keep_alive
         for done in range(0, n, BATCH):
             t0 = perf()
             for _ in range(min(BATCH, n - done)):
-                exch = resp.Exchange(server, req, keep, worker)
-                exch.start_response("200 OK", headers)
-                exch.send_whole(b"Hello, World!")
-                exch.finish()
+                r = resp.Response(req, no_write, decide)
+                r.start_response("200 OK", headers)
+                respond(r, [b"Hello, World!"])
             total += perf() - t0
             drain(client)
         return total
@@ -175,11 +190,9 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
             t0 = perf()
             for _ in range(min(BATCH, n - done)):
                 feed(raw)
-                r = queue.popleft()
-                exch = resp.Exchange(server, r, r.keep_alive, worker)
-                result = application(build(base, r, NAMES, Input(r, no_pull)), exch.start_response)
-                exch.send_whole(result[0])
-                exch.finish()
+                q = queue.popleft()
+                r = resp.Response(q, no_write, decide)
+                respond(r, application(build(base, q, NAMES, Input(q, no_pull)), r.start_response))
             total += perf() - t0
             drain(client)
         return total
@@ -190,7 +203,7 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
             a, b = socket.socketpair()
             b.sendall(raw)
             t0 = perf()
-            Connection(a, PEER, worker, listener).serve(base)
+            Connection(a, NAMES, worker).serve(base)
             total += perf() - t0
             b.recv(65536)
             b.close()
@@ -202,8 +215,8 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
         "environ (wsgi.build + Input)": environ,
         "app (hello, start_response a no-op)": app,
         "response head (pure functions)": head,
-        "Exchange: start_response + send_whole + finish (socketpair)": exchange,
-        "total: parse + environ + app + Exchange": whole,
+        "Response: start_response + whole + finish, Writer.send (socketpair)": exchange,
+        "total: parse + environ + app + Response/Writer": whole,
         "Connection.serve, one request, fresh socketpair": serve,
     }
 

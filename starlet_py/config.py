@@ -10,7 +10,6 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from .errors import ConfigError
-from .listeners import parse_address
 from .log import LEVELS
 
 
@@ -119,3 +118,36 @@ class Config:
 
 def _dash(name: str) -> str:
     return name.replace("_", "-")
+
+
+@dataclass(frozen=True)
+class Address:
+    """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
+
+    kind: str  # "tcp", "unix" or "fd"
+    host: str = ""
+    port: int = 0
+    path: str = ""
+    fd: int = -1
+
+
+def parse_address(text: str) -> Address:
+    """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
+    if text.startswith("fd://"):
+        num = text[5:]
+        if not (num.isascii() and num.isdigit()):
+            raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
+        return Address("fd", fd=int(num))
+    if "/" in text:
+        return Address("unix", path=text)
+    host, port = "", text
+    if text.startswith("["):
+        inner, sep, port = text[1:].partition("]:")
+        if not sep:
+            raise ConfigError(f"bad --listen {text!r}: expected [V6]:PORT")
+        host = inner
+    elif ":" in text:
+        host, _, port = text.rpartition(":")
+    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
+        raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
+    return Address("tcp", host=host, port=int(port))

@@ -13,56 +13,70 @@ from __future__ import annotations
 import select
 import socket
 import time
+import typing
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, TextIO
 
-from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed, RequestTimeout
+from .config import Config
+from .errors import ClientDisconnected
+from .listeners import PeerNames
 from .log import access_line, log_exc
 from .protocol import Protocol, Request
-from .response import SERVER, Exchange, date_line
-from .wsgi import FileWrapper, Input, build, peer_names
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from .response import CONTINUE, Response, error_answer, keep_alive
+from .writer import Writer
+from .wsgi import FileWrapper, Input, build
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
-CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
+
+
+class Host(typing.Protocol):
+    """What a Connection needs of its worker (worker.Worker is one)."""
+
+    app: Callable[..., Any]
+    config: Config
+    access: TextIO | None  # the --access-log, if any
+    stopping: bool  # answer with `Connection: close` from now on
+
+    def count_request(self) -> None: ...  # as each request starts; it may set ``stopping``
+
+    def idle(self, sock: socket.socket | None) -> bool: ...  # see Worker.idle
 
 
 class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
-    __slots__ = ("sock", "worker", "proto", "names", "served", "_poll", "_continue", "_req")
+    __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "_poll", "_continue",
+                 "_req", "_resp")  # fmt: skip
+    _req: Request  # the request being answered (set by _handle)
+    _resp: Response  # its response, while the app runs
 
-    def __init__(self, sock: socket.socket, addr: Any, worker: Worker, listener: Any) -> None:
+    def __init__(self, sock: socket.socket, names: PeerNames, host: Host) -> None:
         self.sock = sock
-        self.worker = worker
+        self.names = names
+        self.host = host
+        self.limit = host.config.max_keepalive_reqs
         self.proto = Protocol()
-        self.names = peer_names(sock, addr, listener)
+        self.out = Writer(sock)
         self.served = 0
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
-        self._req: Request | None = None
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
-        worker = self.worker
         queue = self.proto.queue
-        limit = worker.config.max_keepalive_reqs
         try:
             while True:
                 if not queue and not self._read_head():
                     return
                 req = queue.popleft()
                 if req.error is not None:
-                    self._refuse(getattr(req.error, "status", 400))
+                    self._refuse(req.error.status)
                     return
                 self.served += 1
-                worker.count_request()
-                keep = req.keep_alive and self.served < limit and not worker.stopping
-                if not self._handle(req, base, keep):
+                self.host.count_request()
+                if not self._handle(req, base):
                     return
         except ClientDisconnected:
             return  # the client reset, stalled or left: nothing to answer
@@ -72,61 +86,52 @@ class Connection:
     # -- reading ------------------------------------------------------------
     def _read_head(self) -> bool:
         """Read until a request (or an error) is queued; False to close quietly."""
-        data = self._first_read()
-        if not data:
-            return False
         proto = self.proto
-        proto.feed(data)
-        if proto.queue:
-            return True
-        # The head is arriving in pieces: bound the whole head by --timeout.
-        deadline = self._deadline()
-        while not proto.queue:
+        data = self._first_read()
+        deadline = None
+        while data:
+            proto.feed(data)
+            if proto.queue:
+                return True
+            # The head is arriving in pieces: bound the whole head by --timeout.
+            deadline = deadline or self._deadline()
             try:
                 data = self._read_within(deadline)
-            except BodyTimeout:
-                self._refuse(RequestTimeout.status)
+            except ClientDisconnected as e:
+                if e.status == 408:
+                    self._refuse(408)
                 return False
-            if not data:
-                return False
-            proto.feed(data)
-        return True
+        return False
 
     def _first_read(self) -> bytes:
         """The first bytes of a request: one blocking recv() in the common case.
 
         The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll().  When the worker is told to
-        stop, an idle connection is still given its --keepalive-timeout: closing
-        it at once would race a client (or nginx's pool) that is sending its next
-        request right then, which a POST cannot survive.  A request that comes
-        is answered with ``Connection: close``.  (With --keepalive-timeout 0 the
-        wait would be unbounded: the stop handler then shuts our reading side
-        down, and recv() returns what already arrived, or end-of-file.)
+        idle kept-alive connection costs no poll(); how a stop ends that wait:
+        Worker.idle.
         """
-        worker = self.worker
+        host = self.host
         idle = self.served > 0
-        if idle:
-            worker.idle_sock = self.sock
         try:
-            if idle and worker.stopping and not worker.config.keepalive_timeout:
+            if idle and not host.idle(self.sock):
                 return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
             return self.sock.recv(READ_SIZE)
         except BlockingIOError:
-            if idle or worker.stopping:
+            if idle or host.stopping:
                 return b""  # --keepalive-timeout passed, or stopping: close quietly
             # A new connection may take up to --timeout for its first bytes.
             try:
-                return self._read_within(self._deadline(worker.config.keepalive_timeout))
-            except BodyTimeout:
+                return self._read_within(self._deadline(host.config.keepalive_timeout))
+            except ClientDisconnected:
                 return b""
         except OSError:
             return b""
         finally:
-            worker.idle_sock = None
+            if idle:
+                host.idle(None)
 
     def _deadline(self, spent: float = 0.0) -> float | None:
-        timeout = self.worker.config.timeout
+        timeout = self.host.config.timeout
         return time.monotonic() + timeout - spent if timeout > 0 else None
 
     def _read_within(self, deadline: float | None) -> bytes:
@@ -139,7 +144,7 @@ class Connection:
                     self._poll.register(sock, POLLIN)
                 left = deadline - time.monotonic()
                 if left <= 0 or not self._poll.poll(left * 1000):
-                    raise BodyTimeout("no progress within --timeout")
+                    raise ClientDisconnected("no progress within --timeout", 408)
             try:
                 return sock.recv(READ_SIZE, socket.MSG_DONTWAIT if deadline else 0)
             except BlockingIOError:
@@ -151,14 +156,11 @@ class Connection:
         """More body for ``wsgi.input``: one read, fed to the parser."""
         if self._continue:
             self._continue = False
-            try:
-                self.sock.sendall(CONTINUE)
-            except OSError as e:
-                raise ClientDisconnected(f"write failed: {e}") from e
+            self.out.send(CONTINUE)
         data = self._read_within(self._deadline())
         if not data:
             req = self._req
-            if req is not None and not req.complete:
+            if not req.complete:
                 req.error = ClientDisconnected("client closed the connection mid-body")
                 req.complete = True
             return
@@ -167,67 +169,76 @@ class Connection:
     # -- answering ----------------------------------------------------------
     def _refuse(self, status: int) -> None:
         """Answer a request we will not pass to the app, then the connection closes."""
-        reason = REASONS.get(status, "Error")
-        body = f"{status} {reason}\n".encode()
-        head = (
-            f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n"
-        )
         try:
-            self.sock.sendall(head.encode("latin-1") + date_line() + SERVER + b"\r\n" + body)
-        except OSError:
+            self.out.send(error_answer(status))
+        except ClientDisconnected:
             pass
 
-    def _handle(self, req: Request, base: dict[str, Any], keep: bool) -> bool:
+    def _keep_alive(self, resp: Response) -> bool:
+        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping)
+
+    def write(self, data: bytes) -> None:
+        """The app's ``write()``, and how the server sends each block the app yields."""
+        head, body = self._resp.piece(data)
+        if head or body:
+            self.out.send(head, body)
+
+    def _handle(self, req: Request, base: dict[str, Any]) -> bool:
         """Run the app for ``req`` and send its response; True to keep the connection."""
-        sock = self.sock
         self._req = req
-        expect = req.expect
-        if expect is not None:
-            if expect != b"100-continue":
-                self._refuse(ExpectationFailed.status)  # RFC 9110 §10.1.1
-                return False
+        # A reference cycle (the response holds our bound methods) until `del self._resp`.
+        self._resp = resp = Response(req, self.write, self._keep_alive)
+        out = self.out
+        if req.expect is not None:  # 100-continue: the protocol refused any other (417)
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
-        exch = Exchange(sock, req, keep, self.worker)
         inp = Input(req, self.pull)
         result: Any = None
         try:
-            result = self.worker.app(build(base, req, self.names, inp), exch.start_response)
-            if not exch.head_sent and type(result) in (list, tuple) and len(result) == 1:
-                exch.send_whole(result[0])
-            elif not exch.head_sent and type(result) is FileWrapper and (spec := result.sendable()):
-                exch.send_file(*spec)
+            result = self.host.app(build(base, req, self.names, inp), resp.start_response)
+            sent = resp.head_sent  # the app called write(): the iterable's items follow
+            if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
+                body = result[0]
+                out.send(resp.head(len(body)), resp.body(body))
+            elif not sent and type(result) is FileWrapper and (spec := result.sendable()):
+                fd, offset, count = spec
+                head = resp.head(count)
+                want = resp.take(count)
+                if out.sendfile(head, fd, offset, want) < want:
+                    resp.intact = False  # the file shrank: the Content-Length is not met
             else:
                 for data in result:
-                    exch.write(data)
-            exch.finish()
+                    self.write(data)
+            tail = resp.finish()
+            if tail:
+                out.send(tail)
         except ClientDisconnected as e:
-            if not exch.head_sent:
+            if not resp.head_sent:
                 self._refuse(e.status)
             return False
         except Exception:
             log_exc(f"error in app for {req.request_line!r}")
-            if not exch.head_sent:
+            if not resp.head_sent:
                 self._refuse(500)
             return False
         finally:
             self._continue = False
+            del self._resp
             close: Callable[[], Any] | None = getattr(result, "close", None)
             if close is not None:
                 try:
                     close()
                 except Exception:
                     log_exc(f"error in close() for {req.request_line!r}")
-                    exch.keep_alive = False
-        access = self.worker.access
+                    resp.intact = False
+        access = self.host.access
         if access is not None:
-            access.write(access_line(self.names[0], req.request_line, exch.code, exch.length))
-        if not exch.keep_alive:
+            access.write(access_line(self.names.remote_addr, req.request_line, resp.code, resp.length))
+        # Decided with the head (resp.keep); the exchange may still have left the connection
+        # unusable: a broken response, a broken body, or unread body we cannot discard.
+        if not (resp.keep and resp.intact):
             return False
-        if not req.complete or req.body:
-            # Unread body: drain a little to keep the connection; otherwise close.
-            if expect is not None or not inp.drain(DRAIN_LIMIT):
-                return False
-        return True
-
+        if req.complete and not req.body:
+            return req.error is None
+        # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
+        return req.expect is None and inp.drain(DRAIN_LIMIT)

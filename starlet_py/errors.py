@@ -1,80 +1,28 @@
-"""Exceptions that carry the HTTP status a client should get for them."""
+"""The two ways a request goes wrong, and a bad option."""
 
 from __future__ import annotations
 
 
 class HTTPError(Exception):
-    """A request the server refuses; ``status`` is the answer, then close."""
+    """A request the server answers itself with ``status``, then closes; ``detail`` is why."""
 
-    status = 400
-    reason = "Bad Request"
-
-    def __init__(self, message: str = "", status: int | None = None) -> None:
-        super().__init__(message or self.reason)
-        if status is not None:
-            self.status = status
-            self.reason = REASONS.get(status, "Error")
-
-
-class BadRequest(HTTPError):
-    """Malformed syntax (RFC 9112 §2.2 and friends): 400."""
-
-
-class URITooLong(HTTPError):
-    status, reason = 414, "URI Too Long"
-
-
-class HeadersTooLarge(HTTPError):
-    status, reason = 431, "Request Header Fields Too Large"
-
-
-class NotImplementedCoding(HTTPError):
-    """A transfer coding we do not decode (RFC 9112 §6.1): 501."""
-
-    status, reason = 501, "Not Implemented"
-
-
-class ExpectationFailed(HTTPError):
-    status, reason = 417, "Expectation Failed"
-
-
-class RequestTimeout(HTTPError):
-    status, reason = 408, "Request Timeout"
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class ClientDisconnected(OSError):
     """The client went away, stalled, or broke the body: the connection is unusable.
 
     An OSError, so an app reading ``wsgi.input`` sees a truncated upload as an
-    I/O error.  ``status`` is what the client gets if no response started yet.
+    I/O error.  ``status`` is what the client gets if no response started yet
+    (408 when it stalled, else 400).
     """
 
-    status = 400
-
-
-class BodyTimeout(ClientDisconnected, TimeoutError):
-    """A read or write made no progress within ``--timeout``."""
-
-    status = 408
-
-
-class BadBody(ClientDisconnected):
-    """The request body is malformed (bad chunk syntax)."""
+    def __init__(self, detail: str, status: int = 400) -> None:
+        super().__init__(detail)
+        self.status = status
 
 
 class ConfigError(ValueError):
     """A bad option value or APP: reported in one line, exit status 2."""
-
-
-REASONS = {
-    400: "Bad Request",
-    405: "Method Not Allowed",
-    408: "Request Timeout",
-    413: "Content Too Large",
-    414: "URI Too Long",
-    417: "Expectation Failed",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    501: "Not Implemented",
-    505: "HTTP Version Not Supported",
-}

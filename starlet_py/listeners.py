@@ -12,44 +12,13 @@ import stat
 import struct
 from collections.abc import Iterable, MutableMapping
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
+from .config import Address, parse_address
 from .errors import ConfigError
 
 WILDCARDS = ("", "0.0.0.0", "::", "*")
 SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating NUL
-
-
-@dataclass(frozen=True)
-class Address:
-    """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
-
-    kind: str  # "tcp", "unix" or "fd"
-    host: str = ""
-    port: int = 0
-    path: str = ""
-    fd: int = -1
-
-
-def parse_address(text: str) -> Address:
-    """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
-    if text.startswith("fd://"):
-        num = text[5:]
-        if not (num.isascii() and num.isdigit()):
-            raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
-        return Address("fd", fd=int(num))
-    if "/" in text:
-        return Address("unix", path=text)
-    host, port = "", text
-    if text.startswith("["):
-        inner, sep, port = text[1:].partition("]:")
-        if not sep:
-            raise ConfigError(f"bad --listen {text!r}: expected [V6]:PORT")
-        host = inner
-    elif ":" in text:
-        host, _, port = text.rpartition(":")
-    if not (port.isascii() and port.isdigit()) or int(port) > 65535:
-        raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
-    return Address("tcp", host=host, port=int(port))
 
 
 @dataclass
@@ -75,6 +44,25 @@ class Listener:
         host = self.sock.getsockname()[0]
         shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{self.server_port} (fd {self.sock.fileno()})"
+
+
+class PeerNames(NamedTuple):
+    """What the environ says about the two ends of one connection."""
+
+    remote_addr: str
+    remote_port: str
+    server_name: str  # the default SERVER_NAME and SERVER_PORT (a Host field overrides them)
+    server_port: str
+
+
+def peer_names(sock: socket.socket, addr: Any, listener: Listener) -> PeerNames:
+    """The names of an accepted connection; ``addr`` is what accept() returned."""
+    if listener.is_unix:
+        return PeerNames("", "0", listener.server_name or "localhost", listener.server_port)
+    name = listener.server_name
+    if name is None:  # bound to a wildcard: the address the client reached is the name
+        name = sock.getsockname()[0]
+    return PeerNames(addr[0], str(addr[1]), name, listener.server_port)
 
 
 def _prepare(sock: socket.socket, owned_path: str | None = None) -> Listener:

@@ -18,14 +18,7 @@ from collections import deque
 
 import httptools
 
-from .errors import (
-    BadBody,
-    BadRequest,
-    HeadersTooLarge,
-    HTTPError,
-    NotImplementedCoding,
-    URITooLong,
-)
+from .errors import ClientDisconnected, HTTPError
 from .rfc import check_host, check_target
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
@@ -43,7 +36,7 @@ class Request:
 
     __slots__ = (
         "method", "target", "version", "headers", "keep_alive", "chunked",
-        "content_length", "expect", "host", "body", "complete", "error",
+        "content_length", "expect", "host", "authority", "body", "complete", "error",
     )  # fmt: skip
 
     def __init__(self) -> None:
@@ -57,21 +50,17 @@ class Request:
         self.content_length: bytes | None = None
         self.expect: bytes | None = None
         self.host: bytes | None = None
+        self.authority: bytes | None = None  # of an absolute-form target; it overrides Host
         self.body: deque[bytes] = deque()  # arrived but not yet read by the app
         self.complete = False  # the whole body has arrived
-        self.error: HTTPError | OSError | None = None
+        # HTTPError: refused before the app ran.  ClientDisconnected: the body broke while
+        # the app may be reading it (raised at its next read).
+        self.error: HTTPError | ClientDisconnected | None = None
 
     @property
     def request_line(self) -> str:
         """For log lines: ``METHOD target HTTP/x.y``."""
         return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
-
-
-def _error_request(error: HTTPError) -> Request:
-    req = Request()
-    req.error = error
-    req.complete = True
-    return req
 
 
 class Protocol:
@@ -127,21 +116,18 @@ class Protocol:
             if self.queue:
                 self.queue[-1].keep_alive = False
             return
-        except httptools.HttpParserCallbackError as e:
+        except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
-            self._fail(ctx if isinstance(ctx, HTTPError) else BadRequest(str(e)))
-            return
-        except httptools.HttpParserError as e:
-            self._fail(BadRequest(str(e)))
+            self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
             return
         cur = self._cur
         if cur is not None and self._in_head:
             if self._head_bytes > MAX_HEAD:
-                self._fail(HeadersTooLarge(f"request head over {MAX_HEAD} bytes"))
+                self._fail(HTTPError(431, f"request head over {MAX_HEAD} bytes"))
         else:
             self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
             if cur is not None and self._meta > MAX_CHUNK_META:
-                self._fail(BadRequest("chunk extensions or trailers too long"))
+                self._fail(HTTPError(400, "chunk extensions or trailers too long"))
 
     def _check_line(self, method: bytes, target: bytes) -> None:
         """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
@@ -162,7 +148,7 @@ class Protocol:
                 return
             start = hay.find(needle, start)
         # No "METHOD SP target SP HTTP/": another protocol, or other whitespace.
-        raise BadRequest("not an HTTP/1.x request line")  # RFC 9112 §2.3, §3
+        raise HTTPError(400, "not an HTTP/1.x request line")  # RFC 9112 §2.3, §3
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
@@ -175,11 +161,13 @@ class Protocol:
             cur = None
         if cur is not None and not self._in_head:
             # The head was fine and the app may be reading: its input is now broken.
-            cur.error = BadBody(f"malformed request body: {error}")
+            cur.error = ClientDisconnected(f"malformed request body: {error}")
             cur.keep_alive = False
             cur.complete = True
         else:
-            self.queue.append(_error_request(error))
+            cur = Request()
+            cur.error, cur.complete = error, True
+            self.queue.append(cur)
         self._cur = None
 
     # -- httptools callbacks ------------------------------------------------
@@ -197,7 +185,7 @@ class Protocol:
         # The target may arrive in several pieces, even empty ones (docs/http.md, "Pieces").
         self._url_len += len(piece)
         if self._url_len > MAX_REQUEST_LINE:
-            raise URITooLong(f"request target over {MAX_REQUEST_LINE} bytes")
+            raise HTTPError(414, f"request target over {MAX_REQUEST_LINE} bytes")
         self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
@@ -207,11 +195,7 @@ class Protocol:
         self._fields += 1
         self._size += n + 4  # as sent: "name: value\r\n"
         if n > MAX_FIELD or self._fields > MAX_FIELDS or self._size > MAX_HEAD:
-            raise HeadersTooLarge(
-                f"header field over {MAX_FIELD} bytes" if n > MAX_FIELD
-                else f"more than {MAX_FIELDS} header fields" if self._fields > MAX_FIELDS
-                else f"request head over {MAX_HEAD} bytes"
-            )  # fmt: skip
+            raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
@@ -224,7 +208,7 @@ class Protocol:
         assert req is not None
         if name == b"host":
             if req.host is not None:
-                raise BadRequest("more than one Host field")  # RFC 9112 §3.2
+                raise HTTPError(400, "more than one Host field")  # RFC 9112 §3.2
             req.host = value
         elif name == b"connection":
             self._connection += [t.strip().lower() for t in value.split(b",")]
@@ -244,24 +228,24 @@ class Protocol:
         version = parser.get_http_version()
         req.target = target = b"".join(self._url)
         if len(method) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
-            raise URITooLong(f"request line over {MAX_REQUEST_LINE} bytes")
+            raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
         self._check_line(method, target)
         if version not in ("1.1", "1.0"):
             # llhttp checks the digits; which versions we speak is ours (lenient_version).
             if version[:2] == "1.":
                 version = "1.1"  # a later 1.x: treat as 1.1 (RFC 9110 §2.5)
             elif version[0] == "0":
-                raise BadRequest(f"HTTP/{version} is not supported")
+                raise HTTPError(400, f"HTTP/{version} is not supported")
             else:
-                raise HTTPError(f"HTTP/{version} is not supported", 505)
+                raise HTTPError(505, f"HTTP/{version} is not supported")
         req.version = version
         if version == "1.1" and req.host is None:
-            raise BadRequest("HTTP/1.1 request without Host")  # RFC 9112 §3.2
+            raise HTTPError(400, "HTTP/1.1 request without Host")  # RFC 9112 §3.2
         if req.method == "CONNECT":
-            raise HTTPError("CONNECT is not supported", 501)
+            raise HTTPError(501, "CONNECT is not supported")
         if req.method == "SOURCE":
-            raise BadRequest("SOURCE is Icecast's, not HTTP's")
-        check_target(req.method, target)
+            raise HTTPError(400, "SOURCE is Icecast's, not HTTP's")
+        req.authority = check_target(req.method, target)
         host = req.host
         if host and host not in _GOOD_HOSTS:
             check_host(host)
@@ -270,14 +254,16 @@ class Protocol:
         te = self._te
         if te is not None:
             if version == "1.0":
-                raise BadRequest("Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
+                raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
             # Empty list elements do not count (RFC 9110 §5.6.1.2).
             codings = [c for c in (c.strip().lower() for c in te.split(b",")) if c]
             if codings[-1:] != [b"chunked"]:
-                raise BadRequest("Transfer-Encoding without a final chunked")  # RFC 9112 §6.3
+                raise HTTPError(400, "Transfer-Encoding without a final chunked")  # RFC 9112 §6.3
             if len(codings) > 1:
-                raise NotImplementedCoding("transfer coding other than chunked")  # §6.1
+                raise HTTPError(501, "transfer coding other than chunked")  # §6.1
             req.chunked = True
+        if req.expect is not None and req.expect != b"100-continue":
+            raise HTTPError(417, "unknown expectation")  # RFC 9110 §10.1.1
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
         tokens = self._connection

@@ -1,31 +1,39 @@
-"""The response side of a request: ``start_response``, framing, chunk encoding, and
-the sends (one syscall for a head and a small body).  Status and header checks are
-in headers.py.
+"""The response side of a request, as bytes: ``start_response``, the head, the body's
+framing, the keep-alive decision, and the answers the server makes itself.
+
+No I/O: the connection sends what these return (writer.Writer).  Status and
+header checks are in headers.py.
 """
 
 from __future__ import annotations
 
-import os
-import socket
 import time
 from collections.abc import Callable
 from types import TracebackType
-from typing import Protocol
 
-from .errors import BodyTimeout, ClientDisconnected
 from .headers import HAS_DATE, HAS_SERVER, check_headers, status_line
 from .protocol import Request
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
-SMALL = 16384  # below this, head and body are joined into one buffer for one send()
+Write = Callable[[bytes], None]
 
+SERVER = b"Server: starlet-py\r\n"
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+LAST_CHUNK = b"0\r\n\r\n"
+REASONS = {
+    400: "Bad Request",
+    408: "Request Timeout",
+    414: "URI Too Long",
+    417: "Expectation Failed",
+    431: "Request Header Fields Too Large",
+    500: "Internal Server Error",
+    501: "Not Implemented",
+    505: "HTTP Version Not Supported",
+}
+_HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
 _date = [0, b""]
 _DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
 _MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
-
-
-_HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
-SERVER = b"Server: starlet-py\r\n"
 
 
 def date_line() -> bytes:
@@ -51,46 +59,62 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
-LAST_CHUNK = b"0\r\n\r\n"
+def error_answer(status: int) -> bytes:
+    """The whole answer to a request the server refuses itself; the connection then closes."""
+    reason = REASONS.get(status, "Error").encode()
+    body = b"%d %s\n" % (status, reason)
+    head = b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
+    return head % (status, reason, len(body)) + date_line() + SERVER + b"\r\n" + body
 
 
-class Stoppable(Protocol):
-    """What an Exchange needs of its worker: whether it is shutting down."""
+def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
+    """Whether the connection stays open after ``resp``: decided once, as its head is built.
 
-    stopping: bool
+    The request must allow it (its Connection field and version; not an upgrade
+    or a broken body), the response must be delimited (not close-delimited),
+    the connection under --max-keepalive-reqs (``served`` counts this request),
+    and the worker not stopping (a stop signal, or its recycle limit).  After
+    the response the connection still closes if the exchange left it unusable
+    (Connection._handle).
+    """
+    return req.keep_alive and resp.delimited and served < limit and not stopping
 
 
-class Exchange:
-    """One request's response: ``start_response``, ``write()`` and the framing.
+class Response:
+    """One request's response: ``start_response`` records, the other methods return bytes.
 
-    Headers go out with the first non-empty body bytes (or at ``finish``).
+    The head goes out with the first non-empty body bytes (or at ``finish``).
     Framing: the app's Content-Length; else a known total length; else chunked
-    on HTTP/1.1, close-delimited on HTTP/1.0.  ``keep_alive`` ends False when
-    the connection must close after this response.
+    on HTTP/1.1, close-delimited on HTTP/1.0.  ``decide`` (keep_alive) gives
+    ``keep`` as the head is built.  ``intact`` ends False when the response did
+    not end cleanly (a body longer or shorter than its Content-Length, a failing
+    ``close()``): only closing the connection then frames it.
     """
 
-    __slots__ = ("sock", "worker", "method", "http11", "keep_alive", "status", "code", "block",
-                 "flags", "length", "head_sent", "chunked", "remaining", "no_body")  # fmt: skip
+    __slots__ = ("write", "decide", "method", "http11", "status", "code", "block", "flags", "length",
+                 "no_body", "head_sent", "chunked", "remaining", "delimited", "keep", "intact")  # fmt: skip
     block: bytes
     flags: int
     no_body: bool
 
-    def __init__(self, sock: socket.socket, req: Request, keep_alive: bool, worker: Stoppable) -> None:
-        self.sock = sock
-        self.worker = worker
+    def __init__(self, req: Request, write: Write, decide: Callable[[Response], bool]) -> None:
+        self.write = write  # the app's write(): what start_response returns (the connection's)
+        self.decide = decide
         self.method = req.method
         self.http11 = req.version == "1.1"
-        self.keep_alive = keep_alive
         self.status: bytes | None = None
         self.code = 0
         self.head_sent = False
         self.chunked = False
         self.remaining = -1  # bytes still owed under a Content-Length, -1: not counted
         self.length: int | None = None  # the Content-Length announced, if any
+        self.delimited = True  # False: the body ends only when the connection closes
+        self.keep = False
+        self.intact = True
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
-    ) -> Callable[[bytes], None]:
+    ) -> Write:
         if exc_info is not None:
             try:
                 if self.head_sent:  # too late to change anything: PEP 3333 says re-raise
@@ -106,129 +130,79 @@ class Exchange:
         self.no_body = bodyless(self.method, self.code)
         return self.write
 
-    def _head(self, total: int | None) -> bytes:
-        """The response head; ``total`` is the whole body's length when known."""
+    def head(self, total: int | None) -> bytes:
+        """The head, with the framing and the keep-alive decision; ``total`` is the
+        whole body's length when known."""
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
-        parts = [self.status, self.block]
-        flags = self.flags
-        if not flags & HAS_DATE:
-            parts.append(date_line())
-        if not flags & HAS_SERVER:
-            parts.append(SERVER)
+        framing = b""
         length = self.length
         if length is not None:
             self.remaining = length
         elif self.no_body:
             # HEAD: the length GET would have, when it is known (never for 204/304).
             if total is not None and self.method == "HEAD" and self.code in _HEAD_LENGTH_OK:
-                parts.append(b"Content-Length: %d\r\n" % total)
+                framing = b"Content-Length: %d\r\n" % total
         elif total is not None:
-            parts.append(b"Content-Length: %d\r\n" % total)
+            framing = b"Content-Length: %d\r\n" % total
             self.remaining = self.length = total
         elif self.http11:
-            parts.append(b"Transfer-Encoding: chunked\r\n")
+            framing = b"Transfer-Encoding: chunked\r\n"
             self.chunked = True
         else:
-            self.keep_alive = False  # close-delimited body
-        if self.worker.stopping:  # TERM arrived while the app ran: this is the last one
-            self.keep_alive = False
-        if not self.keep_alive:
-            parts.append(b"Connection: close\r\n\r\n")
-        elif self.http11:
-            parts.append(b"\r\n")
+            self.delimited = False
+        self.keep = keep = self.decide(self)
+        if not keep:
+            end = b"Connection: close\r\n\r\n"
         else:
-            parts.append(b"Connection: keep-alive\r\n\r\n")
+            end = b"\r\n" if self.http11 else b"Connection: keep-alive\r\n\r\n"
         self.head_sent = True
-        return b"".join(parts)
+        flags = self.flags
+        return b"".join((self.status, self.block, b"" if flags & HAS_DATE else date_line(),
+                         b"" if flags & HAS_SERVER else SERVER, framing, end))  # fmt: skip
 
-    def write(self, data: bytes) -> None:
-        """The ``write()`` callable, and how the server sends each body block."""
+    def take(self, size: int) -> int:
+        """How many of ``size`` body bytes go out: none without a body, else at most
+        what the Content-Length has left (charged to it)."""
+        if self.no_body:
+            return 0
+        remaining = self.remaining
+        if remaining >= 0:
+            if size > remaining:  # more than the app's Content-Length: cut, close
+                size = remaining
+                self.intact = False
+            self.remaining = remaining - size
+        return size
+
+    def body(self, data: bytes) -> bytes:
+        """One block of the body as it goes on the wire (after the head)."""
+        if self.chunked:
+            return chunk(data) if data else b""
+        size = self.take(len(data))
+        return data if size == len(data) else data[:size]
+
+    def piece(self, data: bytes) -> tuple[bytes, bytes]:
+        """(head or b'', body bytes) for one block the app writes or yields; the head
+        goes out with the first non-empty block.  TypeError for a non-bytes block."""
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")
             data = bytes(data)
-        if not self.head_sent:
-            if not data:
-                return  # headers go out with the first non-empty block
-            head = self._head(None)
-            if self.no_body:
-                self._sendall(head)
-            else:
-                self._send(head, self._frame(data))
-        elif data and not self.no_body:
-            self._send(b"", self._frame(data))
+        if self.head_sent:
+            return b"", self.body(data)
+        if not data:
+            return b"", b""
+        return self.head(None), self.body(data)
 
-    def _frame(self, data: bytes) -> bytes:
-        if self.chunked:
-            return chunk(data)
-        if self.remaining >= 0:
-            if len(data) > self.remaining:  # more than the app's Content-Length: cut, close
-                data = data[: self.remaining]
-                self.keep_alive = False
-            self.remaining -= len(data)
-        return data
-
-    def _sendall(self, data: bytes, flags: int = 0) -> None:
-        try:
-            self.sock.sendall(data, flags)
-        except BlockingIOError:  # SO_SNDTIMEO expired: the client stopped reading
-            raise BodyTimeout("write made no progress within --timeout") from None
-        except OSError as e:
-            raise ClientDisconnected(f"write failed: {e}") from e
-
-    def _send(self, head: bytes, body: bytes) -> None:
-        if len(body) < SMALL or not head:
-            self._sendall(head + body if head else body)
-            return
-        try:
-            sent = self.sock.sendmsg([head, body])  # two buffers, one syscall, no copy
-        except OSError as e:
-            raise ClientDisconnected(f"write failed: {e}") from e
-        if sent < len(head) + len(body):
-            self._sendall((head + body)[sent:])  # rare: the socket buffer was full
-
-    def send_whole(self, body: bytes) -> None:
-        """Send a response whose whole body is ``body`` (the one-item-list fast path)."""
-        if type(body) is not bytes:
-            self.write(body)
-            return
-        head = self._head(len(body))
-        if self.no_body or not body:
-            self._sendall(head)
-        else:
-            self._send(head, self._frame(body))
-
-    def send_file(self, fd: int, offset: int, count: int) -> None:
-        """Send ``count`` bytes of a regular file with ``os.sendfile``."""
-        head = self._head(count)
-        if self.no_body:
-            self._sendall(head)
-            return
-        self._sendall(head, socket.MSG_MORE)  # corked: the head leaves with the file's first bytes
-        if self.remaining >= 0:
-            count = min(count, self.remaining)
-        out = self.sock.fileno()
-        while count > 0:
-            try:
-                sent = os.sendfile(out, fd, offset, count)
-            except BlockingIOError:
-                raise BodyTimeout("write made no progress within --timeout") from None
-            except OSError as e:
-                raise ClientDisconnected(f"sendfile failed: {e}") from e
-            if sent == 0:
-                break  # the file shrank under us
-            offset += sent
-            count -= sent
-            self.remaining -= sent
-
-    def finish(self) -> None:
-        """End the body: send the head if nothing went out yet, the last chunk, checks."""
+    def finish(self) -> bytes:
+        """What is still owed at the end: the head if nothing went out yet, the last chunk."""
+        out = b""
         if not self.head_sent:
             # Nothing was written: an empty body, or (HEAD) a length we do not know.
-            self._sendall(self._head(None if self.no_body else 0))
+            out = self.head(None if self.no_body else 0)
         elif self.chunked:
             self.chunked = False
-            self._sendall(LAST_CHUNK)
+            out = LAST_CHUNK
         if self.remaining > 0 and not self.no_body:
-            self.keep_alive = False  # the app sent less than it announced: only close frames it
+            self.intact = False  # the app sent less than it announced: only closing frames it
+        return out

@@ -24,7 +24,7 @@ from typing import Any, TextIO
 
 from .config import Config
 from .connection import Connection
-from .listeners import Listener, set_timeouts
+from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .wsgi import template
 
@@ -65,7 +65,7 @@ class Worker:
         self.child_exit = child_exit
         self.stopping = False
         self.accepting = False  # inside the blocking accept() of the one-listener loop
-        self.idle_sock: socket.socket | None = None  # a kept-alive connection between requests
+        self._idle: socket.socket | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
@@ -77,15 +77,26 @@ class Worker:
         if self.limit and self.requests >= self.limit:
             self.stopping = True
 
+    def idle(self, sock: socket.socket | None) -> bool:
+        """``sock`` now waits for its next request (None: it no longer does).
+
+        A stop leaves that wait to its --keepalive-timeout: closing at once would
+        race a client (or nginx's pool) sending its next request right then, which
+        a POST cannot survive; a request that comes gets ``Connection: close``.
+        With --keepalive-timeout 0 nothing would end the wait, so a stop wakes it
+        (_on_stop), and False says: already stopping, do not block at all.
+        """
+        self._idle = sock
+        return not self.stopping or self.config.keepalive_timeout > 0
+
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
         if self.accepting:
             self.listeners[0].sock.close()  # see the module docstring
-        idle = self.idle_sock
+        idle = self._idle
         if idle is not None and not self.config.keepalive_timeout:
-            # An idle kept-alive connection is otherwise left to its --keepalive-timeout
-            # (see Connection._first_read); with none, waking its recv() is the only way
-            # out.  Shutting the reading side still lets what already arrived be read.
+            # Shutting the reading side wakes its recv(), and still lets what already
+            # arrived be read.
             try:
                 idle.shutdown(socket.SHUT_RD)
             except OSError:
@@ -109,7 +120,7 @@ class Worker:
             self.access = sys.stderr
         elif self.config.access_log:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
-            self.access = open(self.config.access_log, "a", buffering=1)  # noqa: SIM115
+            self.access = open(self.config.access_log, "a", buffering=1)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             random.seed()  # the master's random state is shared by every fork
@@ -141,7 +152,7 @@ class Worker:
         if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
             set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
         try:
-            Connection(conn, addr, self, listener).serve(base)
+            Connection(conn, peer_names(conn, addr, listener), self).serve(base)
         except Exception:
             # A bug of ours: log it, lose this connection, keep the worker.
             log_exc("internal error serving a connection")

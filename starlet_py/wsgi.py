@@ -6,12 +6,11 @@
 from __future__ import annotations
 
 import os
-import socket
 import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
-from .listeners import Listener
+from .listeners import PeerNames
 from .protocol import Request
 from .rfc import PCT
 
@@ -56,29 +55,17 @@ def template() -> dict[str, Any]:
     }
 
 
-def peer_names(sock: socket.socket, addr: Any, listener: Listener) -> tuple[str, str, str, str]:
-    """(REMOTE_ADDR, REMOTE_PORT, default SERVER_NAME, default SERVER_PORT) of a connection."""
-    if listener.is_unix:
-        return "", "0", listener.server_name or "localhost", listener.server_port
-    name = listener.server_name
-    if name is None:  # bound to a wildcard: the address the client reached is the name
-        name = sock.getsockname()[0]
-    return addr[0], str(addr[1]), name, listener.server_port
-
-
-def build(
-    base: dict[str, Any], req: Request, names: tuple[str, str, str, str], inp: Input
-) -> dict[str, Any]:
+def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> dict[str, Any]:
     """The environ of one request (all values native str, bytes carried as latin-1)."""
     env = base.copy()
     target = req.target
     raw = target.decode("latin-1")
     host = req.host
-    if target[:1] != b"/" and b"://" in target:
-        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2)
-        rest = target.split(b"://", 1)[1]
-        cut = min((i for i in (rest.find(b"/"), rest.find(b"?")) if i >= 0), default=len(rest))
-        host, target = rest[:cut], rest[cut:]
+    authority = req.authority
+    if authority is not None:
+        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); what follows it
+        # is the path and query
+        host, target = authority, target[target.index(b"://") + 3 + len(authority) :]
         if target[:1] != b"/":
             target = b"/" + target
     path, _, query = target.partition(b"?")

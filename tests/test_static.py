@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,3 +56,26 @@ def test_modules_stay_small() -> None:
     assert sizes, "no modules found"
     too_big = {name: n for name, n in sizes.items() if n > 330}
     assert not too_big, f"modules over ~300 lines: {too_big}"
+
+
+def test_no_import_cycles() -> None:
+    """No starlet_py module imports, directly or not, one that imports it (TYPE_CHECKING too)."""
+    pattern = re.compile(r"^\s*from \.(\w*) import (.+)$|^\s*import starlet_py\.(\w+)", re.M)
+    names = {p.stem for p in (ROOT / "starlet_py").glob("*.py")}
+    graph: dict[str, set[str]] = {}
+    for name in names:
+        deps = graph.setdefault(name, set())
+        for mod, what, plain in pattern.findall((ROOT / "starlet_py" / f"{name}.py").read_text()):
+            if plain or mod:
+                deps.add(plain or mod)
+            else:  # from . import a, b
+                deps.update(w.strip() for w in what.split(",") if w.strip() in names)
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == goal or (dep not in seen and not seen.add(dep) and reaches(dep, goal, seen)):
+                return True
+        return False
+
+    cycles = sorted(name for name in names if reaches(name, name, set()))
+    assert not cycles, f"modules in an import cycle: {cycles}"

@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 
 from starlet_py.cli import config_from
-from starlet_py.config import Config
+from starlet_py.config import Address, Config, parse_address
 from starlet_py.errors import ConfigError
-from starlet_py.listeners import Address, inherited_fds, parse_address
+from starlet_py.listeners import inherited_fds
 from starlet_py.loader import load
 from starlet_py.worker import recycle_limit
 

@@ -1,8 +1,8 @@
 """protocol.Protocol: bytes in, Request objects out (no sockets).
 
 Every valid request of the corpus must parse to the same result whether it is
-fed whole, byte by byte, or cut at random places (DESIGN.md §4, REFERENCE.md §1
-pitfalls 1, 5, 6, 7); every refused request must carry the right status.
+fed whole, byte by byte, or cut at random places (docs/http.md, "No pause",
+"Per-request state", "Pieces"); every refused request must carry the right status.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Iterable, Iterator
 
 import pytest
 
-from starlet_py.errors import BadBody, HTTPError
+from starlet_py.errors import ClientDisconnected, HTTPError
 from starlet_py.protocol import MAX_FIELD, MAX_FIELDS, MAX_HEAD, MAX_REQUEST_LINE, Protocol, Request
 
 Headers = list[tuple[bytes, bytes]]
@@ -325,6 +325,28 @@ def test_request_attributes() -> None:
     assert (list(req.body), req.complete) == ([b"data"], True)
 
 
+def test_expect_100_continue_is_accepted_in_any_case() -> None:
+    raw = b"POST / HTTP/1.1\r\nHost: h\r\nExpect: 100-CONTINUE\r\nContent-Length: 1\r\n\r\n"
+    (req,) = feed_all([raw]).queue
+    assert (req.error, req.expect) == (None, b"100-continue")
+
+
+@pytest.mark.parametrize(
+    ("target", "authority"),
+    [
+        (b"/a?b", None),
+        (b"*", None),
+        (b"http://example.com:8080/p?q", b"example.com:8080"),
+        (b"HTTPS://[::1]?q", b"[::1]"),
+        (b"http://h", b"h"),
+    ],
+)
+def test_authority_of_the_target_is_kept(target: bytes, authority: bytes | None) -> None:
+    method = b"OPTIONS" if target == b"*" else b"GET"
+    (req,) = feed_all([method + b" " + target + b" HTTP/1.1\r\nHost: other\r\n\r\n"]).queue
+    assert (req.error, req.target, req.authority, req.host) == (None, target, authority, b"other")
+
+
 def test_chunked_request_attributes() -> None:
     (req,) = feed_all([b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"]).queue
     assert (req.chunked, req.content_length, req.expect, req.complete) == (True, None, None, False)
@@ -480,6 +502,10 @@ ERRORS: list[tuple[str, bytes, int]] = [
     ("target-9000", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
     ("fields-101", b"GET / HTTP/1.1\r\nHost: h\r\n" + fields(100) + b"\r\n", 431),
     ("field-9000", b"GET / HTTP/1.1\r\nHost: h\r\nX-Big: " + b"v" * 9000 + b"\r\n\r\n", 431),
+    # RFC 9110 §10.1.1: an expectation we do not know, even on a request without a body
+    ("expect-unknown", b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 2\r\n\r\nab", 417),
+    ("expect-on-get", b"GET / HTTP/1.1\r\nHost: h\r\nExpect: something\r\n\r\n", 417),
+    ("expect-http10", b"POST / HTTP/1.0\r\nExpect: 100-continue-ish\r\nContent-Length: 0\r\n\r\n", 417),
 ]
 ERROR_IDS = [name for name, _, _ in ERRORS]
 
@@ -594,7 +620,7 @@ def test_bad_chunk_is_bad_body_on_a_started_request(body: bytes) -> None:
         assert proto.dead is True
         assert not proto.queue
         assert req.method == "POST"
-        assert isinstance(req.error, BadBody)
+        assert isinstance(req.error, ClientDisconnected)
         assert isinstance(req.error, OSError)
         assert (req.keep_alive, req.complete) == (False, True)
 
@@ -617,7 +643,7 @@ def test_bad_chunk_keeps_the_good_data_before_it() -> None:
     req = proto.queue.popleft()
     proto.feed(b"3\r\nabc\r\nzz\r\n")
     assert b"".join(req.body) == b"abc"
-    assert isinstance(req.error, BadBody)
+    assert isinstance(req.error, ClientDisconnected)
 
 
 def test_error_request_shape() -> None:

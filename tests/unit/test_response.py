@@ -1,18 +1,15 @@
-"""response: status line, header checks, framing, and Exchange over a socketpair.
+"""response: status line, header checks, framing, keep-alive and error answers, as bytes.
 
-DESIGN.md §4 (framing, HEAD/1xx/204/304, Date/Server, hop-by-hop refused) and
-REFERENCE.md §5 (start_response rules).
+No sockets: a Response returns the bytes the connection sends, and these tests
+compare them exactly (the Date line is pinned).  The rules: RFC 9112 §6 (framing),
+RFC 9110 §6.4.1 and §9.3.2 (HEAD, 1xx, 204, 304), PEP 3333 (start_response).
 """
 
 from __future__ import annotations
 
-import os
 import re
-import socket
 import sys
-import threading
-from collections.abc import Callable
-from pathlib import Path
+from collections.abc import Iterator
 from types import SimpleNamespace
 
 import pytest
@@ -20,20 +17,32 @@ import pytest
 from starlet_py import response
 from starlet_py.headers import HAS_DATE, HAS_SERVER, check_headers, status_line
 from starlet_py.protocol import Request
-from starlet_py.response import LAST_CHUNK, Exchange, bodyless, chunk, date_line
+from starlet_py.response import (
+    CONTINUE,
+    LAST_CHUNK,
+    Response,
+    bodyless,
+    chunk,
+    date_line,
+    error_answer,
+    keep_alive,
+)
 
 DATE_RE = re.compile(
     r"Date: (Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d\d (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) "
     r"\d{4} \d\d:\d\d:\d\d GMT"
 )
+DATE = b"Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+OURS = ("<date>", "<server>")  # in head(): our Date and Server lines
+OK = "HTTP/1.1 200 OK"
 
 
 # -- helpers -------------------------------------------------------------------
-class FakeWorker:
-    """What an Exchange asks of its worker."""
-
-    def __init__(self, stopping: bool = False) -> None:
-        self.stopping = stopping
+@pytest.fixture
+def pinned_date(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Every head built carries DATE, so whole responses compare as bytes."""
+    monkeypatch.setattr(response, "date_line", lambda: DATE)
+    yield
 
 
 def make_request(version: str = "1.1", method: str = "GET") -> Request:
@@ -43,57 +52,40 @@ def make_request(version: str = "1.1", method: str = "GET") -> Request:
     return req
 
 
-def _read_all(sock: socket.socket, out: list[bytes]) -> None:
-    while data := sock.recv(65536):
-        out.append(data)
+class Wire:
+    """A Response and every byte it produced, in order: what the connection sends.
+
+    The server side allows keep-alive unless ``keep`` is False, so the head
+    says close exactly when the framing (or ``keep``) demands it.
+    """
+
+    def __init__(self, version: str = "1.1", method: str = "GET", keep: bool = True) -> None:
+        self.parts: list[bytes] = []
+        self.resp = Response(make_request(version, method), self.write, lambda r: keep and r.delimited)
+
+    def start(
+        self, status: str = "200 OK", headers: list[tuple[str, str]] | None = None, exc_info: object = None
+    ) -> Wire:
+        self.resp.start_response(status, [] if headers is None else headers, exc_info)  # type: ignore[arg-type]
+        return self
+
+    def write(self, data: bytes) -> None:
+        self.parts.extend(self.resp.piece(data))
+
+    def whole(self, body: bytes) -> Wire:
+        self.parts += [self.resp.head(len(body)), self.resp.body(body)]
+        return self
+
+    def finish(self) -> bytes:
+        self.parts.append(self.resp.finish())
+        return b"".join(self.parts)
 
 
-def exchange_bytes(
-    act: Callable[[Exchange], None],
-    version: str = "1.1",
-    method: str = "GET",
-    keep_alive: bool = True,
-    stopping: bool = False,
-) -> tuple[bytes, Exchange]:
-    """Run ``act`` on an Exchange whose socket is one end of a socketpair; all bytes the
-    other end received (a thread reads them, so big bodies cannot block the writer)."""
-    ours, theirs = socket.socketpair()
-    received: list[bytes] = []
-    reader = threading.Thread(target=_read_all, args=(theirs, received))
-    reader.start()
-    try:
-        exch = Exchange(ours, make_request(version, method), keep_alive, FakeWorker(stopping))
-        act(exch)
-    finally:
-        ours.close()
-        reader.join(10)
-        theirs.close()
-    assert not reader.is_alive()
-    return b"".join(received), exch
-
-
-def split_response(raw: bytes) -> tuple[list[str], bytes]:
-    """(head lines with the Date value replaced by <date>, body bytes)."""
-    head, sep, body = raw.partition(b"\r\n\r\n")
-    assert sep, f"no end of head in {raw!r}"
-    lines = []
-    for line in head.decode("latin-1").split("\r\n"):
-        if line.startswith("Date: ") and DATE_RE.fullmatch(line):
-            line = "Date: <date>"
-        lines.append(line)
-    return lines, body
-
-
-def respond(
-    act: Callable[[Exchange], None],
-    version: str = "1.1",
-    method: str = "GET",
-    keep_alive: bool = True,
-    stopping: bool = False,
-) -> tuple[list[str], bytes, Exchange]:
-    raw, exch = exchange_bytes(act, version, method, keep_alive, stopping)
-    lines, body = split_response(raw)
-    return lines, body, exch
+def head(*lines: str) -> bytes:
+    """A head from its lines; ``<date>`` and ``<server>`` stand for ours."""
+    out = [DATE.decode() if line == "<date>" else "Server: starlet-py\r\n" if line == "<server>"
+           else line + "\r\n" for line in lines]  # fmt: skip
+    return "".join(out).encode("latin-1") + b"\r\n"
 
 
 def exc_info_of(exc: BaseException) -> tuple[type[BaseException], BaseException, object]:
@@ -103,6 +95,8 @@ def exc_info_of(exc: BaseException) -> tuple[type[BaseException], BaseException,
         info = sys.exc_info()
     assert info[0] is not None and info[1] is not None
     return info[0], info[1], info[2]
+
+
 
 
 # -- status_line ---------------------------------------------------------------
@@ -313,6 +307,70 @@ def test_last_chunk() -> None:
     assert LAST_CHUNK == b"0\r\n\r\n"
 
 
+def test_continue() -> None:
+    assert CONTINUE == b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+# -- error answers ---------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("status", "reason"),
+    [(400, "Bad Request"), (408, "Request Timeout"), (414, "URI Too Long"), (417, "Expectation Failed"),
+     (431, "Request Header Fields Too Large"), (500, "Internal Server Error"), (501, "Not Implemented"),
+     (505, "HTTP Version Not Supported"), (499, "Error")],
+)  # fmt: skip
+def test_error_answer(pinned_date: None, status: int, reason: str) -> None:
+    body = f"{status} {reason}\n".encode()
+    assert error_answer(status) == (
+        f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\nContent-Length: {len(body)}\r\n"
+        "Connection: close\r\n"
+    ).encode() + DATE + b"Server: starlet-py\r\n\r\n" + body
+
+
+# -- keep-alive: one decision, as a table --------------------------------------------
+def decision(
+    version: str = "1.1", request_keeps: bool = True, delimited: bool = True,
+    served: int = 1, limit: int = 100, stopping: bool = False,
+) -> bool:  # fmt: skip
+    req = make_request(version)
+    req.keep_alive = request_keeps
+    resp = Response(req, lambda data: None, lambda r: False)
+    resp.delimited = delimited
+    return keep_alive(req, resp, served, limit, stopping)
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "keep"),
+    [
+        ("all allow it", {}, True),
+        ("HTTP/1.0 keep-alive, delimited", {"version": "1.0"}, True),
+        ("request says close (or 1.0 without keep-alive, or an upgrade)", {"request_keeps": False}, False),
+        ("close-delimited body", {"delimited": False}, False),
+        ("last request under --max-keepalive-reqs", {"served": 100}, False),
+        ("one before the limit", {"served": 99}, True),
+        ("--max-keepalive-reqs 1", {"served": 1, "limit": 1}, False),
+        ("the worker is stopping", {"stopping": True}, False),
+        ("everything against it", {"request_keeps": False, "delimited": False, "stopping": True}, False),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_keep_alive_decision(case: str, kwargs: dict[str, object], keep: bool) -> None:
+    assert decision(**kwargs) is keep  # type: ignore[arg-type]
+
+
+def test_keep_alive_is_asked_once_as_the_head_is_built(pinned_date: None) -> None:
+    asked: list[bool] = []
+
+    def decide(resp: Response) -> bool:
+        asked.append(resp.delimited)
+        return False
+
+    resp = Response(make_request("1.0"), lambda data: None, decide)
+    resp.start_response("200 OK", [])
+    assert resp.piece(b"ab") == (head(OK, *OURS, "Connection: close"), b"ab")
+    assert (asked, resp.keep) == ([False], False)
+    assert (resp.piece(b"cd"), resp.finish(), asked) == ((b"", b"cd"), b"", [False])
+
+
 # -- framing table -------------------------------------------------------------
 BODY = b"hello world"
 PIECES = [b"hello", b"", b" world"]
@@ -320,33 +378,27 @@ CHUNKED = b"5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n"
 STATUSES = ["200 OK", "404 Not Found", "204 No Content", "304 Not Modified"]
 
 
-def act_for(status: str, app_cl: bool, shape: str) -> Callable[[Exchange], None]:
+def produce(wire: Wire, status: str, app_cl: bool, shape: str) -> bytes:
     headers = [("Content-Type", "text/plain")]
     if app_cl:
         headers.append(("Content-Length", str(len(BODY))))
-
-    def act(exch: Exchange) -> None:
-        write = exch.start_response(status, list(headers))
-        if shape == "whole":
-            exch.send_whole(BODY)
-        elif shape == "writes":
-            for piece in PIECES:
-                write(piece)
-        exch.finish()
-
-    return act
+    write = wire.resp.start_response(status, headers)
+    if shape == "whole":
+        wire.whole(BODY)
+    elif shape == "writes":
+        for piece in PIECES:
+            write(piece)
+    return wire.finish()
 
 
-def expected_for(
-    version: str, method: str, status: str, app_cl: bool, shape: str
-) -> tuple[list[str], bytes, bool]:
-    """The response the rules of DESIGN.md §4 prescribe, written independently of the code."""
+def expected_for(version: str, method: str, status: str, app_cl: bool, shape: str) -> tuple[bytes, bool]:
+    """The response the framing rules prescribe, written independently of the code."""
     code = int(status[:3])
     no_body = method == "HEAD" or code in (204, 304)
     lines = [f"HTTP/1.1 {status}", "Content-Type: text/plain"]
     if app_cl:
         lines.append("Content-Length: 11")
-    lines += ["Date: <date>", "Server: starlet-py"]
+    lines += [*OURS]
     keep = True
     body = b""
     if app_cl:
@@ -370,7 +422,7 @@ def expected_for(
         lines.append("Connection: close")
     elif version == "1.0":
         lines.append("Connection: keep-alive")
-    return lines, body, keep
+    return head(*lines) + body, keep
 
 
 FRAMING = [
@@ -389,271 +441,221 @@ FRAMING = [
     FRAMING,
     ids=[f"{v}-{m}-{s[:3]}-{'cl' if c else 'nocl'}-{b}" for v, m, s, c, b in FRAMING],
 )
-def test_framing(version: str, method: str, status: str, app_cl: bool, shape: str) -> None:
-    lines, body, exch = respond(act_for(status, app_cl, shape), version, method)
-    want_lines, want_body, want_keep = expected_for(version, method, status, app_cl, shape)
-    assert lines == want_lines
-    assert body == want_body
-    assert exch.keep_alive is want_keep
-    assert exch.head_sent is True
-    assert exch.chunked is False  # finished
+def test_framing(pinned_date: None, version: str, method: str, status: str, app_cl: bool, shape: str) -> None:
+    wire = Wire(version, method)
+    raw = produce(wire, status, app_cl, shape)
+    assert (raw, wire.resp.keep) == expected_for(version, method, status, app_cl, shape)
+    assert (wire.resp.head_sent, wire.resp.chunked, wire.resp.intact) == (True, False, True)
 
 
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
-def test_connection_close_when_not_keeping_alive(version: str) -> None:
-    lines, body, exch = respond(act_for("200 OK", False, "whole"), version, keep_alive=False)
-    assert lines == [
-        "HTTP/1.1 200 OK",
-        "Content-Type: text/plain",
-        "Date: <date>",
-        "Server: starlet-py",
-        "Content-Length: 11",
-        "Connection: close",
-    ]
-    assert (body, exch.keep_alive) == (BODY, False)
+def test_connection_close_when_not_keeping_alive(pinned_date: None, version: str) -> None:
+    wire = Wire(version, keep=False)
+    raw = produce(wire, "200 OK", False, "whole")
+    assert raw == head(OK, "Content-Type: text/plain", *OURS,
+                       "Content-Length: 11", "Connection: close") + BODY  # fmt: skip
+    assert wire.resp.keep is False
 
 
-def test_connection_close_when_the_worker_is_stopping() -> None:
-    lines, body, exch = respond(act_for("200 OK", False, "writes"), stopping=True)
-    assert lines[-2:] == ["Transfer-Encoding: chunked", "Connection: close"]
-    assert (body, exch.keep_alive) == (CHUNKED, False)
+def test_connection_close_on_a_chunked_body(pinned_date: None) -> None:
+    raw = produce(Wire(keep=False), "200 OK", False, "writes")
+    assert raw == head(OK, "Content-Type: text/plain", *OURS,
+                       "Transfer-Encoding: chunked", "Connection: close") + CHUNKED  # fmt: skip
 
 
-def test_single_empty_item_is_content_length_0_without_chunk_terminator() -> None:
+def test_single_empty_item_is_content_length_0_without_chunk_terminator(pinned_date: None) -> None:
     """``['']``: Starlet terminated it twice as a chunked body."""
-
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Content-Type", "text/plain")])
-        exch.send_whole(b"")
-        exch.finish()
-
-    raw, exch = exchange_bytes(act)
-    lines, body = split_response(raw)
-    assert lines == ["HTTP/1.1 200 OK", "Content-Type: text/plain", "Date: <date>", "Server: starlet-py",
-                     "Content-Length: 0"]  # fmt: skip
-    assert body == b""
-    assert raw.endswith(b"Content-Length: 0\r\n\r\n")
-    assert exch.keep_alive is True
+    wire = Wire().start("200 OK", [("Content-Type", "text/plain")])
+    raw = wire.whole(b"").finish()
+    assert raw == head(OK, "Content-Type: text/plain", *OURS, "Content-Length: 0")
+    assert (wire.resp.keep, wire.resp.intact) == (True, True)
 
 
-def test_empty_writes_then_data_send_the_head_once() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        write(b"")
-        assert exch.head_sent is False
-        write(b"abc")
-        assert exch.head_sent is True
-        write(b"")
-        exch.finish()
-
-    raw, _ = exchange_bytes(act)
-    assert raw.count(b"HTTP/1.1 200 OK") == 1
-    assert split_response(raw)[1] == b"3\r\nabc\r\n0\r\n\r\n"
+def test_empty_writes_then_data_send_the_head_once(pinned_date: None) -> None:
+    resp = Wire().start().resp
+    assert resp.piece(b"") == (b"", b"")
+    assert resp.head_sent is False
+    assert resp.piece(b"abc") == (head(OK, *OURS, "Transfer-Encoding: chunked"),
+                                  b"3\r\nabc\r\n")  # fmt: skip
+    assert (resp.piece(b""), resp.piece(b"d")) == ((b"", b""), (b"", b"1\r\nd\r\n"))
+    assert resp.finish() == LAST_CHUNK
 
 
-def test_only_empty_writes_is_content_length_0() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        write(b"")
-        write(b"")
-        exch.finish()
-
-    lines, body, exch = respond(act)
-    assert lines[-1] == "Content-Length: 0"
-    assert (body, exch.keep_alive) == (b"", True)
+def test_only_empty_writes_is_content_length_0(pinned_date: None) -> None:
+    wire = Wire().start()
+    wire.write(b"")
+    wire.write(b"")
+    assert wire.finish() == head(OK, *OURS, "Content-Length: 0")
+    assert wire.resp.keep is True
 
 
-def test_head_with_send_whole_keeps_content_length_but_sends_no_body() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Content-Type", "text/html")])
-        exch.send_whole(b"x" * 1234)
-        exch.finish()
-
-    raw, exch = exchange_bytes(act, method="HEAD")
-    lines, body = split_response(raw)
-    assert lines == ["HTTP/1.1 200 OK", "Content-Type: text/html", "Date: <date>", "Server: starlet-py",
-                     "Content-Length: 1234"]  # fmt: skip
-    assert body == b""
-    assert exch.keep_alive is True
+def test_head_with_a_whole_body_keeps_its_content_length_but_sends_no_body(pinned_date: None) -> None:
+    wire = Wire(method="HEAD").start("200 OK", [("Content-Type", "text/html")])
+    assert wire.whole(b"x" * 1234).finish() == head(OK, "Content-Type: text/html", "<date>",
+                                                    "<server>", "Content-Length: 1234")  # fmt: skip
+    assert (wire.resp.keep, wire.resp.intact) == (True, True)
 
 
-def test_head_with_app_content_length_keeps_it() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Content-Length", "99")])
-        exch.finish()
+def test_head_with_app_content_length_keeps_it(pinned_date: None) -> None:
+    wire = Wire(method="HEAD").start("200 OK", [("Content-Length", "99")])
+    assert wire.finish() == head(OK, "Content-Length: 99", *OURS)
+    assert (wire.resp.keep, wire.resp.intact) == (True, True)
 
-    lines, body, exch = respond(act, method="HEAD")
-    assert lines == ["HTTP/1.1 200 OK", "Content-Length: 99", "Date: <date>", "Server: starlet-py"]
-    assert (body, exch.keep_alive) == (b"", True)
+
+@pytest.mark.parametrize("version", ["1.1", "1.0"])
+def test_head_with_unknown_length_gets_no_content_length(pinned_date: None, version: str) -> None:
+    """An app that returns an empty iterable for HEAD did not say the GET body is empty:
+    ``Content-Length: 0`` would be a false length (RFC 9110 §8.6, §9.3.2)."""
+    wire = Wire(version, method="HEAD").start("200 OK", [("Content-Type", "text/plain")])
+    keep = [] if version == "1.1" else ["Connection: keep-alive"]
+    assert wire.finish() == head(OK, "Content-Type: text/plain", *OURS, *keep)
+    assert wire.resp.keep is True
 
 
 @pytest.mark.parametrize("method", ["GET", "HEAD"])
 @pytest.mark.parametrize("status", ["304 Not Modified", "204 No Content"])
 @pytest.mark.parametrize("shape", ["whole", "writes", "none"])
-def test_304_and_204_get_no_framing_headers_added(method: str, status: str, shape: str) -> None:
+def test_304_and_204_get_no_framing_headers_added(
+    pinned_date: None, method: str, status: str, shape: str
+) -> None:
     """RFC 9110 §8.6: never a Content-Length on 204; on 304 only the 200's, which we cannot know."""
-    lines, body, exch = respond(act_for(status, False, shape), method=method)
-    assert lines == [f"HTTP/1.1 {status}", "Content-Type: text/plain", "Date: <date>", "Server: starlet-py"]
-    assert body == b""
-    assert not any(line.lower().startswith(("content-length", "transfer-encoding")) for line in lines)
-    assert exch.keep_alive is True
+    wire = Wire(method=method)
+    assert produce(wire, status, False, shape) == head(f"HTTP/1.1 {status}", "Content-Type: text/plain",
+                                                        *OURS)  # fmt: skip
+    assert wire.resp.keep is True
 
 
-def test_1xx_final_status_has_no_body_and_no_framing() -> None:
-    lines, body, _ = respond(act_for("103 Early Hints", False, "whole"))
-    assert lines == ["HTTP/1.1 103 Early Hints", "Content-Type: text/plain", "Date: <date>",
-                     "Server: starlet-py"]  # fmt: skip
-    assert body == b""
+def test_1xx_final_status_has_no_body_and_no_framing(pinned_date: None) -> None:
+    raw = produce(Wire(), "103 Early Hints", False, "whole")
+    assert raw == head("HTTP/1.1 103 Early Hints", "Content-Type: text/plain", *OURS)
 
 
+# -- a body against its Content-Length --------------------------------------------
 @pytest.mark.parametrize("version", ["1.1", "1.0"])
-def test_app_content_length_shorter_than_body_cuts_and_closes_send_whole(version: str) -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Content-Length", "5")])
-        exch.send_whole(b"hello world")
-        exch.finish()
-
-    lines, body, exch = respond(act, version)
-    assert "Content-Length: 5" in lines
-    assert body == b"hello"
-    assert exch.keep_alive is False
+def test_app_content_length_shorter_than_a_whole_body_cuts_it(pinned_date: None, version: str) -> None:
+    wire = Wire(version).start("200 OK", [("Content-Length", "5")])
+    keep = [] if version == "1.1" else ["Connection: keep-alive"]
+    assert wire.whole(b"hello world").finish() == head(OK, "Content-Length: 5", "<date>",
+                                                       "<server>", *keep) + b"hello"  # fmt: skip
+    assert (wire.resp.keep, wire.resp.intact) == (True, False)  # decided keep; the body broke it
 
 
-def test_app_content_length_shorter_than_body_cuts_and_closes_writes() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [("Content-Length", "5")])
-        write(b"hel")
-        write(b"lo world")
-        write(b"more")
-        exch.finish()
-
-    lines, body, exch = respond(act)
-    assert "Transfer-Encoding: chunked" not in lines
-    assert body == b"hello"
-    assert exch.keep_alive is False
+def test_app_content_length_shorter_than_written_blocks_cuts_them(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("Content-Length", "5")])
+    for block in (b"hel", b"lo world", b"more"):
+        wire.write(block)
+    assert wire.finish() == head(OK, "Content-Length: 5", *OURS) + b"hello"
+    assert wire.resp.intact is False
 
 
-def test_app_content_length_longer_than_body_closes() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [("Content-Length", "20")])
-        write(b"only ten b")
-        exch.finish()
-
-    lines, body, exch = respond(act)
-    assert "Content-Length: 20" in lines
-    assert body == b"only ten b"
-    assert exch.keep_alive is False
+def test_app_content_length_longer_than_the_body(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("Content-Length", "20")])
+    wire.write(b"only ten b")
+    assert wire.finish() == head(OK, "Content-Length: 20", *OURS) + b"only ten b"
+    assert wire.resp.intact is False
 
 
-def test_app_content_length_exact_keeps_alive() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [("Content-Length", "10")])
-        write(b"only ")
-        write(b"ten b")
-        exch.finish()
-
-    _, body, exch = respond(act)
-    assert (body, exch.keep_alive) == (b"only ten b", True)
+def test_app_content_length_exact(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("Content-Length", "10")])
+    wire.write(b"only ")
+    wire.write(b"ten b")
+    assert wire.finish() == head(OK, "Content-Length: 10", *OURS) + b"only ten b"
+    assert (wire.resp.keep, wire.resp.intact) == (True, True)
 
 
-def test_big_body_in_one_send_whole() -> None:
-    big = bytes(range(256)) * 400  # 102,400 bytes: over SMALL, sent with sendmsg
+@pytest.mark.parametrize(
+    ("method", "headers", "size", "taken", "intact"),
+    [
+        ("GET", [], 70000, 70000, True),
+        ("GET", [("Content-Length", "4")], 10, 4, False),
+        ("GET", [("Content-Length", "10")], 10, 10, True),
+        ("HEAD", [], 6, 0, True),
+    ],
+)
+def test_take_a_file_body(
+    pinned_date: None, method: str, headers: list[tuple[str, str]], size: int, taken: int, intact: bool
+) -> None:
+    """What a sendfile() sends: the file's size against the Content-Length, none for HEAD."""
+    resp = Wire(method=method).start("200 OK", headers).resp
+    length = headers[0][1] if headers else str(size)
+    assert resp.head(size) == head(OK, *(f"{n}: {v}" for n, v in headers), *OURS,
+                                   *([] if headers else [f"Content-Length: {length}"]))  # fmt: skip
+    assert resp.take(size) == taken
+    assert (resp.finish(), resp.intact) == (b"", intact)
 
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [])
-        exch.send_whole(big)
-        exch.finish()
 
-    lines, body, _ = respond(act)
-    assert lines[-1] == "Content-Length: 102400"
-    assert body == big
+# -- body items ------------------------------------------------------------------
+def test_big_body_stays_whole_for_the_writer(pinned_date: None) -> None:
+    big = bytes(range(256)) * 400
+    wire = Wire().start()
+    head_bytes, body = wire.resp.head(len(big)), wire.resp.body(big)
+    assert (head_bytes, body) == (head(OK, *OURS, "Content-Length: 102400"), big)
+    assert body is big  # not copied: the writer sends it with sendmsg
 
 
-def test_big_chunked_writes() -> None:
+def test_big_chunked_writes(pinned_date: None) -> None:
     blocks = [bytes([i]) * 40000 for i in range(5)]
-
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        for block in blocks:
-            write(block)
-        exch.finish()
-
-    _, body, _ = respond(act)
-    assert body == b"".join(b"9c40\r\n" + b + b"\r\n" for b in blocks) + b"0\r\n\r\n"
+    wire = Wire().start()
+    for block in blocks:
+        wire.write(block)
+    assert wire.finish() == head(OK, *OURS, "Transfer-Encoding: chunked") + b"".join(
+        b"9c40\r\n" + b + b"\r\n" for b in blocks
+    ) + LAST_CHUNK  # fmt: skip
 
 
 def test_write_accepts_bytearray_and_memoryview() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        write(bytearray(b"ab"))  # type: ignore[arg-type]
-        write(memoryview(b"cde"))  # type: ignore[arg-type]
-        exch.finish()
-
-    _, body, _ = respond(act)
-    assert body == b"2\r\nab\r\n3\r\ncde\r\n0\r\n\r\n"
+    resp = Wire().start().resp
+    assert resp.piece(bytearray(b"ab"))[1] == b"2\r\nab\r\n"  # type: ignore[arg-type]
+    assert resp.piece(memoryview(b"cde")) == (b"", b"3\r\ncde\r\n")  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize("bad", ["text", 5, None, ["list"]])
 def test_write_of_non_bytes_is_type_error(bad: object) -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        with pytest.raises(TypeError):
-            write(bad)  # type: ignore[arg-type]
-        assert exch.head_sent is False
-
-    raw, _ = exchange_bytes(act)
-    assert raw == b""
+    resp = Wire().start().resp
+    with pytest.raises(TypeError, match="body items must be bytes"):
+        resp.piece(bad)  # type: ignore[arg-type]
+    assert resp.head_sent is False
 
 
-def test_start_response_returns_write() -> None:
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        assert write == exch.write
-        exch.finish()
-
-    exchange_bytes(act)
+def test_body_before_start_response_is_an_error() -> None:
+    resp = Wire().resp
+    with pytest.raises(AssertionError, match="before calling start_response"):
+        resp.head(1)
+    assert resp.head_sent is False
 
 
-def test_start_response_twice_without_exc_info_is_assertion_error() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [])
-        with pytest.raises(AssertionError):
-            exch.start_response("500 Internal Server Error", [])
-        exch.finish()
-
-    lines, _, _ = respond(act)
-    assert lines[0] == "HTTP/1.1 200 OK"
+# -- start_response ----------------------------------------------------------------
+def test_start_response_returns_the_write_it_was_given() -> None:
+    wire = Wire()
+    assert wire.resp.start_response("200 OK", []) == wire.write
 
 
-def test_start_response_with_exc_info_after_head_sent_reraises_the_original() -> None:
+def test_start_response_twice_without_exc_info_is_assertion_error(pinned_date: None) -> None:
+    wire = Wire().start()
+    with pytest.raises(AssertionError):
+        wire.resp.start_response("500 Internal Server Error", [])
+    assert wire.finish() == head(OK, *OURS, "Content-Length: 0")
+
+
+def test_start_response_with_exc_info_after_the_head_reraises_the_original(pinned_date: None) -> None:
     original = RuntimeError("app failed mid-body")
-    info = exc_info_of(original)
-
-    def act(exch: Exchange) -> None:
-        write = exch.start_response("200 OK", [])
-        write(b"partial")
-        with pytest.raises(RuntimeError) as caught:
-            exch.start_response("500 Internal Server Error", [], info)  # type: ignore[arg-type]
-        assert caught.value is original
-
-    raw, _ = exchange_bytes(act)
-    assert raw.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert b"500" not in raw
+    wire = Wire().start()
+    wire.write(b"partial")
+    with pytest.raises(RuntimeError) as caught:
+        wire.resp.start_response("500 Internal Server Error", [], exc_info_of(original))  # type: ignore[arg-type]
+    assert caught.value is original
+    assert b"".join(wire.parts) == head(OK, *OURS, "Transfer-Encoding: chunked") \
+        + b"7\r\npartial\r\n"  # fmt: skip
 
 
-def test_start_response_with_exc_info_before_head_sent_replaces_the_response() -> None:
+def test_start_response_with_exc_info_before_the_head_replaces_the_response(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("X-First", "1"), ("Content-Length", "100")])
     info = exc_info_of(ValueError("early"))
-
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("X-First", "1"), ("Content-Length", "100")])
-        exch.start_response("500 Internal Server Error", [("Content-Type", "text/plain")], info)  # type: ignore[arg-type]
-        exch.send_whole(b"oops")
-        exch.finish()
-
-    lines, body, exch = respond(act)
-    assert lines == ["HTTP/1.1 500 Internal Server Error", "Content-Type: text/plain", "Date: <date>",
-                     "Server: starlet-py", "Content-Length: 4"]  # fmt: skip
-    assert (body, exch.keep_alive) == (b"oops", True)
+    wire.start("500 Internal Server Error", [("Content-Type", "text/plain")], info)
+    assert wire.whole(b"oops").finish() == head(
+        "HTTP/1.1 500 Internal Server Error", "Content-Type: text/plain", *OURS, "Content-Length: 4"
+    ) + b"oops"
+    assert (wire.resp.keep, wire.resp.intact) == (True, True)
 
 
 @pytest.mark.parametrize(
@@ -667,118 +669,33 @@ def test_start_response_with_exc_info_before_head_sent_replaces_the_response() -
     ],
 )
 def test_start_response_refuses_bad_arguments(
-    status: object, headers: object, error: type[Exception]
+    pinned_date: None, status: object, headers: object, error: type[Exception]
 ) -> None:
-    def act(exch: Exchange) -> None:
-        with pytest.raises(error):
-            exch.start_response(status, headers)  # type: ignore[arg-type]
-        # the app may still answer properly after its mistake
-        exch.start_response("200 OK", [])
-        exch.send_whole(b"ok")
-        exch.finish()
-
-    lines, body, _ = respond(act)
-    assert (lines[0], body) == ("HTTP/1.1 200 OK", b"ok")
-
-
-def test_body_before_start_response_is_an_error() -> None:
-    def act(exch: Exchange) -> None:
-        with pytest.raises(AssertionError):
-            exch.send_whole(b"x")
-
-    raw, _ = exchange_bytes(act)
-    assert raw == b""
+    wire = Wire()
+    with pytest.raises(error):
+        wire.resp.start_response(status, headers)  # type: ignore[arg-type]
+    # the app may still answer properly after its mistake
+    assert wire.start().whole(b"ok").finish() == head(OK, *OURS,
+                                                      "Content-Length: 2") + b"ok"  # fmt: skip
 
 
 def test_app_date_and_server_suppress_ours() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("SERVER", "custom/1.0")])
-        exch.send_whole(b"x")
-        exch.finish()
-
-    raw, _ = exchange_bytes(act)
-    head = raw.partition(b"\r\n\r\n")[0].split(b"\r\n")
-    assert head == [b"HTTP/1.1 200 OK", b"date: Sun, 06 Nov 1994 08:49:37 GMT", b"SERVER: custom/1.0",
-                    b"Content-Length: 1"]  # fmt: skip
+    wire = Wire().start("200 OK", [("date", "Sun, 06 Nov 1994 08:49:37 GMT"), ("SERVER", "custom/1.0")])
+    assert wire.whole(b"x").finish() == (b"HTTP/1.1 200 OK\r\ndate: Sun, 06 Nov 1994 08:49:37 GMT\r\n"
+                                         b"SERVER: custom/1.0\r\nContent-Length: 1\r\n\r\nx")  # fmt: skip
 
 
-def test_app_server_only_keeps_our_date() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Server", "mine")])
-        exch.finish()
-
-    lines, _, _ = respond(act)
-    assert lines == ["HTTP/1.1 200 OK", "Server: mine", "Date: <date>", "Content-Length: 0"]
+def test_app_server_only_keeps_our_date(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("Server", "mine")])
+    assert wire.finish() == head(OK, "Server: mine", "<date>", "Content-Length: 0")
 
 
-def test_repeated_app_headers_are_all_sent_in_order() -> None:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Set-Cookie", "a=1"), ("X-A", "1"), ("Set-Cookie", "b=2")])
-        exch.finish()
-
-    lines, _, _ = respond(act)
-    assert lines[1:4] == ["Set-Cookie: a=1", "X-A: 1", "Set-Cookie: b=2"]
+def test_our_date_is_now() -> None:
+    raw = Wire().start().finish()
+    assert DATE_RE.fullmatch(raw.split(b"\r\n")[1].decode())
 
 
-# -- send_file -----------------------------------------------------------------
-def _file(tmp_path: Path, data: bytes) -> int:
-    path = tmp_path / "payload.bin"
-    path.write_bytes(data)
-    return os.open(path, os.O_RDONLY)
-
-
-def file_act(
-    fd: int, offset: int, count: int, headers: list[tuple[str, str]] | None = None
-) -> Callable[[Exchange], None]:
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", headers or [])
-        exch.send_file(fd, offset, count)
-        exch.finish()
-
-    return act
-
-
-def test_send_file(tmp_path: Path) -> None:
-    data = os.urandom(70000)
-    fd = _file(tmp_path, data)
-    try:
-        lines, body, exch = respond(file_act(fd, 100, len(data) - 100))
-    finally:
-        os.close(fd)
-    assert lines[-1] == f"Content-Length: {len(data) - 100}"
-    assert body == data[100:]
-    assert exch.keep_alive is True
-
-
-def test_send_file_head_sends_no_body(tmp_path: Path) -> None:
-    fd = _file(tmp_path, b"abcdef")
-    try:
-        lines, body, _ = respond(file_act(fd, 0, 6), method="HEAD")
-    finally:
-        os.close(fd)
-    assert lines[-1] == "Content-Length: 6"
-    assert body == b""
-
-
-def test_send_file_app_content_length_shorter_cuts(tmp_path: Path) -> None:
-    fd = _file(tmp_path, b"abcdefghij")
-    try:
-        lines, body, _ = respond(file_act(fd, 0, 10, [("Content-Length", "4")]))
-    finally:
-        os.close(fd)
-    assert "Content-Length: 4" in lines
-    assert body == b"abcd"
-
-
-@pytest.mark.parametrize("version", ["1.1", "1.0"])
-def test_head_with_unknown_length_gets_no_content_length(version: str) -> None:
-    """An app that returns an empty iterable for HEAD did not say the GET body is empty:
-    ``Content-Length: 0`` would be a false length (RFC 9110 §8.6, §9.3.2)."""
-
-    def act(exch: Exchange) -> None:
-        exch.start_response("200 OK", [("Content-Type", "text/plain")])
-        exch.finish()
-
-    lines, body, exch = respond(act, version, method="HEAD")
-    assert not any(line.startswith("Content-Length") for line in lines)
-    assert (body, exch.keep_alive) == (b"", True)
+def test_repeated_app_headers_are_all_sent_in_order(pinned_date: None) -> None:
+    wire = Wire().start("200 OK", [("Set-Cookie", "a=1"), ("X-A", "1"), ("Set-Cookie", "b=2")])
+    assert wire.finish() == head(OK, "Set-Cookie: a=1", "X-A: 1", "Set-Cookie: b=2", "<date>",
+                                 "<server>", "Content-Length: 0")  # fmt: skip
