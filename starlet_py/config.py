@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .accesslog import FORMATS
 from .errors import ConfigError
 from .listeners import parse_address
 from .log import LEVELS
@@ -59,7 +60,13 @@ class Config:
     )
     reuse_port: bool = _opt(False, "set SO_REUSEPORT on sockets we bind (restart without a supervisor)")
     access_log: str | None = _opt(
-        None, "write a common-log-format access log to PATH, or - for stderr", "PATH"
+        None, "write an access log (one line per answered request) to PATH, or - for stderr", "PATH"
+    )
+    access_log_format: str = _opt(
+        "common",
+        "common (Apache's), combined (plus Referer, User-Agent and the microseconds taken) "
+        "or json (one object per line)",
+        "FORMAT",
     )
     log_level: str = _opt(
         "info", "log only events at this level and above: debug, info, warning, error", "LEVEL"
@@ -101,6 +108,10 @@ class Config:
             parse_address(addr)  # raises ConfigError on a bad address
         if self.log_level not in LEVELS:
             raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {self.log_level!r}")
+        if self.access_log_format not in FORMATS:
+            raise ConfigError(
+                f"--access-log-format must be one of {', '.join(FORMATS)}, got {self.access_log_format!r}"
+            )
         if self.socket_mode > 0o777:
             raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
         if self.child_exit is not None and ":" not in self.child_exit:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed, RequestTimeout
-from .log import access_line, log_exc
+from .log import log_exc
 from .protocol import Protocol, Request
 from .response import SERVER, Exchange, date_line
 from .wsgi import FileWrapper, Input, build, peer_names
@@ -34,7 +34,7 @@ POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
-    __slots__ = ("sock", "worker", "proto", "names", "served", "_poll", "_continue", "_req")
+    __slots__ = ("sock", "worker", "proto", "names", "served", "_poll", "_continue", "_req", "_t0")
 
     def __init__(self, sock: socket.socket, addr: Any, worker: Worker, listener: Any) -> None:
         self.sock = sock
@@ -45,6 +45,7 @@ class Connection:
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._req: Request | None = None
+        self._t0 = 0.0  # time.monotonic() at the current head's completion (only with --access-log)
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
@@ -56,8 +57,10 @@ class Connection:
                 if not queue and not self._read_head():
                     return
                 req = queue.popleft()
+                if worker.access is not None:
+                    self._t0 = time.monotonic()
                 if req.error is not None:
-                    self._refuse(getattr(req.error, "status", 400))
+                    self._refuse(getattr(req.error, "status", 400), req)
                     return
                 self.served += 1
                 worker.count_request()
@@ -85,6 +88,7 @@ class Connection:
             try:
                 data = self._read_within(deadline)
             except BodyTimeout:
+                self._t0 = time.monotonic() - self.worker.config.timeout  # the head's first piece
                 self._refuse(RequestTimeout.status)
                 return False
             if not data:
@@ -165,7 +169,7 @@ class Connection:
         self.proto.feed(data)
 
     # -- answering ----------------------------------------------------------
-    def _refuse(self, status: int) -> None:
+    def _refuse(self, status: int, req: Request | None = None, remote: str | None = None) -> None:
         """Answer a request we will not pass to the app, then the connection closes."""
         reason = REASONS.get(status, "Error")
         body = f"{status} {reason}\n".encode()
@@ -173,10 +177,15 @@ class Connection:
             f"HTTP/1.1 {status} {reason}\r\nContent-Type: text/plain\r\n"
             f"Content-Length: {len(body)}\r\nConnection: close\r\n"
         )
+        sent = 0
         try:
             self.sock.sendall(head.encode("latin-1") + date_line() + SERVER + b"\r\n" + body)
+            sent = len(body)
         except OSError:
             pass
+        access = self.worker.access
+        if access is not None:
+            access.request(self.names[0] if remote is None else remote, req, status, sent, self._t0)
 
     def _handle(self, req: Request, base: dict[str, Any], keep: bool) -> bool:
         """Run the app for ``req`` and send its response; True to keep the connection."""
@@ -185,15 +194,16 @@ class Connection:
         expect = req.expect
         if expect is not None:
             if expect != b"100-continue":
-                self._refuse(ExpectationFailed.status)  # RFC 9110 §10.1.1
+                self._refuse(ExpectationFailed.status, req)  # RFC 9110 §10.1.1
                 return False
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
         exch = Exchange(sock, req, keep, self.worker)
         inp = Input(req, self.pull)
+        env = build(base, req, self.names, inp)
         result: Any = None
         try:
-            result = self.worker.app(build(base, req, self.names, inp), exch.start_response)
+            result = self.worker.app(env, exch.start_response)
             if not exch.head_sent and type(result) in (list, tuple) and len(result) == 1:
                 exch.send_whole(result[0])
             elif not exch.head_sent and type(result) is FileWrapper and (spec := result.sendable()):
@@ -204,12 +214,12 @@ class Connection:
             exch.finish()
         except ClientDisconnected as e:
             if not exch.head_sent:
-                self._refuse(e.status)
+                self._refuse(e.status, req, env["REMOTE_ADDR"])
             return False
         except Exception:
             log_exc(f"error in app for {req.request_line!r}")
             if not exch.head_sent:
-                self._refuse(500)
+                self._refuse(500, req, env["REMOTE_ADDR"])
             return False
         finally:
             self._continue = False
@@ -220,9 +230,9 @@ class Connection:
                 except Exception:
                     log_exc(f"error in close() for {req.request_line!r}")
                     exch.keep_alive = False
-        access = self.worker.access
-        if access is not None:
-            access.write(access_line(self.names[0], req.request_line, exch.code, exch.length))
+            access = self.worker.access
+            if access is not None and exch.head_sent:  # else _refuse logged the answer
+                access.request(env["REMOTE_ADDR"], req, exch.code, exch.sent, self._t0)
         if not exch.keep_alive:
             return False
         if not req.complete or req.body:

@@ -70,7 +70,7 @@ class Exchange:
     """
 
     __slots__ = ("sock", "worker", "method", "http11", "keep_alive", "status", "code", "block",
-                 "flags", "length", "head_sent", "chunked", "remaining", "no_body")  # fmt: skip
+                 "flags", "length", "head_sent", "chunked", "remaining", "no_body", "sent")  # fmt: skip
     block: bytes
     flags: int
     no_body: bool
@@ -87,6 +87,7 @@ class Exchange:
         self.chunked = False
         self.remaining = -1  # bytes still owed under a Content-Length, -1: not counted
         self.length: int | None = None  # the Content-Length announced, if any
+        self.sent = 0  # body bytes (without chunk framing) the kernel took, for the access log
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
@@ -155,9 +156,9 @@ class Exchange:
             if self.no_body:
                 self._sendall(head)
             else:
-                self._send(head, self._frame(data))
+                self._send(head, data)
         elif data and not self.no_body:
-            self._send(b"", self._frame(data))
+            self._send(b"", data)
 
     def _frame(self, data: bytes) -> bytes:
         if self.chunked:
@@ -177,16 +178,19 @@ class Exchange:
         except OSError as e:
             raise ClientDisconnected(f"write failed: {e}") from e
 
-    def _send(self, head: bytes, body: bytes) -> None:
+    def _send(self, head: bytes, data: bytes) -> None:
+        """Frame body bytes ``data`` and send them after ``head``; count them once sent."""
+        body = self._frame(data)
         if len(body) < SMALL or not head:
             self._sendall(head + body if head else body)
-            return
-        try:
-            sent = self.sock.sendmsg([head, body])  # two buffers, one syscall, no copy
-        except OSError as e:
-            raise ClientDisconnected(f"write failed: {e}") from e
-        if sent < len(head) + len(body):
-            self._sendall((head + body)[sent:])  # rare: the socket buffer was full
+        else:
+            try:
+                sent = self.sock.sendmsg([head, body])  # two buffers, one syscall, no copy
+            except OSError as e:
+                raise ClientDisconnected(f"write failed: {e}") from e
+            if sent < len(head) + len(body):
+                self._sendall((head + body)[sent:])  # rare: the socket buffer was full
+        self.sent += len(data) if self.chunked else len(body)  # body: data as _frame cut it
 
     def send_whole(self, body: bytes) -> None:
         """Send a response whose whole body is ``body`` (the one-item-list fast path)."""
@@ -197,7 +201,7 @@ class Exchange:
         if self.no_body or not body:
             self._sendall(head)
         else:
-            self._send(head, self._frame(body))
+            self._send(head, body)
 
     def send_file(self, fd: int, offset: int, count: int) -> None:
         """Send ``count`` bytes of a regular file with ``os.sendfile``."""
@@ -221,6 +225,7 @@ class Exchange:
             offset += sent
             count -= sent
             self.remaining -= sent
+            self.sent += sent
 
     def finish(self) -> None:
         """End the body: send the head if nothing went out yet, the last chunk, checks."""
