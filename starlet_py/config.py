@@ -13,6 +13,7 @@ from .accesslog import FORMATS
 from .errors import ConfigError
 from .listeners import parse_address
 from .log import LEVELS
+from .proxy import parse as parse_proxies
 
 
 def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
@@ -71,6 +72,12 @@ class Config:
     log_level: str = _opt(
         "info", "log only events at this level and above: debug, info, warning, error", "LEVEL"
     )
+    forwarded_allow_ips: str = _opt(
+        "",
+        "comma-separated peers (IP addresses, 'unix' for unix-socket clients, '*' for any) "
+        "whose X-Forwarded-Proto and X-Forwarded-For are believed; default: none",
+        "ADDRS",
+    )
     socket_mode: int = _opt(
         0o660,
         "permissions (octal) of the unix sockets we create; nginx's user needs rw: see --socket-group",
@@ -112,6 +119,7 @@ class Config:
             raise ConfigError(
                 f"--access-log-format must be one of {', '.join(FORMATS)}, got {self.access_log_format!r}"
             )
+        parse_proxies(self.forwarded_allow_ips)  # raises ConfigError on a bad item
         if self.socket_mode > 0o777:
             raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
         if self.child_exit is not None and ":" not in self.child_exit:

@@ -20,7 +20,7 @@ from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed,
 from .log import log_exc
 from .protocol import Protocol, Request
 from .response import SERVER, Exchange, date_line
-from .wsgi import FileWrapper, Input, build, peer_names
+from .wsgi import FileWrapper, Input, peer_names
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -200,7 +200,7 @@ class Connection:
             self._continue = not req.complete and req.version == "1.1"
         exch = Exchange(sock, req, keep, self.worker)
         inp = Input(req, self.pull)
-        env = build(base, req, self.names, inp)
+        env = self.worker.build(base, req, self.names, inp)
         result: Any = None
         try:
             result = self.worker.app(env, exch.start_response)

@@ -22,12 +22,13 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from . import proxy
 from .accesslog import AccessLog
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, set_timeouts
 from .log import log, log_exc
-from .wsgi import template
+from .wsgi import build, template
 
 # accept() errors that concern one connection, not the listener (accept(2), "Error handling").
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
@@ -71,6 +72,8 @@ class Worker:
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
         self.access: AccessLog | None = None  # --access-log, opened after the fork
+        # The environ builder; with --forwarded-allow-ips, wrapped (nothing per request otherwise).
+        self.build = proxy.builder(config.forwarded_allow_ips, build)
 
     def count_request(self) -> None:
         """Called as each request starts; reaching the limit ends this worker's life."""
