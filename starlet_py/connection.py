@@ -214,12 +214,12 @@ class Connection:
             exch.finish()
         except ClientDisconnected as e:
             if not exch.head_sent:
-                self._refuse(e.status, req, env["REMOTE_ADDR"])
+                self._refuse(e.status, req, env.get("REMOTE_ADDR", ""))
             return False
         except Exception:
             log_exc(f"error in app for {req.request_line!r}")
             if not exch.head_sent:
-                self._refuse(500, req, env["REMOTE_ADDR"])
+                self._refuse(500, req, env.get("REMOTE_ADDR", ""))
             return False
         finally:
             self._continue = False
@@ -232,7 +232,7 @@ class Connection:
                     exch.keep_alive = False
             access = self.worker.access
             if access is not None and exch.head_sent:  # else _refuse logged the answer
-                access.request(env["REMOTE_ADDR"], req, exch.code, exch.sent, self._t0)
+                access.request(env.get("REMOTE_ADDR", ""), req, exch.code, exch.sent, self._t0)
         if not exch.keep_alive:
             return False
         if not req.complete or req.body:
