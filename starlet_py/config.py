@@ -9,8 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from .accesslog import FORMATS
 from .errors import ConfigError
 from .log import LEVELS
+from .proxy import parse as parse_proxies
 
 
 def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
@@ -64,10 +66,22 @@ class Config:
         "PATH",
     )
     access_log: str | None = _opt(
-        None, "write a common-log-format access log to PATH, or - for stderr", "PATH"
+        None, "write an access log (one line per answered request) to PATH, or - for stderr", "PATH"
+    )
+    access_log_format: str = _opt(
+        "common",
+        "common (Apache's), combined (plus Referer, User-Agent and the microseconds taken) "
+        "or json (one object per line)",
+        "FORMAT",
     )
     log_level: str = _opt(
         "info", "log only events at this level and above: debug, info, warning, error", "LEVEL"
+    )
+    forwarded_allow_ips: str = _opt(
+        "",
+        "comma-separated peers (IP addresses, 'unix' for unix-socket clients, '*' for any) "
+        "whose X-Forwarded-Proto and X-Forwarded-For are believed; default: none",
+        "ADDRS",
     )
     socket_mode: int = _opt(
         0o660,
@@ -106,6 +120,11 @@ class Config:
             parse_address(addr)  # raises ConfigError on a bad address
         if self.log_level not in LEVELS:
             raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {self.log_level!r}")
+        if self.access_log_format not in FORMATS:
+            raise ConfigError(
+                f"--access-log-format must be one of {', '.join(FORMATS)}, got {self.access_log_format!r}"
+            )
+        parse_proxies(self.forwarded_allow_ips)  # raises ConfigError on a bad item
         if self.socket_mode > 0o777:
             raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
         for path in self.warmup:

@@ -15,16 +15,20 @@ import socket
 import time
 import typing
 from collections.abc import Callable
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any
 
 from .config import Config
 from .errors import ClientDisconnected
 from .listeners import PeerNames
-from .log import access_line, log_exc
+from .log import log_exc
 from .protocol import Protocol, Request
 from .response import CONTINUE, Response, error_answer, keep_alive
 from .writer import Writer
-from .wsgi import FileWrapper, Input, build
+from .wsgi import FileWrapper, Input
+
+if TYPE_CHECKING:
+    from .accesslog import AccessLog
+    from .wsgi import Build
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
@@ -36,7 +40,8 @@ class Host(typing.Protocol):
 
     app: Callable[..., Any]
     config: Config
-    access: TextIO | None  # the --access-log, if any
+    access: AccessLog | None  # the --access-log, if any
+    build: Build  # the environ of a request (wsgi.build, or proxy's with --forwarded-allow-ips)
     stopping: bool  # answer with `Connection: close` from now on
 
     def count_request(self) -> None: ...  # as each request starts; it may set ``stopping``
@@ -48,7 +53,7 @@ class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
     __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "_poll", "_continue",
-                 "_req", "_resp")  # fmt: skip
+                 "_req", "_resp", "_t0")  # fmt: skip
     _req: Request  # the request being answered (set by _handle)
     _resp: Response  # its response, while the app runs
 
@@ -62,6 +67,7 @@ class Connection:
         self.served = 0
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
+        self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
@@ -71,8 +77,10 @@ class Connection:
                 if not queue and not self._read_head():
                     return
                 req = queue.popleft()
+                if self.host.access is not None:
+                    self._t0 = time.monotonic()
                 if req.error is not None:
-                    self._refuse(req.error.status)
+                    self._refuse(req.error.status, req)
                     return
                 self.served += 1
                 self.host.count_request()
@@ -99,6 +107,8 @@ class Connection:
                 data = self._read_within(deadline)
             except ClientDisconnected as e:
                 if e.status == 408:
+                    if self.host.access is not None:
+                        self._t0 = time.monotonic() - self.host.config.timeout
                     self._refuse(408)
                 return False
         return False
@@ -167,12 +177,21 @@ class Connection:
         self.proto.feed(data)
 
     # -- answering ----------------------------------------------------------
-    def _refuse(self, status: int) -> None:
-        """Answer a request we will not pass to the app, then the connection closes."""
+    def _refuse(self, status: int, req: Request | None = None, remote: str | None = None) -> None:
+        """Answer a request we will not pass to the app, then the connection closes.
+
+        ``req`` (when there is one) and ``remote`` (REMOTE_ADDR as the app left it)
+        are for the access log."""
+        answer = error_answer(status)
+        sent = 0
         try:
-            self.out.send(error_answer(status))
+            self.out.send(answer)
+            sent = len(answer) - answer.index(b"\r\n\r\n") - 4
         except ClientDisconnected:
             pass
+        access = self.host.access
+        if access is not None:
+            access.request(self.names.remote_addr if remote is None else remote, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
         return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping)
@@ -193,9 +212,10 @@ class Connection:
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
         inp = Input(req, self.pull)
+        env = self.host.build(base, req, self.names, inp)
         result: Any = None
         try:
-            result = self.host.app(build(base, req, self.names, inp), resp.start_response)
+            result = self.host.app(env, resp.start_response)
             sent = resp.head_sent  # the app called write(): the iterable's items follow
             if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
                 body = result[0]
@@ -204,7 +224,8 @@ class Connection:
                 fd, offset, count = spec
                 head = resp.head(count)
                 want = resp.take(count)
-                if out.sendfile(head, fd, offset, want) < want:
+                resp.sent = out.sendfile(head, fd, offset, want)
+                if resp.sent < want:
                     resp.intact = False  # the file shrank: the Content-Length is not met
             else:
                 for data in result:
@@ -214,12 +235,12 @@ class Connection:
                 out.send(tail)
         except ClientDisconnected as e:
             if not resp.head_sent:
-                self._refuse(e.status)
+                self._refuse(e.status, req, env.get("REMOTE_ADDR", ""))
             return False
         except Exception:
             log_exc(f"error in app for {req.request_line!r}")
             if not resp.head_sent:
-                self._refuse(500)
+                self._refuse(500, req, env.get("REMOTE_ADDR", ""))
             return False
         finally:
             self._continue = False
@@ -231,9 +252,9 @@ class Connection:
                 except Exception:
                     log_exc(f"error in close() for {req.request_line!r}")
                     resp.intact = False
-        access = self.host.access
-        if access is not None:
-            access.write(access_line(self.names.remote_addr, req.request_line, resp.code, resp.length))
+            access = self.host.access
+            if access is not None and resp.head_sent:  # else _refuse logged the answer
+                access.request(env.get("REMOTE_ADDR", ""), req, resp.code, resp.sent, self._t0)
         # Decided with the head (resp.keep); the exchange may still have left the connection
         # unusable: a broken response, a broken body, or unread body we cannot discard.
         if not (resp.keep and resp.intact):

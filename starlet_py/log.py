@@ -49,9 +49,3 @@ def log_exc(message: str) -> None:
 
     error(f"{message}:\n{traceback.format_exc()}")
 
-
-def access_line(remote: str, request_line: str, status: int, length: int | None) -> str:
-    """A common-log-format line (the body size is '-' when it was not announced)."""
-    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime())
-    size = "-" if length is None else str(length)
-    return f'{remote or "-"} - - [{stamp}] "{request_line}" {status or "-"} {size}\n'

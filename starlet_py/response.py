@@ -92,7 +92,8 @@ class Response:
     """
 
     __slots__ = ("write", "decide", "method", "http11", "status", "code", "block", "flags", "length",
-                 "no_body", "head_sent", "chunked", "remaining", "delimited", "keep", "intact")  # fmt: skip
+                 "no_body", "head_sent", "chunked", "remaining", "delimited", "keep", "intact",
+                 "sent")  # fmt: skip
     block: bytes
     flags: int
     no_body: bool
@@ -111,6 +112,7 @@ class Response:
         self.delimited = True  # False: the body ends only when the connection closes
         self.keep = False
         self.intact = True
+        self.sent = 0  # body bytes framed for the wire (for the access log)
 
     def start_response(
         self, status: str, headers: list[tuple[str, str]], exc_info: ExcInfo | None = None
@@ -177,8 +179,10 @@ class Response:
     def body(self, data: bytes) -> bytes:
         """One block of the body as it goes on the wire (after the head)."""
         if self.chunked:
+            self.sent += len(data)
             return chunk(data) if data else b""
         size = self.take(len(data))
+        self.sent += size
         return data if size == len(data) else data[:size]
 
     def piece(self, data: bytes) -> tuple[bytes, bytes]:

@@ -20,13 +20,14 @@ import socket
 import sys
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, TextIO
+from typing import Any
 
+from .accesslog import AccessLog
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
-from .wsgi import template
+from .wsgi import builder, template
 
 # accept() errors that concern one connection, not the listener (accept(2), "Error handling").
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
@@ -69,7 +70,9 @@ class Worker:
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
-        self.access: TextIO | None = None  # --access-log, opened after the fork
+        self.access: AccessLog | None = None  # --access-log, opened after the fork
+        # The environ builder: with --forwarded-allow-ips, one that believes trusted proxies.
+        self.build = builder(config.forwarded_allow_ips)
 
     def count_request(self) -> None:
         """Called as each request starts; reaching the limit ends this worker's life."""
@@ -117,10 +120,11 @@ class Worker:
         # The master blocked them around the fork (Master._spawn): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
         if self.config.access_log == "-":
-            self.access = sys.stderr
+            self.access = AccessLog(sys.stderr, self.config.access_log_format)
         elif self.config.access_log:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
-            self.access = open(self.config.access_log, "a", buffering=1)
+            stream = open(self.config.access_log, "a", buffering=1)
+            self.access = AccessLog(stream, self.config.access_log_format)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             random.seed()  # the master's random state is shared by every fork

@@ -10,6 +10,7 @@ import sys
 from collections.abc import Callable, Iterator
 from typing import IO, Any
 
+from . import proxy
 from .listeners import PeerNames
 from .protocol import Request
 from .rfc import PCT
@@ -100,6 +101,26 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
     env["wsgi.input"] = inp
     return env
 
+
+Build = Callable[[dict[str, Any], Request, PeerNames, "Input"], dict[str, Any]]
+
+
+def builder(spec: str) -> Build:
+    """``build`` itself when ``spec`` (--forwarded-allow-ips) is empty; else ``build``
+    followed by proxy.apply for the requests of trusted peers."""
+    trusted = proxy.parse(spec)
+    if trusted is None:
+        return build
+
+    def build_behind_proxy(
+        base: dict[str, Any], req: Request, names: PeerNames, inp: Input
+    ) -> dict[str, Any]:
+        env = build(base, req, names, inp)
+        if trusted(names.remote_addr):
+            proxy.apply(env)
+        return env
+
+    return build_behind_proxy
 
 class Input:
     """``wsgi.input``: the request body, pulled from the socket as the app reads.

@@ -47,6 +47,17 @@ def form(request: HttpRequest) -> HttpResponse:
     )
 
 
-urlpatterns = [path("hello/<str:name>", hello), path("form", form)]
+def whoami(request: HttpRequest) -> HttpResponse:
+    """What Django makes of the request's scheme and client (the proxy-header tests)."""
+    return JsonResponse(
+        {
+            "secure": request.is_secure(),
+            "url": request.build_absolute_uri("/"),
+            "remote": request.META["REMOTE_ADDR"],
+        }
+    )
+
+
+urlpatterns = [path("hello/<str:name>", hello), path("form", form), path("whoami", whoami)]
 
 application = get_wsgi_application()

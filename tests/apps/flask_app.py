@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 
-from flask import Flask, Response, jsonify, request, stream_with_context
+from flask import Flask, Response, jsonify, request, stream_with_context, url_for
 
 app = Flask(__name__)
 
@@ -52,3 +52,9 @@ def stream() -> Response:
             yield f"line {i} of {n}\n"
 
     return Response(stream_with_context(lines()), mimetype="text/plain")
+
+
+@app.get("/whoami")
+def whoami() -> Response:
+    """What Flask makes of the request's scheme and client (the proxy-header tests)."""
+    return jsonify(url=url_for("index", _external=True), secure=request.is_secure, remote=request.remote_addr)

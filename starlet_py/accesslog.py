@@ -1,0 +1,123 @@
+"""``--access-log``: one line per answered request, in ``--access-log-format``.
+
+Pure formatting (``common``, ``combined``, ``json``: one function each, from one
+Record) plus ``AccessLog``, which a worker holds when the log is on: nothing
+here runs per request when it is off.  A client controls the request line, the
+Referer and the User-Agent, so every field is escaped: no input can end a line
+or add a field (hand-rolled JSON logs can be forged: gunicorn #2457).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, NamedTuple, TextIO
+
+if TYPE_CHECKING:
+    from .protocol import Request
+
+FORMATS = ("common", "combined", "json")
+
+
+class Record(NamedTuple):
+    """One answered request.  ``remote`` is '' for a unix-socket client (logged '-')."""
+
+    remote: str
+    time: float  # wall clock (time.time()) when the request's head was complete
+    request_line: str  # '-' when no request line was parsed
+    status: int
+    sent: int  # bytes of body actually sent (not the announced Content-Length)
+    duration: float  # seconds from the complete head to the end of the response
+    referer: str | None
+    user_agent: str | None
+
+
+# Apache's escaping (mod_log_config): '"' and '\' get a backslash, anything outside
+# printable ASCII becomes \xhh; strings here are latin-1, so every char is < 256.
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100))}
+_ESCAPES[ord('"')] = '\\"'
+_ESCAPES[ord("\\")] = "\\\\"
+
+
+def quote(text: str) -> str:
+    """``text`` made safe between double quotes in a log line."""
+    if text.isascii() and text.isprintable() and '"' not in text and "\\" not in text:
+        return text  # the common case: no copy
+    return text.translate(_ESCAPES)
+
+
+def clf_time(t: float) -> str:
+    """``10/Oct/2000:13:55:36 +0000`` (always UTC)."""
+    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
+
+
+def common(r: Record) -> str:
+    """Apache's common log format; the size is ``-`` when no body byte was sent."""
+    return (
+        f'{quote(r.remote) or "-"} - - [{clf_time(r.time)}] "{quote(r.request_line)}" '
+        f'{r.status or "-"} {r.sent or "-"}\n'
+    )
+
+
+def combined(r: Record) -> str:
+    """Apache's combined format, then the duration in microseconds (Apache's ``%D``)."""
+    referer = "-" if r.referer is None else quote(r.referer)
+    agent = "-" if r.user_agent is None else quote(r.user_agent)
+    return f'{common(r)[:-1]} "{referer}" "{agent}" {int(r.duration * 1e6)}\n'
+
+
+def json_formatter() -> Callable[[Record], str]:
+    """The ``json`` format: one object per line; json is imported only here."""
+    from json import dumps
+
+    def json_line(r: Record) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.time))
+        return dumps({
+            "remote": r.remote or "-",
+            "time": f"{stamp}.{int(r.time % 1 * 1000):03d}Z",
+            "request": r.request_line,
+            "status": r.status,
+            "bytes": r.sent,
+            "duration": round(r.duration, 6),
+            "referer": r.referer,
+            "user_agent": r.user_agent,
+        }) + "\n"  # fmt: skip
+
+    return json_line
+
+
+def formatter(name: str) -> Callable[[Record], str]:
+    """The function of format ``name`` (one of FORMATS; KeyError otherwise)."""
+    if name == "json":
+        return json_formatter()
+    return {"common": common, "combined": combined}[name]
+
+
+class AccessLog:
+    """A worker's access log: ``request()`` formats one line and writes it."""
+
+    __slots__ = ("stream", "format", "headers")
+
+    def __init__(self, stream: TextIO, name: str) -> None:
+        self.stream = stream
+        self.format = formatter(name)
+        self.headers = name != "common"  # only the others look at Referer and User-Agent
+
+    def request(self, remote: str, req: Request | None, status: int, sent: int, started: float) -> None:
+        """Log one answer; ``started`` is time.monotonic() when its head was complete."""
+        duration = time.monotonic() - started if started else 0.0
+        line = req.request_line if req is not None and req.method else "-"
+        referer = agent = None
+        if self.headers and req is not None:
+            for name, value in req.headers:
+                if name == b"referer":
+                    referer = value.decode("latin-1")
+                elif name == b"user-agent":
+                    agent = value.decode("latin-1")
+        if type(remote) is not str:  # REMOTE_ADDR as the app (a middleware) left it
+            remote = str(remote)
+        record = Record(remote, time.time() - duration, line, status, sent, duration, referer, agent)
+        try:
+            self.stream.write(self.format(record))
+        except (OSError, ValueError):
+            pass  # a full disk or a closed log must not fail the request

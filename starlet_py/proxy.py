@@ -1,0 +1,78 @@
+"""``--forwarded-allow-ips``: believe X-Forwarded-Proto/-For from trusted peers only.
+
+Pure: ``parse`` turns the option into a matcher once; ``apply`` rewrites one
+environ; wsgi.builder wraps the environ builder with them only when the option
+is set, so with the option off a request pays nothing (not even a call).
+
+From a trusted peer, ``X-Forwarded-Proto: https|http`` sets ``wsgi.url_scheme``
+(and ``HTTPS=on`` for https), and the last hop of ``X-Forwarded-For`` (the
+address the proxy itself saw) sets ``REMOTE_ADDR``, with ``REMOTE_PORT`` "0"
+(the client's port is not forwarded; "0" is what a unix-socket peer has).  A
+value that is not one of those (an unknown scheme, a hop that is not an IP
+address) changes nothing.  The headers always stay in the environ as sent.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from .errors import ConfigError
+
+UNIX = ""  # the REMOTE_ADDR (peer_names) of a unix-socket client
+
+
+def canonical(text: str) -> str | None:
+    """``text`` as the kernel spells that address (inet_ntop), or None if it is not one."""
+    for family in (socket.AF_INET, socket.AF_INET6):
+        try:
+            return socket.inet_ntop(family, socket.inet_pton(family, text))
+        except (OSError, ValueError):
+            continue
+    return None
+
+
+def parse(spec: str) -> Callable[[str], bool] | None:
+    """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off.
+
+    ``spec``: comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers), ``*``
+    (every peer).  Raises ConfigError naming the first item that is none of these.
+    """
+    items = [item.strip() for item in spec.split(",") if item.strip()]
+    if not items:
+        return None
+    if "*" in items:
+        return lambda peer: True
+    peers = set()
+    for item in items:
+        if item == "unix":
+            peers.add(UNIX)
+            continue
+        addr = canonical(item)
+        if addr is None:
+            raise ConfigError(f"--forwarded-allow-ips: {item!r} is not an IP address, 'unix' or '*'")
+        peers.add(addr)
+        if "." in addr and ":" not in addr:
+            peers.add("::ffff:" + addr)  # the same client on a dual-stack [::] listener
+    return frozenset(peers).__contains__
+
+
+def apply(env: dict[str, Any]) -> None:
+    """Rewrite ``env`` (of a trusted peer's request) from its X-Forwarded-* fields."""
+    proto = env.get("HTTP_X_FORWARDED_PROTO")
+    if proto is not None:
+        scheme = proto.rpartition(",")[2].strip().lower()  # repeated fields: the last one
+        if scheme == "https":
+            env["wsgi.url_scheme"] = "https"
+            env["HTTPS"] = "on"
+        elif scheme == "http":
+            env["wsgi.url_scheme"] = "http"
+            env.pop("HTTPS", None)
+    hops = env.get("HTTP_X_FORWARDED_FOR")
+    if hops is not None:
+        addr = canonical(hops.rpartition(",")[2].strip())
+        if addr is not None:
+            env["REMOTE_ADDR"] = addr
+            env["REMOTE_PORT"] = "0"
+
