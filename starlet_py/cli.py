@@ -11,10 +11,8 @@ import argparse
 import gc
 import os
 import sys
-import types
 from collections.abc import Callable
-from dataclasses import MISSING, fields
-from typing import Any, NoReturn, get_type_hints
+from typing import Any, NoReturn
 
 from . import __version__, loader
 from .config import Config
@@ -22,7 +20,7 @@ from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
 from .log import log, set_level
 
-HINTS = get_type_hints(Config)
+FIELDS = {f.name: f for f in Config.FIELDS}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's short forms
 # gunicorn's spelling -> ours, for the "did you mean" hint
 GUNICORN = {"--bind": "--listen", "--workers": "--max-workers", "--max-requests": "--max-reqs-per-child",
@@ -59,19 +57,6 @@ def fail(message: str) -> NoReturn:
     """One line, exit status 2 (docs/design.md, "Command line")."""
     sys.stderr.write(f"starlet-py: error: {message}\n")
     raise SystemExit(2)
-
-
-def _scalar(tp: Any) -> type:
-    """The scalar type of an annotation like ``int | None`` or ``tuple[str, ...]``."""
-    args = [a for a in getattr(tp, "__args__", ()) if a is not type(None) and a is not Ellipsis]
-    if isinstance(tp, types.UnionType) or getattr(tp, "__origin__", None) is tuple:
-        return _scalar(args[0])
-    return tp  # type: ignore[no-any-return]
-
-
-def _repeatable(name: str) -> bool:
-    """A ``tuple[...]`` field: a repeatable option, a space-separated STARLET_* variable."""
-    return getattr(HINTS[name], "__origin__", None) is tuple
 
 
 def _convert(kind: type, text: str, what: str) -> Any:
@@ -129,28 +114,28 @@ def build_parser() -> argparse.ArgumentParser:
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    parser.add_argument("app", metavar="APP", help=Config.__dataclass_fields__["app"].metadata["help"])
-    for f in fields(Config):
+    parser.add_argument("app", metavar="APP", help=FIELDS["app"].help)
+    for f in Config.FIELDS:
         if f.name == "app":
             continue
-        kind = _scalar(HINTS[f.name])
+        kind = f.kind
         flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
+        default = f.default
         shown = "" if default is None or default is False else f" (default {default!r})"
         if f.name == "socket_mode":
             shown = f" (default {default:o})"
-        helptext = f.metadata["help"] + shown
+        helptext = f.help + shown
         flags = [SHORT[f.name], flag] if f.name in SHORT else [flag]
         if kind is bool:
             parser.add_argument(*flags, action="store_true", default=None, help=helptext)
-        elif _repeatable(f.name):
+        elif f.repeatable:
             shown = f" (default {' '.join(default)})" if default else ""
             if f.name == "listen":
                 shown = " (default 127.0.0.1:5000)"
-            helptext = f.metadata["help"] + shown
-            parser.add_argument(*flags, action="append", metavar=f.metadata["metavar"], help=helptext)
+            helptext = f.help + shown
+            parser.add_argument(*flags, action="append", metavar=f.metavar, help=helptext)
         else:
-            parser.add_argument(*flags, metavar=f.metadata["metavar"], help=helptext, type=_typed(kind, flag))
+            parser.add_argument(*flags, metavar=f.metavar, help=helptext, type=_typed(kind, flag))
     parser.add_argument("--host", help="shorthand: listen on HOST (with --port; default 127.0.0.1)")
     parser.add_argument("--port", help="shorthand: listen on PORT (with --host; default 5000)")
     parser.add_argument("--version", action="version", version=f"starlet-py {__version__}")
@@ -164,7 +149,7 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
     _check_long_options(parser, argv)
     args = vars(parser.parse_args(argv))
     values: dict[str, Any] = {}
-    for f in fields(Config):
+    for f in Config.FIELDS:
         if f.name == "app":
             continue
         what = "STARLET_" + f.name.upper()
@@ -172,11 +157,10 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
         if args.get(f.name) is not None:
             values[f.name] = args[f.name]
         elif env is not None:
-            kind = _scalar(HINTS[f.name])
-            if _repeatable(f.name):
+            if f.repeatable:
                 values[f.name] = env.split()
             else:
-                values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(kind, env, what)
+                values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(f.kind, env, what)
     host, port = args.pop("host"), args.pop("port")
     if host is None and port is None and args["listen"] is None:
         host, port = environ.get("STARLET_HOST") or None, environ.get("STARLET_PORT") or None
@@ -189,7 +173,7 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
         shown = f"[{host}]" if ":" in host else host
         values["listen"] = [*base, f"{shown}:{port or 5000}"]
     for name in values:
-        if _repeatable(name):
+        if FIELDS[name].repeatable:
             values[name] = tuple(values[name])
     return Config(app=args["app"], **values)
 

@@ -11,7 +11,7 @@ import socket
 import stat
 import struct
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import ConfigError
 
@@ -19,8 +19,7 @@ WILDCARDS = ("", "0.0.0.0", "::", "*")
 SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating NUL
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):  # not a dataclass: see config.py
     """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
 
     kind: str  # "tcp", "unix" or "fd"
@@ -52,7 +51,6 @@ def parse_address(text: str) -> Address:
     return Address("tcp", host=host, port=int(port))
 
 
-@dataclass
 class Listener:
     """A listening socket and what the environ says about it.
 
@@ -60,10 +58,13 @@ class Listener:
     address is used instead (never "0" or an empty SERVER_NAME).
     """
 
-    sock: socket.socket
-    server_name: str | None
-    server_port: str
-    owned_path: str | None = None  # a unix socket file we created and must remove
+    def __init__(
+        self, sock: socket.socket, server_name: str | None, server_port: str, owned_path: str | None = None
+    ) -> None:
+        self.sock = sock
+        self.server_name = server_name
+        self.server_port = server_port
+        self.owned_path = owned_path  # a unix socket file we created and must remove
 
     @property
     def is_unix(self) -> bool:
