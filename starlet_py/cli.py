@@ -7,7 +7,6 @@ value or APP is one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
@@ -48,11 +47,6 @@ examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        fail(message)
-
-
 def fail(message: str) -> NoReturn:
     """One line, exit status 2 (docs/design.md, "Command line")."""
     sys.stderr.write(f"starlet-py: error: {message}\n")
@@ -80,74 +74,118 @@ def _octal(text: str, what: str) -> int:
         fail(f"{what}: expected an octal mode like 660, got {text!r}")
 
 
-def _typed(kind: type, flag: str) -> Callable[[str], Any]:
-    if flag == "--socket-mode":
-        return lambda text: _octal(text, flag)
-    return lambda text: _convert(kind, text, flag)
+def _flags() -> dict[str, str]:
+    """Each spelling of an option (-w, --max-workers) -> where its value goes."""
+    flags = {"-h": "help", "--help": "help"}
+    for f in Config.FIELDS[1:]:  # APP is the positional argument
+        flags |= {SHORT[f.name]: f.name} if f.name in SHORT else {}
+        flags["--" + f.name.replace("_", "-")] = f.name
+    return flags | {"--host": "host", "--port": "port", "--version": "version"}
 
 
-def _check_long_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+def _check_long_options(known: list[str], argv: list[str]) -> None:
     """An unknown --option is one line, with a hint when it is close to a known one.
 
-    Checked before argparse, which would take the unknown option's value for APP
-    (``--workers 4 app:app``: "unrecognized arguments: --workers app:app").
+    Checked first, so that the unknown option's value is not taken for APP
+    (``--workers 4 app:app``: "unrecognized arguments: 4").
     """
-    known = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
     for arg in argv:
         if arg == "--":
             return
         name = arg.partition("=")[0]
-        if not name.startswith("--") or name in known:
-            continue
-        if len([k for k in known if k.startswith(name)]) == 1:
-            continue  # an abbreviation argparse accepts
+        if not name.startswith("--") or len([k for k in known if k.startswith(name)]) == 1 or name in known:
+            continue  # known, or an unambiguous abbreviation
         import difflib  # only on this error path
 
         close = GUNICORN.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
         fail(f"unrecognized option {name}" + (f": did you mean {close}?" if close else ""))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="starlet-py",
-        description="A lean prefork WSGI server, after Perl's Starlet.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("app", metavar="APP", help=FIELDS["app"].help)
-    for f in Config.FIELDS:
-        if f.name == "app":
+def _is_value(arg: str) -> bool:
+    """An argument that is no option: ``-`` (stderr) and negative numbers included."""
+    return arg[:1] != "-" or arg == "-" or arg[1:].replace(".", "", 1).isdigit()
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    """The command line -> {field: value}, converted; a repeatable option's values in a list.
+
+    As argparse did (docs/design.md, "Command line"): ``--opt value`` or
+    ``--opt=value``, ``-w 4`` or ``-w4``, unambiguous abbreviations, ``--`` ends
+    the options; exits 0 after --help and --version, 2 after a one-line error.
+    """
+    flags = _flags()
+    longs = [k for k in flags if k.startswith("--")]
+    _check_long_options(longs, argv)
+    out: dict[str, Any] = {}
+    apps: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            apps.extend(args)
+            break
+        if _is_value(arg):
+            apps.append(arg)
             continue
-        kind = f.kind
-        flag = "--" + f.name.replace("_", "-")
+        name, eq, text = arg.partition("=") if arg[:2] == "--" else (arg[:2], arg[2:3], arg[2:])
+        name = name if name in flags else next((k for k in longs if k.startswith(name)), name)
+        dest = flags.get(name)
+        if dest is None:
+            fail(f"unrecognized arguments: {arg}")
+        if dest in ("help", "version"):
+            sys.stdout.write(_help() if dest == "help" else f"starlet-py {__version__}\n")
+            raise SystemExit(0)
+        shown = "/".join(k for k in flags if flags[k] == dest)  # as argparse: -w/--max-workers
+        field = FIELDS.get(dest)
+        if field is not None and field.kind is bool:
+            if eq:
+                fail(f"argument {shown}: ignored explicit argument {text!r}")
+            out[dest] = True
+            continue
+        if not eq:
+            text = next(args, "")
+            if not text or not _is_value(text):
+                fail(f"argument {shown}: expected one argument")
+        flag = shown.rpartition("/")[2]
+        value: Any = text
+        if field is not None:
+            value = _octal(text, flag) if field.name == "socket_mode" else _convert(field.kind, text, flag)
+        out[dest] = [*out.get(dest, ()), value] if field is not None and field.repeatable else value
+    if not apps:
+        fail("the following arguments are required: APP")
+    if len(apps) > 1:
+        fail(f"unrecognized arguments: {' '.join(apps[1:])}")
+    return out | {"app": apps[0]}
+
+
+def _help() -> str:
+    """The --help text: every option with its default, then the environment, signals, examples."""
+    import textwrap  # only for --help
+
+    rows = [("APP", FIELDS["app"].help), ("-h, --help", "show this help message and exit")]
+    for f in Config.FIELDS[1:]:
         default = f.default
         shown = "" if default is None or default is False else f" (default {default!r})"
-        if f.name == "socket_mode":
-            shown = f" (default {default:o})"
-        helptext = f.help + shown
-        flags = [SHORT[f.name], flag] if f.name in SHORT else [flag]
-        if kind is bool:
-            parser.add_argument(*flags, action="store_true", default=None, help=helptext)
-        elif f.repeatable:
+        if f.repeatable:
             shown = f" (default {' '.join(default)})" if default else ""
-            if f.name == "listen":
-                shown = " (default 127.0.0.1:5000)"
-            helptext = f.help + shown
-            parser.add_argument(*flags, action="append", metavar=f.metavar, help=helptext)
-        else:
-            parser.add_argument(*flags, metavar=f.metavar, help=helptext, type=_typed(kind, flag))
-    parser.add_argument("--host", help="shorthand: listen on HOST (with --port; default 127.0.0.1)")
-    parser.add_argument("--port", help="shorthand: listen on PORT (with --host; default 5000)")
-    parser.add_argument("--version", action="version", version=f"starlet-py {__version__}")
-    return parser
+        elif f.name == "socket_mode":
+            shown = f" (default {default:o})"
+        spelled = ", ".join(k for k, v in _flags().items() if v == f.name)
+        rows.append((spelled + ("" if f.kind is bool else f" {f.metavar}"), f.help + shown))
+    rows += [("--host HOST", "shorthand: listen on HOST (with --port; default 127.0.0.1)"),
+             ("--port PORT", "shorthand: listen on PORT (with --host; default 5000)"),
+             ("--version", "show program's version number and exit")]  # fmt: skip
+    lines = ["usage: starlet-py [OPTION]... APP", "", "A lean prefork WSGI server, after Perl's Starlet.", ""]
+    for left, text in rows:
+        wrapped = textwrap.wrap(text, 54)
+        lines += [f"  {left}"] if len(left) > 20 else [f"  {left:20}  {wrapped.pop(0)}"]
+        lines += [" " * 24 + line for line in wrapped]
+        lines += ["", "options:"] if left == "APP" else []
+    return "\n".join(lines) + "\n\n" + EPILOG
 
 
 def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
     """Parse the command line and STARLET_* variables into a validated Config."""
-    parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
-    _check_long_options(parser, argv)
-    args = vars(parser.parse_args(argv))
+    args = parse(sys.argv[1:] if argv is None else argv)
     values: dict[str, Any] = {}
     for f in Config.FIELDS:
         if f.name == "app":
@@ -161,13 +199,13 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
                 values[f.name] = env.split()
             else:
                 values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(f.kind, env, what)
-    host, port = args.pop("host"), args.pop("port")
-    if host is None and port is None and args["listen"] is None:
+    host, port = args.get("host"), args.get("port")
+    if host is None and port is None and args.get("listen") is None:
         host, port = environ.get("STARLET_HOST") or None, environ.get("STARLET_PORT") or None
         base = values.get("listen", ())  # STARLET_LISTEN, if set
     else:
         # Added to the command line's --listen; the environment's STARLET_LISTEN loses.
-        base = args["listen"] or ()
+        base = args.get("listen") or ()
     if host is not None or port is not None:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
