@@ -86,8 +86,8 @@ def _flags() -> dict[str, str]:
 def _check_long_options(known: list[str], argv: list[str]) -> None:
     """An unknown --option is one line, with a hint when it is close to a known one.
 
-    Checked first, so that the unknown option's value is not taken for APP
-    (``--workers 4 app:app``: "unrecognized arguments: 4").
+    Checked before parsing, so that it is the first error (gunicorn's spelling:
+    ``--workers 4 app:app``), not one about its value.
     """
     for arg in argv:
         if arg == "--":
@@ -142,9 +142,10 @@ def parse(argv: list[str]) -> dict[str, Any]:
             out[dest] = True
             continue
         if not eq:
-            text = next(args, "")
-            if not text or not _is_value(text):
+            following = next(args, None)
+            if following is None or not _is_value(following):
                 fail(f"argument {shown}: expected one argument")
+            text = following
         flag = shown.rpartition("/")[2]
         value: Any = text
         if field is not None:

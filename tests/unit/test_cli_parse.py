@@ -29,6 +29,8 @@ def test_the_forms_argparse_took(argv: list[str]) -> None:
 def test_values_that_look_like_options() -> None:
     c = config_from(["--access-log", "-", "--", "-app"], {})
     assert (c.access_log, c.app) == ("-", "-app")
+    with pytest.raises(ConfigError, match="--log-level must be one of"):
+        config_from(["--log-level", "", APP], {})  # an empty value is a value
     with pytest.raises(ConfigError, match="--max-workers must be a number >= 0, got -1"):
         config_from(["--max-workers", "-1", APP], {})  # a value (negative): refused by Config, not parsing
 
