@@ -72,7 +72,7 @@ LUA = BENCH / "lua"
 RUNNERS = BENCH / "runners"
 OUT = BENCH / "out"
 HOST = "127.0.0.1"  # loopback only: never a routable address
-PY = sys.executable
+PY = sys.executable  # main() puts serving_python() here for the servers
 
 HELLO = b"Hello, World!"
 BIG_SIZE = 65536
@@ -357,6 +357,31 @@ def _die_with_parent() -> None:
     """In the server's master, before exec: SIGTERM if this harness dies (PR_SET_PDEATHSIG)."""
     with contextlib.suppress(Exception):
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM, 0, 0, 0)
+
+
+def serving_python() -> str:
+    """The interpreter the Python servers run on: this one, without its site-packages' .pth files.
+
+    An editable install (``pip install -e``) puts a .pth there that imports its finder,
+    and with it pathlib, importlib.util and fnmatch, into every server's master, where
+    the pool pays for them; a deployment's plain install does not.  So: a venv of the
+    base interpreter (made once in bench/out/), whose one .pth file lists this
+    interpreter's site-packages as plain paths (httptools, gunicorn, bjoern, Flask,
+    Django), and _SP_ENV's PYTHONPATH puts the tree under test first.
+    """
+    import sysconfig
+    import venv
+
+    home = OUT / "serve-venv"
+    exe = home / "bin" / "python3"
+    paths = dict.fromkeys(sysconfig.get_paths()[k] for k in ("purelib", "platlib"))
+    lines = "".join(f"{p}\n" for p in paths)
+    if not exe.exists():
+        venv.create(home, with_pip=False, symlinks=True)
+    code = "import sysconfig; print(sysconfig.get_paths()['purelib'])"
+    site = Path(subprocess.check_output([str(exe), "-c", code], text=True).strip())
+    (site / "bench-deps.pth").write_text(lines)
+    return str(exe)
 
 
 def free_port() -> int:
@@ -893,6 +918,8 @@ def main(argv: list[str] | None = None) -> int:
     logdir = OUT / "logs" / stamp
     logdir.mkdir(parents=True, exist_ok=True)
     args.file_path = bench_file(OUT / f"file-{FILE_SIZE}.bin")
+    global PY
+    PY = serving_python()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # unwinds through the finally below
 
     per_server = args.warmup + len(scenarios) * (args.duration + args.pause) + 2.5

@@ -7,14 +7,11 @@ value or APP is one line on stderr and exit status 2.
 
 from __future__ import annotations
 
-import argparse
 import gc
 import os
 import sys
-import types
 from collections.abc import Callable
-from dataclasses import MISSING, fields
-from typing import Any, NoReturn, get_type_hints
+from typing import Any, NoReturn
 
 from . import __version__, loader
 from .config import Config
@@ -22,7 +19,7 @@ from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
 from .log import log, set_level
 
-HINTS = get_type_hints(Config)
+FIELDS = {f.name: f for f in Config.FIELDS}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's short forms
 # gunicorn's spelling -> ours, for the "did you mean" hint
 GUNICORN = {"--bind": "--listen", "--workers": "--max-workers", "--max-requests": "--max-reqs-per-child",
@@ -50,28 +47,10 @@ examples:
 """
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> NoReturn:
-        fail(message)
-
-
 def fail(message: str) -> NoReturn:
     """One line, exit status 2 (docs/design.md, "Command line")."""
     sys.stderr.write(f"starlet-py: error: {message}\n")
     raise SystemExit(2)
-
-
-def _scalar(tp: Any) -> type:
-    """The scalar type of an annotation like ``int | None`` or ``tuple[str, ...]``."""
-    args = [a for a in getattr(tp, "__args__", ()) if a is not type(None) and a is not Ellipsis]
-    if isinstance(tp, types.UnionType) or getattr(tp, "__origin__", None) is tuple:
-        return _scalar(args[0])
-    return tp  # type: ignore[no-any-return]
-
-
-def _repeatable(name: str) -> bool:
-    """A ``tuple[...]`` field: a repeatable option, a space-separated STARLET_* variable."""
-    return getattr(HINTS[name], "__origin__", None) is tuple
 
 
 def _convert(kind: type, text: str, what: str) -> Any:
@@ -95,76 +74,121 @@ def _octal(text: str, what: str) -> int:
         fail(f"{what}: expected an octal mode like 660, got {text!r}")
 
 
-def _typed(kind: type, flag: str) -> Callable[[str], Any]:
-    if flag == "--socket-mode":
-        return lambda text: _octal(text, flag)
-    return lambda text: _convert(kind, text, flag)
+def _flags() -> dict[str, str]:
+    """Each spelling of an option (-w, --max-workers) -> where its value goes."""
+    flags = {"-h": "help", "--help": "help"}
+    for f in Config.FIELDS[1:]:  # APP is the positional argument
+        flags |= {SHORT[f.name]: f.name} if f.name in SHORT else {}
+        flags["--" + f.name.replace("_", "-")] = f.name
+    return flags | {"--host": "host", "--port": "port", "--version": "version"}
 
 
-def _check_long_options(parser: argparse.ArgumentParser, argv: list[str]) -> None:
+def _check_long_options(known: list[str], argv: list[str]) -> None:
     """An unknown --option is one line, with a hint when it is close to a known one.
 
-    Checked before argparse, which would take the unknown option's value for APP
-    (``--workers 4 app:app``: "unrecognized arguments: --workers app:app").
+    Checked before parsing, so that it is the first error (gunicorn's spelling:
+    ``--workers 4 app:app``), not one about its value.
     """
-    known = [s for a in parser._actions for s in a.option_strings if s.startswith("--")]
     for arg in argv:
         if arg == "--":
             return
         name = arg.partition("=")[0]
-        if not name.startswith("--") or name in known:
-            continue
-        if len([k for k in known if k.startswith(name)]) == 1:
-            continue  # an abbreviation argparse accepts
+        if not name.startswith("--") or len([k for k in known if k.startswith(name)]) == 1 or name in known:
+            continue  # known, or an unambiguous abbreviation
         import difflib  # only on this error path
 
         close = GUNICORN.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
         fail(f"unrecognized option {name}" + (f": did you mean {close}?" if close else ""))
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="starlet-py",
-        description="A lean prefork WSGI server, after Perl's Starlet.",
-        epilog=EPILOG,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("app", metavar="APP", help=Config.__dataclass_fields__["app"].metadata["help"])
-    for f in fields(Config):
-        if f.name == "app":
+def _is_value(arg: str) -> bool:
+    """An argument that is no option: ``-`` (stderr) and negative numbers included."""
+    return arg[:1] != "-" or arg == "-" or arg[1:].replace(".", "", 1).isdigit()
+
+
+def parse(argv: list[str]) -> dict[str, Any]:
+    """The command line -> {field: value}, converted; a repeatable option's values in a list.
+
+    As argparse did (docs/design.md, "Command line"): ``--opt value`` or
+    ``--opt=value``, ``-w 4`` or ``-w4``, unambiguous abbreviations, ``--`` ends
+    the options; exits 0 after --help and --version, 2 after a one-line error.
+    """
+    flags = _flags()
+    longs = [k for k in flags if k.startswith("--")]
+    _check_long_options(longs, argv)
+    out: dict[str, Any] = {}
+    apps: list[str] = []
+    args = iter(argv)
+    for arg in args:
+        if arg == "--":
+            apps.extend(args)
+            break
+        if _is_value(arg):
+            apps.append(arg)
             continue
-        kind = _scalar(HINTS[f.name])
-        flag = "--" + f.name.replace("_", "-")
-        default = f.default if f.default is not MISSING else None
+        name, eq, text = arg.partition("=") if arg[:2] == "--" else (arg[:2], arg[2:3], arg[2:])
+        name = name if name in flags else next((k for k in longs if k.startswith(name)), name)
+        dest = flags.get(name)
+        if dest is None:
+            fail(f"unrecognized arguments: {arg}")
+        if dest in ("help", "version"):
+            sys.stdout.write(_help() if dest == "help" else f"starlet-py {__version__}\n")
+            raise SystemExit(0)
+        shown = "/".join(k for k in flags if flags[k] == dest)  # as argparse: -w/--max-workers
+        field = FIELDS.get(dest)
+        if field is not None and field.kind is bool:
+            if eq:
+                fail(f"argument {shown}: ignored explicit argument {text!r}")
+            out[dest] = True
+            continue
+        if not eq:
+            following = next(args, None)
+            if following is None or not _is_value(following):
+                fail(f"argument {shown}: expected one argument")
+            text = following
+        flag = shown.rpartition("/")[2]
+        value: Any = text
+        if field is not None:
+            value = _octal(text, flag) if field.name == "socket_mode" else _convert(field.kind, text, flag)
+        out[dest] = [*out.get(dest, ()), value] if field is not None and field.repeatable else value
+    if not apps:
+        fail("the following arguments are required: APP")
+    if len(apps) > 1:
+        fail(f"unrecognized arguments: {' '.join(apps[1:])}")
+    return out | {"app": apps[0]}
+
+
+def _help() -> str:
+    """The --help text: every option with its default, then the environment, signals, examples."""
+    import textwrap  # only for --help
+
+    rows = [("APP", FIELDS["app"].help), ("-h, --help", "show this help message and exit")]
+    for f in Config.FIELDS[1:]:
+        default = f.default
         shown = "" if default is None or default is False else f" (default {default!r})"
-        if f.name == "socket_mode":
-            shown = f" (default {default:o})"
-        helptext = f.metadata["help"] + shown
-        flags = [SHORT[f.name], flag] if f.name in SHORT else [flag]
-        if kind is bool:
-            parser.add_argument(*flags, action="store_true", default=None, help=helptext)
-        elif _repeatable(f.name):
+        if f.repeatable:
             shown = f" (default {' '.join(default)})" if default else ""
-            if f.name == "listen":
-                shown = " (default 127.0.0.1:5000)"
-            helptext = f.metadata["help"] + shown
-            parser.add_argument(*flags, action="append", metavar=f.metadata["metavar"], help=helptext)
-        else:
-            parser.add_argument(*flags, metavar=f.metadata["metavar"], help=helptext, type=_typed(kind, flag))
-    parser.add_argument("--host", help="shorthand: listen on HOST (with --port; default 127.0.0.1)")
-    parser.add_argument("--port", help="shorthand: listen on PORT (with --host; default 5000)")
-    parser.add_argument("--version", action="version", version=f"starlet-py {__version__}")
-    return parser
+        elif f.name == "socket_mode":
+            shown = f" (default {default:o})"
+        spelled = ", ".join(k for k, v in _flags().items() if v == f.name)
+        rows.append((spelled + ("" if f.kind is bool else f" {f.metavar}"), f.help + shown))
+    rows += [("--host HOST", "shorthand: listen on HOST (with --port; default 127.0.0.1)"),
+             ("--port PORT", "shorthand: listen on PORT (with --host; default 5000)"),
+             ("--version", "show program's version number and exit")]  # fmt: skip
+    lines = ["usage: starlet-py [OPTION]... APP", "", "A lean prefork WSGI server, after Perl's Starlet.", ""]
+    for left, text in rows:
+        wrapped = textwrap.wrap(text, 54)
+        lines += [f"  {left}"] if len(left) > 20 else [f"  {left:20}  {wrapped.pop(0)}"]
+        lines += [" " * 24 + line for line in wrapped]
+        lines += ["", "options:"] if left == "APP" else []
+    return "\n".join(lines) + "\n\n" + EPILOG
 
 
 def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
     """Parse the command line and STARLET_* variables into a validated Config."""
-    parser = build_parser()
-    argv = sys.argv[1:] if argv is None else argv
-    _check_long_options(parser, argv)
-    args = vars(parser.parse_args(argv))
+    args = parse(sys.argv[1:] if argv is None else argv)
     values: dict[str, Any] = {}
-    for f in fields(Config):
+    for f in Config.FIELDS:
         if f.name == "app":
             continue
         what = "STARLET_" + f.name.upper()
@@ -172,24 +196,23 @@ def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
         if args.get(f.name) is not None:
             values[f.name] = args[f.name]
         elif env is not None:
-            kind = _scalar(HINTS[f.name])
-            if _repeatable(f.name):
+            if f.repeatable:
                 values[f.name] = env.split()
             else:
-                values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(kind, env, what)
-    host, port = args.pop("host"), args.pop("port")
-    if host is None and port is None and args["listen"] is None:
+                values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(f.kind, env, what)
+    host, port = args.get("host"), args.get("port")
+    if host is None and port is None and args.get("listen") is None:
         host, port = environ.get("STARLET_HOST") or None, environ.get("STARLET_PORT") or None
         base = values.get("listen", ())  # STARLET_LISTEN, if set
     else:
         # Added to the command line's --listen; the environment's STARLET_LISTEN loses.
-        base = args["listen"] or ()
+        base = args.get("listen") or ()
     if host is not None or port is not None:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         values["listen"] = [*base, f"{shown}:{port or 5000}"]
     for name in values:
-        if _repeatable(name):
+        if FIELDS[name].repeatable:
             values[name] = tuple(values[name])
     return Config(app=args["app"], **values)
 

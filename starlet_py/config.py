@@ -1,26 +1,91 @@
-"""The server's settings: one frozen dataclass, validated on creation, no I/O.
+"""The server's settings: one frozen class, validated on creation, no I/O.
 
 The command line (cli.py) is generated from these fields, so an option is
-spelled once: its name, type, default and help text all live here.
+spelled once: its name, type, default and help text all live here.  The fields
+are collected here rather than by ``dataclasses``, which imports inspect, ast,
+dis and tokenize into the master: 1.3 MiB that every worker's pool pays for
+(docs/design.md, "Memory").
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
-from typing import Any
+from typing import Any, ClassVar, NamedTuple, NoReturn, dataclass_transform
 
 from .accesslog import FORMATS
 from .errors import ConfigError
 from .log import LEVELS
 from .proxy import parse as parse_proxies
 
+KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+
+class Field:
+    """One option: ``kind`` is its scalar type; a ``repeatable`` one holds a tuple of them."""
+
+    __slots__ = ("name", "default", "help", "metavar", "kind", "repeatable")
+
+    def __init__(self, default: Any, help: str, metavar: str | None) -> None:
+        self.name = ""
+        self.default, self.help, self.metavar = default, help, metavar
+        self.kind: type = str
+        self.repeatable = False
+
+    def typed(self, name: str, annotation: str) -> Field:
+        """Name it and read its kind from the annotation's text (``int | None``, ``tuple[str, ...]``)."""
+        self.name = name
+        text = annotation.removesuffix(" | None")
+        self.repeatable = text.startswith("tuple[")
+        self.kind = KINDS[text.removeprefix("tuple[").removesuffix(", ...]")]
+        return self
+
 
 def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
-    return field(default=default, metadata={"help": help, "metavar": metavar})
+    return Field(default, help, metavar)
 
 
-@dataclass(frozen=True)
-class Config:
+@dataclass_transform(kw_only_default=True, frozen_default=True)
+class Frozen:
+    """Keyword arguments or the defaults, then ``__post_init__``; no assignment afterwards."""
+
+    FIELDS: ClassVar[tuple[Field, ...]] = ()
+
+    def __init_subclass__(cls) -> None:
+        notes = cls.__dict__.get("__annotations__", {})  # strings: `from __future__ import annotations`
+        cls.FIELDS = tuple(v.typed(k, notes[k]) for k, v in vars(cls).items() if isinstance(v, Field))
+        for f in cls.FIELDS:
+            setattr(cls, f.name, f.default)
+
+    def __init__(self, **values: Any) -> None:
+        for f in self.FIELDS:
+            object.__setattr__(self, f.name, values.pop(f.name, f.default))
+        if values:
+            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {min(values)!r}")
+        self.__post_init__()
+
+    def __post_init__(self) -> None:
+        pass
+
+    def __setattr__(self, name: str, value: Any) -> NoReturn:
+        raise AttributeError(f"cannot assign to field {name!r}")
+
+    def __delattr__(self, name: str) -> NoReturn:
+        raise AttributeError(f"cannot delete field {name!r}")
+
+    def _values(self) -> tuple[Any, ...]:
+        return tuple(getattr(self, f.name) for f in self.FIELDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Frozen) and type(other) is type(self) and self._values() == other._values()
+
+    def __hash__(self) -> int:
+        return hash(self._values())
+
+    def __repr__(self) -> str:
+        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.FIELDS)
+        return f"{type(self).__name__}({shown})"
+
+
+class Config(Frozen):
     """Validated settings.  Zero is always a real value, never "use the default"."""
 
     app: str = _opt("", "the WSGI app: module:callable, or module (callable 'application')")
@@ -93,7 +158,7 @@ class Config:
     )
 
     def __post_init__(self) -> None:
-        for f in fields(self):
+        for f in self.FIELDS:
             value = getattr(self, f.name)
             if isinstance(value, bool) or value is None:
                 continue
@@ -139,8 +204,7 @@ def _dash(name: str) -> str:
     return name.replace("_", "-")
 
 
-@dataclass(frozen=True)
-class Address:
+class Address(NamedTuple):  # not a dataclass: see the module docstring
     """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
 
     kind: str  # "tcp", "unix" or "fd"

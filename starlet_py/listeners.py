@@ -11,7 +11,6 @@ import socket
 import stat
 import struct
 from collections.abc import Iterable, MutableMapping
-from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from .config import Address, parse_address
@@ -21,7 +20,6 @@ WILDCARDS = ("", "0.0.0.0", "::", "*")
 SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating NUL
 
 
-@dataclass
 class Listener:
     """A listening socket and what the environ says about it.
 
@@ -29,10 +27,13 @@ class Listener:
     address is used instead (never "0" or an empty SERVER_NAME).
     """
 
-    sock: socket.socket
-    server_name: str | None
-    server_port: str
-    owned_path: str | None = None  # a unix socket file we created and must remove
+    def __init__(
+        self, sock: socket.socket, server_name: str | None, server_port: str, owned_path: str | None = None
+    ) -> None:
+        self.sock = sock
+        self.server_name = server_name
+        self.server_port = server_port
+        self.owned_path = owned_path  # a unix socket file we created and must remove
 
     @property
     def is_unix(self) -> bool:

@@ -15,7 +15,6 @@ Every answer: 200, ``Content-Type: text/plain``, an explicit ``Content-Length``.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -32,6 +31,8 @@ def bench_file() -> str:
     path = os.environ.get("BENCH_FILE")
     if path:
         return path
+    import tempfile  # only here: with shutil, bz2, lzma and random, it would be in every server's master
+
     path = os.path.join(tempfile.gettempdir(), f"starlet-py-bench-{FILE_SIZE}.bin")
     if not os.path.exists(path) or os.path.getsize(path) != FILE_SIZE:
         with open(path, "wb") as f:

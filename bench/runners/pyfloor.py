@@ -19,7 +19,6 @@ usage: python3 pyfloor.py --port P [--host 127.0.0.1] [--workers 2] module:calla
 from __future__ import annotations
 
 import _signal
-import argparse
 import gc
 import importlib
 import io
@@ -140,24 +139,28 @@ def prewarm(app: App, n: int = 200) -> None:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--host", default="127.0.0.1")
-    ap.add_argument("--port", type=int, required=True)
-    ap.add_argument("--workers", type=int, default=2)
-    ap.add_argument("app")
-    args = ap.parse_args()
+    # By hand, not argparse: starlet-py's master does not import it either.
+    opts, words = {"--host": "127.0.0.1", "--workers": "2"}, iter(sys.argv[1:])
+    for word in words:
+        if word in ("--host", "--port", "--workers"):
+            opts[word] = next(words, "")
+        else:
+            opts["app"] = word
+    if "--port" not in opts or "app" not in opts:
+        raise SystemExit(__doc__)
+    host, port, workers = opts["--host"], int(opts["--port"]), int(opts["--workers"])
     gc.disable()  # as starlet-py's master: no freed holes for the workers to fill
     sys.path.insert(0, os.getcwd())
-    module, _, attr = args.app.partition(":")
+    module, _, attr = opts["app"].partition(":")
     app = getattr(importlib.import_module(module), attr or "application")
     ls = socket.socket()
     ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    ls.bind((args.host, args.port))
+    ls.bind((host, port))
     ls.listen(1024)
     prewarm(app)
     gc.freeze()
     kids = []
-    for _ in range(args.workers):
+    for _ in range(workers):
         pid = os.fork()
         if pid == 0:
             try:
