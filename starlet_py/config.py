@@ -120,6 +120,24 @@ class Config(Frozen):
     err_respawn_interval: float = _opt(
         1.0, "after a worker dies abnormally, wait S seconds before the next fork", "S"
     )
+    max_request_body: int = _opt(
+        1073741824,
+        "largest request body in bytes: a bigger Content-Length gets 413 before the app "
+        "runs, a chunked body that grows past it fails the app's next read; 0: no limit",
+        "BYTES",
+    )
+    min_body_rate: float = _opt(
+        500.0,
+        "while the app waits for request body, it must arrive at an average of at least "
+        "this many bytes/s after a first --timeout of grace (else 408); 0 turns it off",
+        "BYTES_PER_S",
+    )
+    max_worker_rss: int = _opt(
+        0,
+        "a worker whose resident memory exceeds MIB (checked every 16th request) answers "
+        "that request with Connection: close and exits; 0 turns it off",
+        "MIB",
+    )
     child_exit: str | None = _opt(
         None, "module:func called (no arguments) in a worker just before it exits", "FUNC"
     )
@@ -162,7 +180,8 @@ class Config(Frozen):
             value = getattr(self, f.name)
             if isinstance(value, bool) or value is None:
                 continue
-            if isinstance(value, int | float) and not (0 <= value < 1e9):  # also refuses nan, inf
+            top = 2**63 if f.name == "max_request_body" else 1e9  # 1 GiB is its default
+            if isinstance(value, int | float) and not (0 <= value < top):  # also refuses nan, inf
                 raise ConfigError(f"--{_dash(f.name)} must be a number >= 0, got {value}")
         if not self.app:
             raise ConfigError("no APP given (module:callable)")

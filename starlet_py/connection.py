@@ -62,7 +62,7 @@ class Connection:
         self.names = names
         self.host = host
         self.limit = host.config.max_keepalive_reqs
-        self.proto = Protocol()
+        self.proto = Protocol(host.config.max_request_body)
         self.out = Writer(sock)
         self.served = 0
         self._poll: select.poll | None = None

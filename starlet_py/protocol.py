@@ -18,8 +18,10 @@ from collections import deque
 
 import httptools
 
+from .chunks import Chunks
 from .errors import ClientDisconnected, HTTPError
-from .rfc import check_host, check_target
+from .request import Request as Request  # re-exported: the request is the protocol's product
+from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
 MAX_FIELD = 8192  # one header field (name + value): 431
@@ -31,78 +33,52 @@ MAX_HEAD = 65536  # whole request head: 431
 MAX_CHUNK_META = 16384
 
 
-class Request:
-    """One request as parsed.  ``error`` set on a request means: answer it, then close."""
-
-    __slots__ = (
-        "method", "target", "version", "headers", "keep_alive", "chunked",
-        "content_length", "expect", "host", "authority", "body", "complete", "error",
-    )  # fmt: skip
-
-    def __init__(self) -> None:
-        self.method = ""
-        self.target = b""
-        self.version = "1.1"
-        # (lower-case name, value) in arrival order; names keep '-', values are stripped.
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.keep_alive = False
-        self.chunked = False
-        self.content_length: bytes | None = None
-        self.expect: bytes | None = None
-        self.host: bytes | None = None
-        self.authority: bytes | None = None  # of an absolute-form target; it overrides Host
-        self.body: deque[bytes] = deque()  # arrived but not yet read by the app
-        self.complete = False  # the whole body has arrived
-        # HTTPError: refused before the app ran.  ClientDisconnected: the body broke while
-        # the app may be reading it (raised at its next read).
-        self.error: HTTPError | ClientDisconnected | None = None
-
-    @property
-    def request_line(self) -> str:
-        """For log lines: ``METHOD target HTTP/x.y``."""
-        return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
-
-
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
     __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
-                 "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta")  # fmt: skip
+                 "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta", "_max_body",
+                 "_left", "_chunks", "_sniff")  # fmt: skip
 
-    def __init__(self) -> None:
+    def __init__(self, max_body: int = 0) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
         self._parser = httptools.HttpRequestParser(self)
-        # The one leniency we allow: bytes after a `Connection: close` request are not
-        # an error; we answer that request and close (docs/http.md, "Data after close").
-        # lenient_version lets any digits through: which versions we speak is decided
-        # in on_headers_complete (1.x later than 1.1 is treated as 1.1, 2+ gets 505).
+        # Bytes after a `Connection: close` request are not an error: we answer it and close
+        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
         self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
         self._url: list[bytes] = []
-        self._url_len = 0
-        self._in_head = False
+        self._url_len, self._in_head = 0, False
         self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
         self._fields = 0
         self._size = 0  # bytes of header fields so far, as sent ("name: value\r\n")
         self._connection: list[bytes] = []
         self._te: bytes | None = None
-        # Raw bytes in which the current request line is searched (see _check_line),
-        # and where the search resumes: past the previous request's line.
-        self._hay = b""
-        self._scan = 0
-        # Bytes fed since a chunked body last yielded data: llhttp does not bound chunk
-        # extensions or trailers (the CVE-2024-22019 class), so we do.
-        self._meta = 0
+        self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
+        self._scan = 0  # ... from here: past the previous request's line
+        self._meta = 0  # bytes since a chunked body's last data: llhttp bounds none (CVE-2024-22019)
+        self._max_body = max_body  # --max-request-body (0: none)
+        self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
+        self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
+        self._sniff = False  # an unknown method: reading on to tell 501 from 400
 
-    def feed(self, data: bytes) -> None:
-        """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
+    def feed(self, data: bytes, piece: bool = False) -> None:
+        """Parse ``data``; complete heads go to ``queue``; never raises for bad input.
+
+        ``piece``: ``data`` is already one piece of _cut's (not to be cut again).
+        """
         if self.dead:
             return
         cur = self._cur
-        if cur is None or self._in_head:
+        head = cur is None or self._in_head
+        if head:
+            if not piece and (self._hay or 3 != data.find(b"\r\n\r\n") + 4 != len(data)):
+                return self._cut(data)  # a head in pieces, or more than one head
             self._head_bytes += len(data)
-        elif cur.chunked:
+        elif not piece and (self._chunks is not None or (not cur.chunked and 0 < self._left < len(data))):  # type: ignore[union-attr]
+            return self._cut(data)
+        elif cur.chunked:  # type: ignore[union-attr]
             self._meta += len(data)
         if self._hay:  # a head began in an earlier piece: its request line is in there
             self._hay += data
@@ -116,6 +92,11 @@ class Protocol:
             if self.queue:
                 self.queue[-1].keep_alive = False
             return
+        except httptools.HttpParserInvalidMethodError:
+            self._sniff = True  # see _sniff_method
+            if not piece:
+                self._sniff_method(b"")
+            return
         except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
             self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
@@ -128,27 +109,48 @@ class Protocol:
             self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
             if cur is not None and self._meta > MAX_CHUNK_META:
                 self._fail(HTTPError(400, "chunk extensions or trailers too long"))
+            elif head and cur is not None and cur.chunked:
+                self._chunks = Chunks()  # its head ended exactly where ``data`` ends
 
-    def _check_line(self, method: bytes, target: bytes) -> None:
-        """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
+    def _cut(self, data: bytes) -> None:
+        """Feed ``data`` in pieces that end where a head (at its first CRLF CRLF: a head
+        holds none before its end) or a Content-Length body ends, a chunked body through
+        chunks.Chunks (docs/http.md, "Chunk extensions").  llhttp parses any cut the same."""
+        while data and not (self.dead or self._sniff):
+            cur, chunks = self._cur, self._chunks
+            if chunks is not None:
+                piece, used = chunks.take(data)
+                data = data[used:]
+                if chunks.done or chunks.lost:
+                    self._chunks = None  # lost: llhttp alone frames the rest of that body
+                if piece:  # empty while a chunk-size line is held back
+                    self.feed(piece, True)
+            elif cur is None or self._in_head:
+                hay = self._hay[-3:]  # a CRLF CRLF may straddle two reads
+                end = (hay + data).find(b"\r\n\r\n") + 4 - len(hay)
+                if 4 - len(hay) <= end < len(data):
+                    self.feed(data[:end], True)
+                    data = data[end:]
+                else:
+                    self.feed(data, True)
+                    data = b""
+            elif not cur.chunked and 0 < (left := self._left) < len(data):
+                self.feed(data[:left], True)
+                data = data[left:]
+            else:
+                self.feed(data, True)
+                data = b""
+        if self._sniff:
+            self._sniff_method(data)
 
-        httptools does not report the protocol name, so find this request's line
-        in the raw bytes (docs/http.md, "Accepted but wrong"), searching from the previous request's line.
-        A body may contain look-alike lines, so any occurrence naming HTTP passes:
-        at worst a crafted body lets an RTSP line pass as HTTP/1.x, while the
-        framing, and so the request boundaries, stay llhttp's either way.
-        """
-        hay = self._hay
-        needle = method + b" " + target + b" "
-        start = hay.find(needle, self._scan)
-        while start >= 0:
-            start += len(needle)
-            if hay[start : start + 5] == b"HTTP/":
-                self._scan = start
-                return
-            start = hay.find(needle, start)
-        # No "METHOD SP target SP HTTP/": another protocol, or other whitespace.
-        raise HTTPError(400, "not an HTTP/1.x request line")  # RFC 9112 §2.3, §3
+    def _sniff_method(self, data: bytes) -> None:
+        """llhttp refuses a method it does not know at its first unknown byte: read on
+        (the parser is dead) until the method ends, then 501 or 400 (rfc.method_status)."""
+        self._hay += data
+        status = method_status(self._hay, MAX_REQUEST_LINE)
+        if status is not None:
+            self._sniff = False
+            self._fail(HTTPError(status, "unknown method" if status == 501 else "invalid method"))
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
@@ -161,7 +163,7 @@ class Protocol:
             cur = None
         if cur is not None and not self._in_head:
             # The head was fine and the app may be reading: its input is now broken.
-            cur.error = ClientDisconnected(f"malformed request body: {error}")
+            cur.error = ClientDisconnected(f"malformed request body: {error}", error.status)
             cur.keep_alive = False
             cur.complete = True
         else:
@@ -218,6 +220,8 @@ class Protocol:
             req.content_length = value
         elif name == b"expect":
             req.expect = value.lower()
+        elif name == b"content-type" and any(n == name for n, _ in req.headers):
+            raise HTTPError(400, "more than one Content-Type field")  # RFC 9110 §8.3: a singleton
 
     def on_headers_complete(self) -> None:
         req = self._cur
@@ -229,15 +233,9 @@ class Protocol:
         req.target = target = b"".join(self._url)
         if len(method) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
             raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
-        self._check_line(method, target)
+        self._scan = find_line(self._hay, self._scan, method, target)
         if version not in ("1.1", "1.0"):
-            # llhttp checks the digits; which versions we speak is ours (lenient_version).
-            if version[:2] == "1.":
-                version = "1.1"  # a later 1.x: treat as 1.1 (RFC 9110 §2.5)
-            elif version[0] == "0":
-                raise HTTPError(400, f"HTTP/{version} is not supported")
-            else:
-                raise HTTPError(505, f"HTTP/{version} is not supported")
+            version = spoken_version(version)  # llhttp checks only the digits (lenient_version)
         req.version = version
         if version == "1.1" and req.host is None:
             raise HTTPError(400, "HTTP/1.1 request without Host")  # RFC 9112 §3.2
@@ -253,15 +251,14 @@ class Protocol:
                 _GOOD_HOSTS.add(host)
         te = self._te
         if te is not None:
-            if version == "1.0":
-                raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
-            # Empty list elements do not count (RFC 9110 §5.6.1.2).
-            codings = [c for c in (c.strip().lower() for c in te.split(b",")) if c]
-            if codings[-1:] != [b"chunked"]:
-                raise HTTPError(400, "Transfer-Encoding without a final chunked")  # RFC 9112 §6.3
-            if len(codings) > 1:
-                raise HTTPError(501, "transfer coding other than chunked")  # §6.1
+            check_codings(te, version)
             req.chunked = True
+            self._left = self._max_body
+        elif req.content_length is not None:
+            # llhttp let only digits through, up to 2**64 - 1.
+            self._left = length = int(req.content_length)
+            if length > self._max_body > 0:
+                raise HTTPError(413, f"Content-Length over --max-request-body ({self._max_body})")
         if req.expect is not None and req.expect != b"100-continue":
             raise HTTPError(417, "unknown expectation")  # RFC 9110 §10.1.1
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
@@ -279,8 +276,12 @@ class Protocol:
     def on_body(self, data: bytes) -> None:
         cur = self._cur
         if cur is not None and data:
+            self._left -= len(data)
+            if cur.chunked:
+                self._meta = 0
+                if self._left < 0 and self._max_body:  # the piece past the limit is not kept
+                    raise HTTPError(413, f"chunked body over --max-request-body ({self._max_body})")
             cur.body.append(data)
-            self._meta = 0
 
     def on_chunk_header(self) -> None:
         self._meta = 0
@@ -293,4 +294,6 @@ class Protocol:
 
 
 _GOOD_HOSTS: set[bytes] = set()
-_SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))
+_SPECIAL = frozenset(
+    (b"host", b"connection", b"transfer-encoding", b"content-length", b"expect", b"content-type")
+)

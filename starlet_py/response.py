@@ -23,6 +23,7 @@ LAST_CHUNK = b"0\r\n\r\n"
 REASONS = {
     400: "Bad Request",
     408: "Request Timeout",
+    413: "Content Too Large",
     414: "URI Too Long",
     417: "Expectation Failed",
     431: "Request Header Fields Too Large",

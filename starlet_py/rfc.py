@@ -14,6 +14,7 @@ _PCHAR = _UNRESERVED + _SUB_DELIMS + b":@%"
 PATH_QUERY = _PCHAR + b"/?"  # origin-form: absolute-path [ "?" query ]
 REG_NAME = _UNRESERVED + _SUB_DELIMS + b"%"
 _HEX = b"0123456789ABCDEFabcdef"
+TCHAR = _ALPHANUM + b"!#$%&'*+-.^_`|~"  # token characters (RFC 9110 §5.6.2)
 _IPV6 = _HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
 PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b in _HEX}
@@ -70,3 +71,59 @@ def check_target(method: str, target: bytes) -> bytes | None:
     if path:
         check_target(method, path if path[:1] == b"/" else b"/" + path)
     return authority
+
+
+def method_status(line: bytes, limit: int) -> int | None:
+    """The answer to a request line whose method llhttp does not know (``line`` is
+    what arrived of it): 501 if the method is a token (RFC 9110 §9.1), 400 if it
+    is not (RFC 9112 §3), None while it is still arriving (at most ``limit`` bytes)."""
+    line = line.lstrip(b"\r\n")
+    sp = line.find(b" ")
+    method = line if sp < 0 else line[:sp]
+    if method.translate(None, TCHAR) or sp == 0:
+        return 400
+    if sp < 0:
+        return None if len(method) < limit else 400
+    return 501
+
+
+def find_line(hay: bytes, scan: int, method: bytes, target: bytes) -> int:
+    """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
+
+    httptools does not report the protocol name, so find this request's line in
+    the raw bytes ``hay`` (docs/http.md, "Accepted but wrong"), from ``scan`` (past
+    the previous request's line); returns where the next search starts.  A body
+    may contain look-alike lines, so any occurrence naming HTTP passes: at worst
+    a crafted body lets an RTSP line pass as HTTP/1.x, while the framing, and so
+    the request boundaries, stay llhttp's either way.
+    """
+    needle = method + b" " + target + b" "
+    start = hay.find(needle, scan)
+    while start >= 0:
+        start += len(needle)
+        if hay[start : start + 5] == b"HTTP/":
+            return start
+        start = hay.find(needle, start)
+    # No "METHOD SP target SP HTTP/": another protocol, or other whitespace.
+    raise HTTPError(400, "not an HTTP/1.x request line")  # RFC 9112 §2.3, §3
+
+
+def spoken_version(version: str) -> str:
+    """The version we answer a request of HTTP/``version`` (not 1.0 or 1.1) in, or HTTPError."""
+    if version[:2] == "1.":
+        return "1.1"  # a later 1.x: treat as 1.1 (RFC 9110 §2.5)
+    if version[0] == "0":
+        raise HTTPError(400, f"HTTP/{version} is not supported")
+    raise HTTPError(505, f"HTTP/{version} is not supported")
+
+
+def check_codings(te: bytes, version: str) -> None:
+    """A Transfer-Encoding (its fields joined by ","): we take a lone chunked only."""
+    if version == "1.0":
+        raise HTTPError(400, "Transfer-Encoding in an HTTP/1.0 request")  # RFC 9112 §6.1
+    # Empty list elements do not count (RFC 9110 §5.6.1.2).
+    codings = [c for c in (c.strip().lower() for c in te.split(b",")) if c]
+    if codings[-1:] != [b"chunked"]:
+        raise HTTPError(400, "Transfer-Encoding without a final chunked")  # RFC 9112 §6.3
+    if len(codings) > 1:
+        raise HTTPError(501, "transfer coding other than chunked")  # §6.1

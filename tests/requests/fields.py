@@ -216,6 +216,15 @@ CASES: list[Case] = [
         ok("POST", "/", body=b"hi", CONTENT_TYPE="text/plain", CONTENT_LENGTH="2"),
         ref="PEP 3333; RFC 3875 §4.1.3",
     ),
+    # RFC 9110 §8.3: Content-Type is a singleton; joining two ("a, b") would hand the app a
+    # media type neither side sent.  Refused like two Content-Length or Host fields.
+    invalid(
+        "field-two-content-types",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\n"
+        b"content-type: application/json\r\nContent-Length: 2\r\n\r\nhi",
+        400,
+        ref="RFC 9110 §8.3, §5.3",
+    ),
     # A long value under the limit passes whole (Plack::Test::Suite has a 128-byte one).
     valid(
         "field-long-value-8000",

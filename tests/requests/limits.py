@@ -3,7 +3,8 @@ decided before the app runs.
 
 - request line over 8 KiB: 414 (RFC 9112 §3: a server that receives a
   request-target longer than any it wishes to parse MUST respond 414);
-- one field over 8 KiB, more than 100 fields, or a head over 64 KiB: 431.
+- one field over 8 KiB, more than 100 fields, or a head over 64 KiB: 431;
+- a Content-Length over --max-request-body (1 GiB by default): 413.
 Both sides of each bound are here: just under is served, over is refused.
 """
 
@@ -109,5 +110,19 @@ CASES: list[Case] = [
         ok("POST", "/1", body=b"b" * 40000, CONTENT_LENGTH="40000"),
         ok("GET", "/2", extra=_fields(5, 7000)[1]),
         ref="docs/http.md, No limits (the head limit is per head)",
+    ),
+    # --max-request-body (default 1 GiB): the largest Content-Length llhttp takes is refused
+    # at once, before the app runs and without waiting for the body.
+    invalid(
+        "limit-body-cl-2**64-1",
+        b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 18446744073709551615\r\n\r\nhello",
+        413,
+        ref="RFC 9110 §15.5.14 (413); --max-request-body",
+    ),
+    invalid(
+        "limit-body-cl-1GiB+1",
+        b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 1073741825\r\n\r\n",
+        413,
+        ref="RFC 9110 §15.5.14 (413); --max-request-body",
     ),
 ]

@@ -42,13 +42,20 @@ CASES: list[Case] = [
     # llhttp reads "RTSP/1.0" as version 1.0 (docs/http.md, "Accepted but wrong").
     invalid("version-rtsp", b"GET / RTSP/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
     invalid("version-ice", b"SOURCE /mount ICE/1.0\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §2.3"),
-    # RFC 9110 §9.1: methods are case-sensitive tokens; an unrecognized one SHOULD get 501.
-    # RFC 9110 §15.6.2 suggests 501 for a method the server does not know; llhttp knows a
-    # fixed list and calls anything else a syntax error, so these get 400 (as gunicorn's).
-    invalid("method-lowercase", b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1; llhttp"),
-    invalid("method-unknown", b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1; llhttp"),
-    # "@" is not a tchar: not a method at all.
+    # RFC 9110 §9.1: methods are case-sensitive tokens; one the server does not know SHOULD
+    # get 501 (§15.6.2).  llhttp refuses every method outside its list, so a token it does
+    # not know is answered 501 (docs/http.md, "Methods").
+    invalid("method-lowercase", b"get / HTTP/1.1\r\nHost: x\r\n\r\n", 501, ref="RFC 9110 §9.1, §15.6.2"),
+    invalid("method-unknown", b"BREW /pot HTTP/1.1\r\nHost: x\r\n\r\n", 501, ref="RFC 9110 §9.1, §15.6.2"),
+    invalid(
+        "method-unknown-tchars",
+        b"X-MY.METHOD~1 / HTTP/1.1\r\nHost: x\r\n\r\n",
+        501,
+        ref="RFC 9110 §9.1, §5.6.2 (token)",
+    ),
+    # "@" is not a tchar: not a method at all, so not a request line (RFC 9112 §3: 400).
     invalid("method-not-token", b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9110 §9.1 (token)"),
+    invalid("method-empty", b" / HTTP/1.1\r\nHost: x\r\n\r\n", 400, ref="RFC 9112 §3"),
     # RFC 9110 §9.3.6 CONNECT: a server that is not a proxy does not implement it.
     invalid(
         "method-connect",

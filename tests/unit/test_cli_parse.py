@@ -18,7 +18,7 @@ APP = "myapp:application"
         ["--max-workers=4", "--listen=127.0.0.1:1", APP],
         ["-w", "4", "-b", "127.0.0.1:1", APP],
         ["-w4", "-b127.0.0.1:1", APP],
-        [APP, "--max-w", "4", "--lis", "127.0.0.1:1"],  # abbreviations, options after APP
+        [APP, "--max-workers", "4", "--lis", "127.0.0.1:1"],  # an abbreviation, options after APP
         ["-w", "4", "-b", "127.0.0.1:1", "--", APP],
     ],
 )

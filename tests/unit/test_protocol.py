@@ -493,8 +493,14 @@ ERRORS: list[tuple[str, bytes, int]] = [
     ("http09", b"GET /\r\n\r\n", 400),
     ("rtsp", b"GET / RTSP/1.0\r\nHost: h\r\n\r\n", 400),
     ("connect", b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n", 501),
-    ("lowercase-method", b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
-    ("unknown-method", b"FROB / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    # RFC 9110 §9.1: a method we do not know is 501 if it is a token, else 400.
+    ("lowercase-method", b"get / HTTP/1.1\r\nHost: h\r\n\r\n", 501),
+    ("unknown-method", b"FROB / HTTP/1.1\r\nHost: h\r\n\r\n", 501),
+    ("unknown-method-tchars", b"M-SEARCH!~ * HTTP/1.1\r\nHost: h\r\n\r\n", 501),
+    ("method-not-a-token", b"G@T / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("method-with-nul", b"GE\x00 / HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("method-tab", b"BREW\t/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("two-content-types", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: a\r\ncontent-type: a\r\n\r\n", 400),
     ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
     ("relative-target", b"GET foo HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ("space-in-field-name", b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400),
@@ -671,3 +677,117 @@ def test_body_text_resembling_the_next_request_line_does_not_refuse_it(body: byt
             ("GET", b"/b", b"", None),
         ]
         assert proto.dead is False
+
+
+# -- --max-request-body ------------------------------------------------------------
+def test_content_length_over_the_limit_is_413_before_the_app() -> None:
+    raw = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\n"
+    for pieces in (whole(raw), bytewise(raw)):
+        proto = Protocol(1 << 30)
+        for piece in pieces:
+            proto.feed(piece)
+        (req,) = proto.queue
+        assert isinstance(req.error, HTTPError) and req.error.status == 413
+        assert proto.dead is True
+
+
+def test_content_length_at_the_limit_is_accepted_one_more_is_413() -> None:
+    ok = feed_with(Protocol(10), b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\n0123456789")
+    assert [(b"".join(r.body), r.complete, r.error) for r in ok.queue] == [(b"0123456789", True, None)]
+    (req,) = feed_with(Protocol(10), b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 11\r\n\r\n").queue
+    assert isinstance(req.error, HTTPError) and req.error.status == 413
+
+
+def test_no_limit_when_zero() -> None:
+    raw = b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 18446744073709551615\r\n\r\nab"
+    (req,) = feed_with(Protocol(0), raw).queue
+    assert (req.error, b"".join(req.body), req.complete) == (None, b"ab", False)
+
+
+CHUNKED_HEAD = b"POST / HTTP/1.1\r\nHost: h\r\nTransfer-Encoding: chunked\r\n\r\n"
+
+
+@pytest.mark.parametrize("split", [whole, bytewise])
+def test_chunked_body_past_the_limit_fails_the_app_read_with_413(split: object) -> None:
+    proto = Protocol(10)
+    proto.feed(CHUNKED_HEAD)
+    req = proto.queue.popleft()  # the app runs
+    for piece in split(b"6\r\nabcdef\r\n4\r\nghij\r\n1\r\nk\r\n0\r\n\r\n"):  # type: ignore[operator]
+        proto.feed(piece)
+    assert b"".join(req.body) == b"abcdefghij"  # never more than the limit
+    assert isinstance(req.error, ClientDisconnected) and req.error.status == 413
+    assert proto.dead is True and req.complete is True
+
+
+def test_chunked_body_past_the_limit_before_the_app_ran_is_refused_whole() -> None:
+    proto = feed_with(Protocol(10), CHUNKED_HEAD + b"b\r\nabcdefghijk\r\n0\r\n\r\n")
+    (req,) = proto.queue
+    assert isinstance(req.error, HTTPError) and req.error.status == 413
+    assert (req.method, list(req.body), proto.dead) == ("", [], True)
+
+
+def test_chunked_body_at_the_limit_completes() -> None:
+    proto = Protocol(10)
+    proto.feed(CHUNKED_HEAD + b"6\r\nabcdef\r\n4\r\nghij\r\n0\r\n\r\n")
+    assert [(b"".join(r.body), r.complete, r.error) for r in proto.queue] == [(b"abcdefghij", True, None)]
+
+
+def feed_with(proto: Protocol, data: bytes) -> Protocol:
+    proto.feed(data)
+    return proto
+
+
+# -- chunk extensions with BWS (chunks.py) -------------------------------------------
+BWS_BODIES = [
+    b"5 ;a=b\r\nhello\r\n0\r\n\r\n",
+    b"5\t;a=b\r\nhello\r\n0\r\n\r\n",
+    b"5; a=b\r\nhello\r\n0\r\n\r\n",
+    b"5;a = b\r\nhello\r\n0\r\n\r\n",
+    b"5 ; a = b ; c ;d=\"x ; y\"\r\nhello\r\n0 ; last\r\n\r\n",
+    b"5;a=b\r\nhello\r\n0\r\nX-T: t\r\n\r\n",
+]
+
+
+@pytest.mark.parametrize("body", BWS_BODIES)
+@pytest.mark.parametrize("split", [whole, bytewise])
+def test_chunk_extension_bws_is_accepted(body: bytes, split: object) -> None:
+    raw = CHUNKED_HEAD + body + b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+    proto = feed_all(split(raw))  # type: ignore[operator]
+    assert [(r.target, b"".join(r.body), r.complete, r.error) for r in proto.queue] == [
+        (b"/", b"hello", True, None),
+        (b"/next", b"", True, None),
+    ]
+    assert proto.dead is False
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"5 \r\nhello\r\n0\r\n\r\n",  # BWS not followed by ";"
+        b"5;a \r\nhello\r\n0\r\n\r\n",  # BWS at the end of the line
+        b"5; a=b \r\nhello\r\n0\r\n\r\n",
+        b"5 5;a=b\r\nhello\r\n0\r\n\r\n",  # a space inside the size
+        b" 5;a=b\r\nhello\r\n0\r\n\r\n",  # before the size
+        b"5 ;a=b\nhello\r\n0\r\n\r\n",  # bare LF
+        b"5 ;a b\r\nhello\r\n0\r\n\r\n",  # a space inside the extension
+        b"5 ; =b\r\nhello\r\n0\r\n\r\n",  # no name
+        b"5 ;a=\r\nhello\r\n0\r\n\r\n",  # no value
+        b"5 ;a=\"b\r\nhello\r\n0\r\n\r\n",  # an unterminated quoted-string
+        b"5 ;a=b\rc\r\nhello\r\n0\r\n\r\n",  # a bare CR
+        b"0x5 ;a=b\r\nhello\r\n0\r\n\r\n",
+        b"5 ;a=b\r\nhelloXX0\r\n\r\n",  # no CRLF after the data
+        b"5 ;a=\x01\r\nhello\r\n0\r\n\r\n",
+    ],
+)
+def test_chunk_lines_outside_the_grammar_are_still_refused(body: bytes) -> None:
+    for pieces in ([CHUNKED_HEAD + body], list(bytewise(CHUNKED_HEAD + body))):
+        req = refused(pieces)
+        assert isinstance(req.error, HTTPError) and req.error.status == 400
+
+
+def test_chunk_data_that_looks_like_a_bws_line_is_not_touched() -> None:
+    data = b"5 ;a = b\r\n"
+    raw = CHUNKED_HEAD + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+    for pieces in (whole(raw), bytewise(raw)):
+        (req,) = feed_all(pieces).queue
+        assert (b"".join(req.body), req.error) == (data, None)
