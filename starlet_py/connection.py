@@ -23,7 +23,7 @@ from .listeners import PeerNames
 from .log import log_exc
 from .protocol import Protocol, Request
 from .response import CONTINUE, Response, error_answer, keep_alive
-from .writer import Writer
+from .writer import Writer, linger
 from .wsgi import FileWrapper, Input
 
 if TYPE_CHECKING:
@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
+# Lingering close (RFC 9112 §9.6): after an answer that leaves request bytes unread, read
+# and discard for up to this long, or this much, before the close (writer.linger).
+LINGER_TIME = 2.0
+LINGER_BYTES = 8 << 20
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -53,7 +57,7 @@ class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
     __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "_poll", "_continue",
-                 "_req", "_resp", "_t0")  # fmt: skip
+                 "_req", "_resp", "_t0", "_linger", "_waited", "_got")  # fmt: skip
     _req: Request  # the request being answered (set by _handle)
     _resp: Response  # its response, while the app runs
 
@@ -68,6 +72,11 @@ class Connection:
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
+        self._linger = False  # close lingeringly: request bytes may still be coming
+        # Of the current request: seconds spent waiting for its body, and body bytes read
+        # meanwhile (--min-body-rate; see pull).
+        self._waited = 0.0
+        self._got = 0
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
@@ -89,6 +98,8 @@ class Connection:
         except ClientDisconnected:
             return  # the client reset, stalled or left: nothing to answer
         finally:
+            if self._linger:
+                linger(self.sock, LINGER_TIME, LINGER_BYTES)
             self.sock.close()
 
     # -- reading ------------------------------------------------------------
@@ -144,17 +155,20 @@ class Connection:
         timeout = self.host.config.timeout
         return time.monotonic() + timeout - spent if timeout > 0 else None
 
+    def _poller(self) -> select.poll:
+        if self._poll is None:
+            self._poll = select.poll()
+            self._poll.register(self.sock, POLLIN)
+        return self._poll
+
     def _read_within(self, deadline: float | None) -> bytes:
         """A read inside a request: wait in poll() up to ``deadline`` (--timeout)."""
         sock = self.sock
         while True:
             if deadline is not None:
-                if self._poll is None:
-                    self._poll = select.poll()
-                    self._poll.register(sock, POLLIN)
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._poll.poll(left * 1000):
-                    raise ClientDisconnected("no progress within --timeout", 408)
+                if left <= 0 or not self._poller().poll(left * 1000):
+                    raise ClientDisconnected("no progress within --timeout or --min-body-rate", 408)
             try:
                 return sock.recv(READ_SIZE, socket.MSG_DONTWAIT if deadline else 0)
             except BlockingIOError:
@@ -167,7 +181,18 @@ class Connection:
         if self._continue:
             self._continue = False
             self.out.send(CONTINUE)
-        data = self._read_within(self._deadline())
+        config = self.host.config
+        start = time.monotonic()
+        deadline = None
+        if config.timeout > 0:
+            deadline = start + config.timeout
+            if config.min_body_rate > 0:
+                # mod_reqtimeout's MinRate: after the first --timeout, the wait allowed grows by
+                # a second per min-body-rate bytes received.  Only time spent here counts.
+                deadline += min(0.0, self._got / config.min_body_rate - self._waited)
+        data = self._read_within(deadline)
+        self._waited += time.monotonic() - start
+        self._got += len(data)
         if not data:
             req = self._req
             if not req.complete:
@@ -183,6 +208,7 @@ class Connection:
         ``req`` (when there is one) and ``remote`` (REMOTE_ADDR as the app left it)
         are for the access log."""
         answer = error_answer(status)
+        self._linger = req is None or req.error is not None or not req.complete
         sent = 0
         try:
             self.out.send(answer)
@@ -205,6 +231,7 @@ class Connection:
     def _handle(self, req: Request, base: dict[str, Any]) -> bool:
         """Run the app for ``req`` and send its response; True to keep the connection."""
         self._req = req
+        self._waited, self._got = 0.0, 0
         # A reference cycle (the response holds our bound methods) until `del self._resp`.
         self._resp = resp = Response(req, self.write, self._keep_alive)
         out = self.out
@@ -258,8 +285,12 @@ class Connection:
         # Decided with the head (resp.keep); the exchange may still have left the connection
         # unusable: a broken response, a broken body, or unread body we cannot discard.
         if not (resp.keep and resp.intact):
+            self._linger = not req.complete
             return False
         if req.complete and not req.body:
             return req.error is None
         # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
-        return req.expect is None and inp.drain(DRAIN_LIMIT)
+        if req.expect is None and inp.drain(DRAIN_LIMIT):
+            return True
+        self._linger = not req.complete
+        return False

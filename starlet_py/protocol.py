@@ -51,8 +51,7 @@ class Protocol:
         self._url: list[bytes] = []
         self._url_len, self._in_head = 0, False
         self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
-        self._fields = 0
-        self._size = 0  # bytes of header fields so far, as sent ("name: value\r\n")
+        self._fields, self._size = 0, 0  # header fields so far, and their bytes as sent
         self._connection: list[bytes] = []
         self._te: bytes | None = None
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
@@ -163,7 +162,8 @@ class Protocol:
             cur = None
         if cur is not None and not self._in_head:
             # The head was fine and the app may be reading: its input is now broken.
-            cur.error = ClientDisconnected(f"malformed request body: {error}", error.status)
+            why = "malformed" if error.status == 400 else "refused"
+            cur.error = ClientDisconnected(f"{why} request body: {error}", error.status)
             cur.keep_alive = False
             cur.complete = True
         else:

@@ -125,10 +125,37 @@ class Worker:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
             stream = open(self.config.access_log, "a", buffering=1)
             self.access = AccessLog(stream, self.config.access_log_format)
+        if self.config.max_worker_rss:
+            self.app = self._watch_rss(self.app)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             random.seed()  # the master's random state is shared by every fork
             self.limit = recycle_limit(self.config, random.Random())
+
+    def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
+        """``app``, followed on every 16th call by a look at our resident memory: one
+        pread of /proc/self/statm (kept open).  Over --max-worker-rss, ``stopping``: the
+        response (its head is built after the app returns) says `Connection: close`,
+        and the worker exits with status 0, replaced without the --err-respawn-interval."""
+        fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
+        page = os.sysconf("SC_PAGE_SIZE")
+        limit = self.config.max_worker_rss << 20
+        calls = 0
+
+        def app_watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
+            nonlocal calls
+            result = app(environ, start_response)
+            calls += 1
+            if not calls & 15 and not self.stopping:
+                rss = int(os.pread(fd, 64, 0).split()[1]) * page  # statm: size resident ...
+                if rss > limit:
+                    mib = self.config.max_worker_rss
+                    log(f"worker {os.getpid()}: resident memory {rss / 1048576:.1f} MiB is over "
+                        f"--max-worker-rss {mib} MiB; exiting after this request")  # fmt: skip
+                    self.stopping = True
+            return result
+
+        return app_watched
 
     def drain_wakeup(self) -> None:
         try:

@@ -7,7 +7,9 @@ that stops reading makes a send fail with EAGAIN, which is a disconnect too.
 from __future__ import annotations
 
 import os
+import select
 import socket
+import time
 
 from .errors import ClientDisconnected
 
@@ -56,3 +58,31 @@ class Writer:
         except OSError as e:
             raise ClientDisconnected(f"sendfile failed: {e}") from e
         return done
+
+
+def linger(sock: socket.socket, seconds: float, budget: int) -> None:
+    """Half-close ``sock``, then read and discard until EOF, ``seconds`` or ``budget`` bytes.
+
+    Closing with unread bytes in the receive buffer, or with more still arriving,
+    makes the kernel send a reset, which can destroy an answer before the client
+    has read it (RFC 9112 §9.6).  The FIN tells the client the answer is complete.
+    Only after an answer that leaves request bytes unread: never on the common path.
+    """
+    try:
+        sock.shutdown(socket.SHUT_WR)
+        poll = select.poll()
+        poll.register(sock, select.POLLIN)
+        deadline = time.monotonic() + seconds
+        while budget > 0:
+            left = deadline - time.monotonic()
+            if left <= 0 or not poll.poll(left * 1000):
+                return
+            try:
+                data = sock.recv(65536, socket.MSG_DONTWAIT)
+            except BlockingIOError:
+                continue
+            if not data:
+                return
+            budget -= len(data)
+    except OSError:
+        return
