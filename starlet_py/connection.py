@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import scoreboard
 from .errors import REASONS, BodyTimeout, ClientDisconnected, ExpectationFailed, RequestTimeout
 from .log import access_line, log_exc
 from .protocol import Protocol, Request
@@ -192,6 +193,9 @@ class Connection:
         exch = Exchange(sock, req, keep, self.worker)
         inp = Input(req, self.pull)
         result: Any = None
+        slot = scoreboard.mine  # None unless --request-timeout
+        if slot is not None:
+            slot.begin(req.request_line)
         try:
             result = self.worker.app(build(base, req, self.names, inp), exch.start_response)
             if not exch.head_sent and type(result) in (list, tuple) and len(result) == 1:
@@ -220,6 +224,8 @@ class Connection:
                 except Exception:
                     log_exc(f"error in close() for {req.request_line!r}")
                     exch.keep_alive = False
+            if slot is not None:
+                slot.end()
         access = self.worker.access
         if access is not None:
             access.write(access_line(self.names[0], req.request_line, exch.code, exch.length))

@@ -79,8 +79,11 @@ class Worker:
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
-        if self.accepting:
-            self.listeners[0].sock.close()  # see the module docstring
+        # Refuse new connections at once, even while a request is in the app (its
+        # connection is already accepted); also ends a blocked accept(): see the
+        # module docstring.  A supervisor's own copy keeps the port open.
+        for lst in self.listeners:
+            lst.sock.close()
         idle = self.idle_sock
         if idle is not None and not self.config.keepalive_timeout:
             # An idle kept-alive connection is otherwise left to its --keepalive-timeout
@@ -95,8 +98,9 @@ class Worker:
         """Signals, the wake-up pipe, a fresh random state and the recycle limit."""
         for sig in _STOP:
             signal.signal(sig, self._on_stop)
-        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        for sig in (signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
+        # (SIGUSR2 is left alone: it dumps our traceback, master.DUMP.)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
@@ -178,8 +182,11 @@ class Worker:
         poller = select.poll()
         by_fd = {}
         for lst in self.listeners:
-            poller.register(lst.sock, select.POLLIN)
-            by_fd[lst.sock.fileno()] = lst
+            fd = lst.sock.fileno()  # read once: the stop handler may close it at any time
+            if fd < 0:
+                return
+            poller.register(fd, select.POLLIN)
+            by_fd[fd] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
         while not self.stopping:
             for fd, _ in poller.poll():
@@ -190,6 +197,8 @@ class Worker:
                 try:
                     conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
                 except OSError as e:
+                    if self.stopping:
+                        return  # the stop handler closed the listeners
                     self._accept_failed(e)
                     continue
                 self._serve(conn, addr, lst, base)
