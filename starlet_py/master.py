@@ -116,6 +116,8 @@ class Master:
         # in the child and be lost, or write to the master's wake-up pipe.
         signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
         slot = pool.free_slot(self.pool, self.board.slots) if self.board else -1
+        if self.board and slot >= 0:
+            self.board.clear(slot)  # before the fork: the child may stamp it at once
         master = os.getpid()
         try:
             pid = os.fork()
@@ -136,8 +138,6 @@ class Master:
                 os._exit(code)
         signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
         self.pool[pid] = Proc(self.generation, slot)
-        if self.board and slot >= 0:
-            self.board.clear(slot)
         self.next_fork = time.monotonic() + self.config.spawn_interval
         debug(f"worker {pid} spawned")
 
