@@ -100,7 +100,7 @@ class Worker:
             signal.signal(sig, self._on_stop)
         for sig in (signal.SIGHUP, signal.SIGUSR1):
             signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
-        # (SIGUSR2 is left alone: it dumps our traceback, master.DUMP.)
+        # (SIGUSR2 is left alone: it dumps our traceback, child.DUMP.)
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
