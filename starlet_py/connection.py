@@ -33,10 +33,8 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
-# Lingering close (RFC 9112 §9.6): after an answer that leaves request bytes unread, read
-# and discard for up to this long, or this much, before the close (writer.linger).
-LINGER_TIME = 2.0
-LINGER_BYTES = 8 << 20
+# After an answer that leaves request bytes unread: discard for up to (writer.linger).
+LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -74,10 +72,7 @@ class Connection:
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
         self._linger = False  # close lingeringly: request bytes may still be coming
-        # Of the current request: seconds spent waiting for its body, and body bytes read
-        # meanwhile (--min-body-rate; see pull).
-        self._waited = 0.0
-        self._got = 0
+        self._waited, self._got = 0.0, 0  # this request's wait for body, and bytes read (pull)
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
