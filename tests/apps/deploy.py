@@ -11,6 +11,7 @@ Paths:
   /echo            the request body, as received (Content-Length answer)
   /upload          reads wsgi.input in 8 KiB pieces to EOF (no Content-Length needed);
                    answers JSON {length, sha256, content_length, transfer_encoding}
+  /upload-refused  answers 403 without reading the body (behind the example's /upload)
   /stream?n=N&size=S  N chunks of S bytes each (byte i of chunk k is ``k % 10``),
                    from a generator: no Content-Length, so the server frames it;
                    with &wait=PATH, the chunks after the first wait until PATH exists
@@ -94,6 +95,10 @@ def application(environ: dict[str, Any], start_response: Start) -> Any:
         body = environ["wsgi.input"].read()
         headers = [("Content-Type", "application/octet-stream"), ("Content-Length", str(len(body)))]
         start_response("200 OK", headers)
+        return [body]
+    if path == "/upload-refused":
+        body = b"refused\n"
+        start_response("403 Forbidden", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
         return [body]
     if path == "/upload":
         digest, length = hashlib.sha256(), 0

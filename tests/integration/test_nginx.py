@@ -473,3 +473,41 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
             nginx.stop(signal.SIGQUIT)
         sup.stop()
         shutil.rmtree(prefix / "temp", ignore_errors=True)
+
+
+def test_an_upload_the_app_refuses_unread_reaches_the_client(tmp_path: Path, public: Path) -> None:
+    """The example's /upload (proxy_request_buffering off): the app answers 403 without
+    reading a 4 MiB body (Content-Length, then chunked).  starlet-py closes lingeringly, so
+    nginx reads the whole answer and passes it on: no 502, no reset."""
+    need_program("nginx")
+    prefix = public / "nginx"
+    prefix.mkdir()
+    (public / "run").mkdir(mode=0o755)
+    sock = str(public / "run" / "web.sock")
+    starlet, upstream = start_starlet(tmp_path, sock)
+    nginx: Supervised | None = None
+    body = b"u" * (4 << 20)
+    try:
+        nginx, ports = start_nginx(prefix, upstream, sock)
+        for port in ports:
+            for chunked in (False, True):
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
+                headers = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(len(body))}
+                pieces = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
+                try:
+                    conn.request(
+                        "POST", "/upload-refused", pieces if chunked else body, headers, encode_chunked=chunked
+                    )
+                except OSError:
+                    pass  # nginx may stop reading the upload once it has the answer
+                resp = conn.getresponse()
+                assert (resp.status, resp.read()) == (403, b"refused\n"), (port, chunked)
+                conn.close()
+        errors = [line for line in (prefix / "error.log").read_text().splitlines() if SEVERE.search(line)]
+        assert not errors, errors
+        assert nginx.stop(signal.SIGQUIT) == 0
+        assert starlet.stop() == 0
+    finally:
+        if nginx is not None:
+            nginx.stop(signal.SIGQUIT)
+        starlet.stop()
