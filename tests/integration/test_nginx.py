@@ -495,9 +495,8 @@ def test_an_upload_the_app_refuses_unread_reaches_the_client(tmp_path: Path, pub
                 headers = {"Transfer-Encoding": "chunked"} if chunked else {"Content-Length": str(len(body))}
                 pieces = iter([body[i : i + 65536] for i in range(0, len(body), 65536)])
                 try:
-                    conn.request(
-                        "POST", "/upload-refused", pieces if chunked else body, headers, encode_chunked=chunked
-                    )
+                    data = pieces if chunked else body
+                    conn.request("POST", "/upload-refused", data, headers, encode_chunked=chunked)
                 except OSError:
                     pass  # nginx may stop reading the upload once it has the answer
                 resp = conn.getresponse()

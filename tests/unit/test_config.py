@@ -543,3 +543,19 @@ def test_systemd_bad_count() -> None:
     with pytest.raises(ConfigError) as caught:
         inherited_fds({"LISTEN_PID": str(os.getpid()), "LISTEN_FDS": "two"})
     assert "LISTEN_FDS" in str(caught.value)
+
+
+def test_request_side_limits_defaults_and_bounds() -> None:
+    c = Config(app=APP)
+    assert (c.max_request_body, c.min_body_rate, c.max_worker_rss) == (1 << 30, 500, 0)
+    assert Config(app=APP, max_request_body=(1 << 62)).max_request_body == 1 << 62  # over 1e9 is fine
+    for name, value in (("max_request_body", -1), ("max_request_body", 2**63), ("min_body_rate", -1.0),
+                        ("min_body_rate", float("nan")), ("max_worker_rss", -5)):  # fmt: skip
+        with pytest.raises(ConfigError, match="--" + name.replace("_", "-")):
+            Config(app=APP, **{name: value})
+
+
+def test_request_side_limits_from_the_command_line() -> None:
+    argv = ["--max-request-body", "0", "--min-body-rate", "0", "--max-worker-rss", "512", APP]
+    c = config_from(argv, {})
+    assert (c.max_request_body, c.min_body_rate, c.max_worker_rss) == (0, 0, 512)
