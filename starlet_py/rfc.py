@@ -15,6 +15,7 @@ PATH_QUERY = _PCHAR + b"/?"  # origin-form: absolute-path [ "?" query ]
 REG_NAME = _UNRESERVED + _SUB_DELIMS + b"%"
 _HEX = b"0123456789ABCDEFabcdef"
 TCHAR = _ALPHANUM + b"!#$%&'*+-.^_`|~"  # token characters (RFC 9110 §5.6.2)
+_VISIBLE = bytes(range(0x21, 0x7F))
 _IPV6 = _HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
 PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b in _HEX}
@@ -74,16 +75,22 @@ def check_target(method: str, target: bytes) -> bytes | None:
 
 
 def method_status(line: bytes, limit: int) -> int | None:
-    """The answer to a request line whose method llhttp does not know (``line`` is
-    what arrived of it): 501 if the method is a token (RFC 9110 §9.1), 400 if it
-    is not (RFC 9112 §3), None while it is still arriving (at most ``limit`` bytes)."""
+    """The answer to a request line whose method llhttp does not know (``line`` is what
+    arrived of it): 501 if it is ``token SP target SP HTTP/d.d CRLF`` (RFC 9110 §9.1), 400
+    if it is not a request line (RFC 9112 §3), None while it is still arriving (< ``limit``)."""
     line = line.lstrip(b"\r\n")
     sp = line.find(b" ")
-    method = line if sp < 0 else line[:sp]
-    if method.translate(None, TCHAR) or sp == 0:
+    if sp == 0 or (line if sp < 0 else line[:sp]).translate(None, TCHAR):
+        return 400  # not a token: decided at once
+    end = line.find(b"\r\n")
+    if end < 0:
+        return None if len(line) < limit else 400
+    parts = line[:end].split(b" ")
+    if len(parts) != 3 or not parts[1] or parts[1].translate(None, _VISIBLE):
         return 400
-    if sp < 0:
-        return None if len(method) < limit else 400
+    version = parts[2]
+    if len(version) != 8 or version[:5] != b"HTTP/" or version[6:7] != b"." or not version[5:8:2].isdigit():
+        return 400
     return 501
 
 

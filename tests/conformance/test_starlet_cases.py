@@ -193,7 +193,7 @@ def test_environ_keys_per_design(plain: Server) -> None:
 
 BAD_REQUESTS = [
     b"garbage\r\n\r\n",
-    b"get / HTTP/1.1\r\nHost: x\r\n\r\n",
+    b"G@T / HTTP/1.1\r\nHost: x\r\n\r\n",  # not a token: not a method
     b"GET / HTTP/1.1 extra\r\nHost: x\r\n\r\n",
     b"GET /\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n",
@@ -207,6 +207,17 @@ def test_bad_request_line_is_400_and_closed(keepalive: Server, data: bytes) -> N
     raw = send_and_read(keepalive, data)  # times out if the server keeps the connection
     resp, rest = split_response(raw)
     assert (resp.status, resp.reason) == (400, "Bad Request")
+    assert rest == b""
+
+
+UNKNOWN_METHODS = [b"get / HTTP/1.1\r\nHost: x\r\n\r\n", b"BREW /p HTTP/1.1\r\nHost: x\r\n\r\n"]
+
+
+@pytest.mark.parametrize("data", UNKNOWN_METHODS)
+def test_unknown_method_is_501_and_closed(keepalive: Server, data: bytes) -> None:
+    """RFC 9110 §9.1: a method the server does not know (a token: lowercase get too) is 501."""
+    resp, rest = split_response(send_and_read(keepalive, data))
+    assert (resp.status, resp.reason, resp.header("connection")) == (501, "Not Implemented", "close")
     assert rest == b""
 
 
