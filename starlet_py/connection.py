@@ -89,6 +89,7 @@ class Connection:
         except ClientDisconnected:
             return  # the client reset, stalled or left: nothing to answer
         finally:
+            self.proto.close()
             self.sock.close()
 
     # -- reading ------------------------------------------------------------

@@ -95,6 +95,12 @@ class Protocol:
         # extensions or trailers (the CVE-2024-22019 class), so we do.
         self._meta = 0
 
+    def close(self) -> None:
+        """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
+        without that cycle a connection's objects are freed by reference counting."""
+        self.dead = True
+        del self._parser
+
     def feed(self, data: bytes) -> None:
         """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
@@ -152,6 +158,7 @@ class Protocol:
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
+        error.__traceback__ = None  # raised in a callback: its frames hold us (a cycle)
         cur = self._cur
         queue = self.queue
         if cur is not None and queue and queue[-1] is cur:
