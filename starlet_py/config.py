@@ -120,6 +120,18 @@ class Config(Frozen):
     err_respawn_interval: float = _opt(
         1.0, "after a worker dies abnormally, wait S seconds before the next fork", "S"
     )
+    graceful_timeout: float = _opt(
+        30.0,
+        "a worker still running S seconds after it was told to stop (TERM/INT/QUIT, HUP, "
+        "USR1) has its traceback logged and is killed; 0 waits forever",
+        "S",
+    )
+    request_timeout: float = _opt(
+        0.0,
+        "a request in the app for more than S seconds has its worker's traceback logged, "
+        "and the worker killed and replaced; 0 turns it off",
+        "S",
+    )
     child_exit: str | None = _opt(
         None, "module:func called (no arguments) in a worker just before it exits", "FUNC"
     )

@@ -17,6 +17,7 @@ import typing
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from . import scoreboard
 from .config import Config
 from .errors import ClientDisconnected
 from .listeners import PeerNames
@@ -215,6 +216,9 @@ class Connection:
         inp = Input(req, self.pull)
         env = self.host.build(base, req, self.names, inp)
         result: Any = None
+        slot = scoreboard.mine  # None unless --request-timeout
+        if slot is not None:
+            slot.begin(req.request_line)
         try:
             result = self.host.app(env, resp.start_response)
             sent = resp.head_sent  # the app called write(): the iterable's items follow
@@ -253,6 +257,8 @@ class Connection:
                 except Exception:
                     log_exc(f"error in close() for {req.request_line!r}")
                     resp.intact = False
+            if slot is not None:
+                slot.end()
             access = self.host.access
             if access is not None and resp.head_sent:  # else _refuse logged the answer
                 access.request(env.get("REMOTE_ADDR", ""), req, resp.code, resp.sent, self._t0)

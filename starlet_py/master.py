@@ -2,13 +2,14 @@
 
 Signal handlers only append the signal to a list (a byte in a pipe wakes the
 loop); all the work happens in ``run``'s loop, after gunicorn's arbiter and
-Parallel::Prefork: fork while the pool is short, otherwise wait.
+Parallel::Prefork: fork while the pool is short, otherwise wait.  What to do on
+each turn (whom to signal, whether to fork, when to wake) is decided by the
+pure functions of pool.py; this module carries it out.
 """
 
 from __future__ import annotations
 
 import gc
-import importlib
 import os
 import select
 import signal
@@ -17,30 +18,21 @@ from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
+from . import pool, scoreboard
+from .child import DUMP, arm, set_title
 from .config import Config
 from .listeners import Listener, close_all
-from .log import log, log_exc
+from .log import debug, log, log_exc, warning
+from .notify import Notifier
+from .pool import RESEND, RETIRED, Proc
 from .worker import Worker
-
-
-def _title_setter() -> Callable[[str], None] | None:
-    """setproctitle, if installed (optional; loaded before the fork, so workers share it).
-
-    Imported by name so that mypy's verdict is the same with and without it installed.
-    """
-    try:
-        module = importlib.import_module("setproctitle")
-    except ImportError:
-        return None
-    setter: Callable[[str], None] = module.setproctitle
-    return setter
-
-
-setproctitle = _title_setter()
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
-RESEND = 1.0  # seconds between TERMs to workers that are still alive (one may race accept)
+BLOCKED = (*HANDLED, DUMP)  # around a fork, until the worker's own handlers are in place
+# Their default action would kill the master and orphan its workers (USR2 is
+# gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
+IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
 
 
 class Master:
@@ -57,24 +49,28 @@ class Master:
         self.config = config
         self.listeners = listeners
         self.child_exit = child_exit
-        self.workers: dict[int, int] = {}  # pid -> generation
+        self.pool: dict[int, Proc] = {}
         self.generation = 0
         self.pending: list[int] = []  # signals received, not yet acted on
         self.stopping = False  # TERM/INT/QUIT: no more forks, exit when the pool is gone
         self.retiring = False  # USR1: retire one worker per --spawn-interval, then exit
         self.next_fork = 0.0  # monotonic time before which we must not fork
         self.next_term = 0.0  # when to (re-)send TERM to workers that must go
+        self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
+        self.notify = Notifier.from_environ(os.environ)
+        # Twice the pool: after HUP the old generation still holds its slots.
+        self.board = scoreboard.Board(2 * config.max_workers + 2) if config.request_timeout else None
         self._wake_r = -1
+        self._wake_w = -1
 
     # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)  # nothing else here: no logging, no forking
 
     def _install(self) -> None:
-        r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._wake_r, self._wake_w = r, w
-        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-        for sig in HANDLED:
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for sig in (*HANDLED, *IGNORED):
             signal.signal(sig, self._record)
 
     def _dispatch(self) -> None:
@@ -83,53 +79,79 @@ class Master:
             if sig == signal.SIGCHLD:
                 continue  # reaping happens on every loop turn
             name = signal.Signals(sig).name
-            if sig in STOP_SIGNALS:
-                log(f"received {name}: stopping gracefully")
-                self.stopping = True
-                self.next_term = 0.0
+            if sig in IGNORED:
+                log(f"received {name}: ignored")
+            elif sig in STOP_SIGNALS:
+                self._stop(f"received {name}: stopping gracefully")
             elif sig == signal.SIGHUP and not (self.stopping or self.retiring):
                 self.generation += 1
                 log(f"received {name}: replacing the workers (generation {self.generation})")
                 self.next_term = 0.0
+                self.ready_due = True
+                self.notify.reloading()
             elif sig == signal.SIGUSR1:
                 if self.config.spawn_interval > 0:
                     log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
                     self.retiring = True
+                    self.next_term = 0.0
+                    self.notify.stopping()
                 else:
-                    log(f"received {name}: no --spawn-interval, stopping gracefully")
-                    self.stopping = True
-                self.next_term = 0.0
+                    self._stop(f"received {name}: no --spawn-interval, stopping gracefully")
+
+    def _stop(self, message: str) -> None:
+        log(message)
+        self.next_term = 0.0
+        if not self.stopping:
+            self.stopping = True
+            self.notify.stopping()
+            # Refuse new connections at once: with our copies (and the workers', see
+            # Worker._on_stop) closed, nobody holds the socket but a supervisor.
+            close_all(self.listeners)
+            self.listeners = []
 
     # -- processes ----------------------------------------------------------
     def _spawn(self) -> None:
         # Signals wait until the child has its own handlers (Worker.setup unblocks
         # them): a TERM landing in between would otherwise hit the master's handler
         # in the child and be lost, or write to the master's wake-up pipe.
-        signal.pthread_sigmask(signal.SIG_BLOCK, HANDLED)
+        signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
+        slot = pool.free_slot(self.pool, self.board.slots) if self.board else -1
+        if self.board and slot >= 0:
+            self.board.clear(slot)  # before the fork: the child may stamp it at once
+        master = os.getpid()
         try:
             pid = os.fork()
         except OSError as e:  # out of processes or memory: retry later, never die of it
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
-            log(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+            warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
             self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
             return
         if pid == 0:  # the worker
             code = 0
             try:
-                signal.set_wakeup_fd(-1)
-                os.close(self._wake_r)
-                os.close(self._wake_w)
-                self._set_title("worker")
+                self._child(master, slot)
                 Worker(self.app, self.config, self.listeners, self.child_exit).run()
             except BaseException:
                 log_exc("worker failed")
                 code = 1
             finally:
                 os._exit(code)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, HANDLED)
-        self.workers[pid] = self.generation
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+        self.pool[pid] = Proc(self.generation, slot)
         self.next_fork = time.monotonic() + self.config.spawn_interval
-        log(f"worker {pid} spawned")
+        debug(f"worker {pid} spawned")
+
+    def _child(self, master: int, slot: int) -> None:
+        """In a new worker, before Worker.run: undo the master's state, arm the safety nets."""
+        signal.set_wakeup_fd(-1)
+        os.close(self._wake_r)
+        os.close(self._wake_w)
+        for sig in IGNORED:
+            signal.signal(sig, signal.SIG_DFL)
+        arm(master)
+        if self.board and slot >= 0:
+            scoreboard.attach(self.board, slot)
+        set_title("worker", self.config.app)
 
     def _reap(self) -> None:
         while True:
@@ -139,67 +161,107 @@ class Master:
                 return
             if pid == 0:
                 return
-            if self.workers.pop(pid, None) is None:
+            proc = self.pool.pop(pid, None)
+            if proc is None:
                 continue  # not one of ours (an app may fork helpers)
+            if self.board and proc.slot >= 0:
+                self.board.clear(proc.slot)
             if os.WIFSIGNALED(status):
                 how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
                 abnormal = True
             else:
                 code = os.waitstatus_to_exitcode(status)
                 how, abnormal = f"exited with status {code}", code != 0
-            log(f"worker {pid} {how}")
-            if abnormal and not self.stopping:
-                # A broken app must not become a fork storm.
+            (warning if abnormal else debug)(f"worker {pid} {how}")
+            if pool.abnormal_delay(proc, abnormal, self.stopping):
                 self.next_fork = max(self.next_fork, time.monotonic() + self.config.err_respawn_interval)
 
-    def _current(self) -> list[int]:
-        return [pid for pid, gen in self.workers.items() if gen == self.generation]
+    def _kill(self, pid: int, sig: int) -> None:
+        try:
+            os.kill(pid, sig)
+        except ProcessLookupError:
+            pass  # already gone; reaped on the next turn
 
     def _signal_workers(self, now: float) -> None:
-        """Send TERM to every worker that must go; repeated each RESEND seconds."""
-        if now < self.next_term:
-            return
-        if self.stopping:
-            doomed = list(self.workers)
-        else:
-            doomed = [pid for pid, gen in self.workers.items() if gen != self.generation]
-            if self.retiring and (current := self._current()):
-                self.workers[current[0]] = -1  # one more worker leaves the pool
-                doomed.append(current[0])
-                log(f"retiring worker {current[0]} ({len(current) - 1} left)")
-        for pid in doomed:
-            try:
-                os.kill(pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-        self.next_term = now + (self.config.spawn_interval if self.retiring else RESEND)
+        """TERM every worker that must go (repeated each RESEND seconds); the timeouts."""
+        if now >= self.next_term:
+            doomed = pool.leaving(self.pool, self.generation, self.stopping)
+            retire = pool.to_retire(self.pool, self.generation, self.stopping, self.retiring)
+            if retire is not None:
+                self.pool[retire].generation = RETIRED  # one more worker leaves the pool
+                doomed.append(retire)
+                left = len(pool.current(self.pool, self.generation))
+                log(f"retiring worker {retire} ({left} left)")
+            for pid in doomed:
+                proc = self.pool[pid]
+                if proc.told is None:
+                    proc.told = now
+                self._kill(pid, signal.SIGTERM)
+            self.next_term = now + (self.config.spawn_interval if self.retiring else RESEND)
+        grace = self.config.graceful_timeout
+        for pid in pool.overdue(self.pool, now, grace):
+            warning(
+                f"worker {pid} still running {grace:g}s after it was told to stop "
+                "(--graceful-timeout); its traceback follows, then SIGKILL"
+            )
+            self._dump(pid, now)
+        if self.board is not None:
+            self._check_requests(self.board, now)
+        for pid in pool.kills_due(self.pool, now):
+            self.pool[pid].killed = True
+            self._kill(pid, signal.SIGKILL)
 
-    def _set_title(self, role: str) -> None:
-        if setproctitle is not None:
-            setproctitle(f"starlet-py {role} {self.config.app}")
+    def _check_requests(self, board: scoreboard.Board, now: float) -> None:
+        """--request-timeout: dump, then kill, a worker stuck in one request; replace it now."""
+        starts = {
+            pid: board.started(p.slot) for pid, p in self.pool.items() if p.slot >= 0 and p.kill_at is None
+        }
+        limit = self.config.request_timeout
+        for pid in pool.stuck(starts, now, limit):
+            seen = board.read(self.pool[pid].slot)
+            if seen is None:
+                continue  # it finished, or began another request, just now
+            start, line = seen
+            warning(
+                f"worker {pid}: request {line!r} has run {now - start:.1f}s "
+                f"(--request-timeout {limit:g}); its traceback follows, then SIGKILL"
+            )
+            self._dump(pid, now)
+            self.pool[pid].generation = RETIRED  # out of the pool: its replacement forks now
+
+    def _dump(self, pid: int, now: float) -> None:
+        """Ask ``pid`` for its traceback (faulthandler, to stderr); SIGKILL it DUMP_GRACE later."""
+        self.pool[pid].kill_at = now + pool.DUMP_GRACE
+        self._kill(pid, DUMP)
 
     # -- the loop -----------------------------------------------------------
     def run(self) -> int:
         """Serve until TERM/INT/QUIT (or USR1 has retired every worker); exit status."""
         self._install()
-        self._set_title("master")
+        set_title("master", self.config.app)
         # Copy-on-write friendly (see gc.freeze's documentation): cli.main disabled the
         # collector before loading anything, so no freed holes exist for workers to fill
         # (writing into shared pages); frozen objects are never traversed by the
         # workers' collections either.  The master itself allocates next to nothing.
         gc.freeze()
+        config = self.config
         try:
             while True:
                 self._reap()
                 self._dispatch()
                 now = time.monotonic()
-                if (self.stopping or self.retiring) and not self.workers:
+                if (self.stopping or self.retiring) and not self.pool:
                     break
                 self._signal_workers(now)
-                if not (self.stopping or self.retiring):
-                    while len(self._current()) < self.config.max_workers and now >= self.next_fork:
-                        self._spawn()
-                        now = time.monotonic()
+                while pool.fork_due(
+                    self.pool, self.generation, config.max_workers,
+                    self.stopping, self.retiring, now, self.next_fork,
+                ):  # fmt: skip
+                    self._spawn()
+                    now = time.monotonic()
+                if self.ready_due and len(pool.current(self.pool, self.generation)) >= config.max_workers:
+                    self.ready_due = False
+                    self.notify.ready(f"serving with {config.max_workers} workers")
                 self._wait(self._deadline(now) - now)
         finally:
             close_all(self.listeners)
@@ -207,14 +269,11 @@ class Master:
         return 0
 
     def _deadline(self, now: float) -> float:
-        """When the loop must next act on its own (no signal): a TERM or a fork due."""
-        deadline = now + RESEND
-        current = len(self._current())
-        if self.stopping or self.retiring or len(self.workers) > current:
-            deadline = min(deadline, self.next_term)
-        elif current < self.config.max_workers:
-            deadline = min(deadline, self.next_fork)
-        return deadline
+        """When the loop must next act on its own (no signal): see pool.next_wake."""
+        return pool.next_wake(
+            self.pool, self.generation, self.config.max_workers, self.stopping, self.retiring,
+            now, self.next_term, self.next_fork, self.config.graceful_timeout,
+        )  # fmt: skip
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal arrives or ``timeout`` passes."""

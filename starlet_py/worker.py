@@ -1,11 +1,12 @@
 """A worker: after-fork setup, the accept loop, recycling and the stop flag.
 
-Stopping (docs/design.md, "Signals and stopping"): TERM/INT/QUIT only set ``stopping``, checked between
-requests.  A worker blocked in ``accept()`` must exit at once, without the race
-Starlet had (a signal landing after ``accept()`` returned would lose that
-connection), so the handler *closes our copy of the listening socket*: the
-blocked or about-to-run ``accept()`` then fails with EBADF, while a connection
-already accepted is still served (with ``Connection: close``).
+Stopping (docs/design.md, "Signals and stopping"): TERM/INT/QUIT set ``stopping``,
+checked between requests, and the handler *closes our copies of the listening
+sockets* at once: new clients are refused (a supervisor's own copy keeps the
+port open for the next generation), and a blocked or about-to-run ``accept()``
+fails with EBADF instead of losing a connection to the race Starlet had (a
+signal landing after ``accept()`` returned), while a connection already
+accepted is still served (with ``Connection: close``).
 """
 
 from __future__ import annotations
@@ -76,7 +77,6 @@ class Worker:
         self.listeners = listeners
         self.child_exit = child_exit
         self.stopping = False
-        self.accepting = False  # inside the blocking accept() of the one-listener loop
         self._idle: socket.socket | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
@@ -105,8 +105,11 @@ class Worker:
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
-        if self.accepting:
-            self.listeners[0].sock.close()  # see the module docstring
+        # Refuse new connections at once, even while a request is in the app (its
+        # connection is already accepted); also ends a blocked accept(): see the
+        # module docstring.  A supervisor's own copy keeps the port open.
+        for lst in self.listeners:
+            lst.sock.close()
         idle = self._idle
         if idle is not None and not self.config.keepalive_timeout:
             # Shutting the reading side wakes its recv(), and still lets what already
@@ -120,8 +123,9 @@ class Worker:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
         for sig in _STOP:
             _set_handler(sig, self._on_stop)
-        for sig in (signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2):
+        for sig in (signal.SIGHUP, signal.SIGUSR1):
             _set_handler(sig, _SIG_IGN)  # the master's signals, not ours
+        # (SIGUSR2 is left alone: it dumps our traceback, child.DUMP.)
         _set_handler(signal.SIGCHLD, _SIG_DFL)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
@@ -184,24 +188,16 @@ class Worker:
         # with plain ints saves that work on every connection.
         accept, family, kind = sock._accept, int(sock.family), int(sock.type)  # type: ignore[attr-defined]
         new = socket.socket
-        while True:
-            self.accepting = True
-            if self.stopping:
-                break
+        while not self.stopping:
             try:
                 fd, addr = accept()
                 conn = new(family, kind, 0, fd)
             except OSError as e:
-                self.accepting = False
                 if self.stopping:
                     break
                 self._accept_failed(e)
                 continue
-            self.accepting = False
             self._serve(conn, addr, listener, base)
-            if self.stopping:
-                break
-        self.accepting = False
 
     def _accept_many(self, base: dict[str, Any]) -> None:
         # Listeners are non-blocking here (the master made them so for every process
@@ -209,8 +205,11 @@ class Worker:
         poller = select.poll()
         by_fd = {}
         for lst in self.listeners:
-            poller.register(lst.sock, select.POLLIN)
-            by_fd[lst.sock.fileno()] = lst
+            fd = lst.sock.fileno()  # read once: the stop handler may close it at any time
+            if fd < 0:
+                return
+            poller.register(fd, select.POLLIN)
+            by_fd[fd] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
         while not self.stopping:
             for fd, _ in poller.poll():
@@ -221,6 +220,8 @@ class Worker:
                 try:
                     conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
                 except OSError as e:
+                    if self.stopping:
+                        return  # the stop handler closed the listeners
                     self._accept_failed(e)
                     continue
                 self._serve(conn, addr, lst, base)

@@ -1,0 +1,55 @@
+"""What every process of the pool shares: its title, and a worker's safety nets after the fork.
+
+Loaded by the master before it forks, so whatever these imports bring in
+(ctypes above all) sits in pages the workers share instead of each copying it.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import faulthandler
+import importlib
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+DUMP = signal.SIGUSR2  # a worker writes its threads' Python tracebacks to stderr on it
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+
+
+def _title_setter() -> Callable[[str], None] | None:
+    """setproctitle, if installed (optional).
+
+    Imported by name so that mypy's verdict is the same with and without it installed.
+    """
+    try:
+        module = importlib.import_module("setproctitle")
+    except ImportError:
+        return None
+    setter: Callable[[str], None] = module.setproctitle
+    return setter
+
+
+setproctitle = _title_setter()
+
+
+def set_title(role: str, app: str) -> None:
+    if setproctitle is not None:
+        setproctitle(f"starlet-py {role} {app}")
+
+
+def arm(master: int) -> None:
+    """In a new worker: dump tracebacks on DUMP, and never outlive the master.
+
+    No orphans (README, "No orphans"): PR_SET_PDEATHSIG has the kernel send us
+    TERM -- a graceful stop -- when the master dies, however it dies (SIGKILL,
+    the OOM killer): nothing to poll, nothing per request.  The signals are
+    still blocked here (Master._spawn), so a TERM is handled once Worker.setup
+    has installed its handlers.
+    """
+    faulthandler.register(DUMP, file=sys.stderr, all_threads=True)
+    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    if os.getppid() != master:  # it died before prctl took effect
+        os.kill(os.getpid(), signal.SIGTERM)

@@ -1,0 +1,237 @@
+"""The master's decisions (starlet_py/pool.py) as tables: no fork, no signal, no clock;
+plus the scoreboard's slots and the systemd notifier, in this process."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+
+from starlet_py import pool
+from starlet_py.master import Master
+from starlet_py.notify import Notifier
+from starlet_py.pool import RETIRED, Proc
+from starlet_py.scoreboard import LINE, Board, Slot
+
+
+def table(*procs: tuple[int, Proc]) -> dict[int, Proc]:
+    return dict(procs)
+
+
+GEN1 = table((11, Proc(1)), (12, Proc(1)))
+MIXED = table((11, Proc(0, told=5.0)), (12, Proc(1)), (13, Proc(RETIRED, told=7.0)))
+
+
+@pytest.mark.parametrize(
+    ("procs", "generation", "stopping", "expected"),
+    [
+        (GEN1, 1, False, []),  # a settled pool: nobody goes
+        (GEN1, 1, True, [11, 12]),  # TERM: everybody
+        (GEN1, 2, False, [11, 12]),  # after HUP: the old generation
+        (MIXED, 1, False, [11, 13]),  # old generation and retired, not the current
+        (MIXED, 1, True, [11, 12, 13]),
+        ({}, 0, True, []),
+    ],
+)
+def test_leaving(procs: dict[int, Proc], generation: int, stopping: bool, expected: list[int]) -> None:
+    assert pool.leaving(procs, generation, stopping) == expected
+
+
+@pytest.mark.parametrize(
+    ("procs", "stopping", "retiring", "expected"),
+    [
+        (GEN1, False, True, 11),  # USR1: the oldest first
+        (GEN1, False, False, None),
+        (GEN1, True, True, None),  # TERM after USR1: everybody goes anyway
+        (table((11, Proc(RETIRED)), (12, Proc(1))), False, True, 12),
+        (table((11, Proc(RETIRED))), False, True, None),  # all retired already
+    ],
+)
+def test_to_retire(procs: dict[int, Proc], stopping: bool, retiring: bool, expected: int | None) -> None:
+    assert pool.to_retire(procs, 1, stopping, retiring) == expected
+
+
+@pytest.mark.parametrize(
+    ("procs", "now", "grace", "expected"),
+    [
+        (table((1, Proc(0, told=10.0))), 39.9, 30.0, []),
+        (table((1, Proc(0, told=10.0))), 40.0, 30.0, [1]),  # S seconds after it was told
+        (table((1, Proc(0, told=10.0))), 1e6, 0.0, []),  # 0 waits forever
+        (table((1, Proc(0))), 1e6, 30.0, []),  # never told to stop
+        (table((1, Proc(0, told=10.0, kill_at=40.5))), 41.0, 30.0, []),  # already being killed
+        (table((1, Proc(0, told=10.0)), (2, Proc(0, told=20.0))), 45.0, 30.0, [1]),
+    ],
+)
+def test_overdue(procs: dict[int, Proc], now: float, grace: float, expected: list[int]) -> None:
+    assert pool.overdue(procs, now, grace) == expected
+
+
+@pytest.mark.parametrize(
+    ("starts", "now", "limit", "expected"),
+    [
+        ({1: 100.0}, 105.0, 5.0, []),  # exactly at the limit: not over it
+        ({1: 100.0}, 105.01, 5.0, [1]),
+        ({1: 0.0}, 1e9, 5.0, []),  # in no request (idle, or an idle kept-alive connection)
+        ({1: 100.0, 2: 104.0, 3: 0.0}, 106.0, 5.0, [1]),
+        ({1: 100.0}, 1e9, 0.0, []),  # off
+        ({1: 200.0}, 100.0, 5.0, []),  # a start in the future never counts
+    ],
+)
+def test_stuck(starts: dict[int, float], now: float, limit: float, expected: list[int]) -> None:
+    assert pool.stuck(starts, now, limit) == expected
+
+
+@pytest.mark.parametrize(
+    ("proc", "now", "due"),
+    [
+        (Proc(0), 1e9, False),
+        (Proc(0, kill_at=10.0), 9.9, False),
+        (Proc(0, kill_at=10.0), 10.0, True),
+        (Proc(0, kill_at=10.0, killed=True), 20.0, False),  # sent once, then waiting for the reap
+    ],
+)
+def test_kills_due(proc: Proc, now: float, due: bool) -> None:
+    assert pool.kills_due({1: proc}, now) == ([1] if due else [])
+
+
+@pytest.mark.parametrize(
+    ("procs", "max_workers", "stopping", "retiring", "now", "next_fork", "expected"),
+    [
+        ({}, 2, False, False, 0.0, 0.0, True),
+        (GEN1, 2, False, False, 0.0, 0.0, False),  # whole
+        (GEN1, 3, False, False, 5.0, 6.0, False),  # short, but --spawn-interval / err-respawn
+        (GEN1, 3, False, False, 6.0, 6.0, True),
+        ({}, 2, True, False, 0.0, 0.0, False),  # stopping: never
+        ({}, 2, False, True, 0.0, 0.0, False),  # retiring: never
+        (table((11, Proc(1)), (12, Proc(RETIRED))), 2, False, False, 0.0, 0.0, True),  # one being killed
+        (table((11, Proc(0)), (12, Proc(0))), 2, False, False, 0.0, 0.0, True),  # after HUP
+    ],
+)
+def test_fork_due(
+    procs: dict[int, Proc], max_workers: int, stopping: bool, retiring: bool,
+    now: float, next_fork: float, expected: bool,
+) -> None:  # fmt: skip
+    assert pool.fork_due(procs, 1, max_workers, stopping, retiring, now, next_fork) is expected
+
+
+@pytest.mark.parametrize(
+    ("proc", "abnormal", "stopping", "expected"),
+    [
+        (Proc(0), True, False, True),  # a crash: hold the next fork back
+        (Proc(0), False, False, False),  # recycled
+        (Proc(0), True, True, False),  # no forks while stopping anyway
+        (Proc(0, kill_at=1.0, killed=True), True, False, False),  # we killed it: replace at once
+    ],
+)
+def test_abnormal_delay(proc: Proc, abnormal: bool, stopping: bool, expected: bool) -> None:
+    assert pool.abnormal_delay(proc, abnormal, stopping) is expected
+
+
+@pytest.mark.parametrize(
+    ("slots", "taken", "expected"),
+    [(4, [], 0), (4, [0, 1], 2), (4, [1, 0, 3], 2), (2, [0, 1], -1), (0, [], -1), (4, [-1], 0)],
+)
+def test_free_slot(slots: int, taken: list[int], expected: int) -> None:
+    procs = {100 + i: Proc(0, slot=s) for i, s in enumerate(taken)}
+    assert pool.free_slot(procs, slots) == expected
+
+
+# (pool, stopping, retiring, next_term, next_fork, graceful) -> wake, with now = 100.0
+@pytest.mark.parametrize(
+    ("procs", "stopping", "retiring", "next_term", "next_fork", "grace", "expected"),
+    [
+        (GEN1, False, False, 0.0, 0.0, 30.0, 101.0),  # settled: the TICK
+        ({}, False, False, 0.0, 100.3, 30.0, 100.3),  # short: the next fork
+        (GEN1, False, False, 0.0, 100.3, 30.0, 101.0),  # whole: the fork time does not matter
+        (GEN1, True, False, 100.5, 0.0, 30.0, 100.5),  # stopping: the next TERM
+        (GEN1, False, True, 100.2, 0.0, 30.0, 100.2),  # retiring: the next retirement
+        (table((11, Proc(1, told=75.0))), True, False, 101.0, 0.0, 30.0, 101.0),
+        (table((11, Proc(1, told=70.4))), True, False, 101.0, 0.0, 30.0, 100.4),  # grace ends
+        (table((11, Proc(1, told=70.4))), True, False, 101.0, 0.0, 0.0, 101.0),  # no grace
+        (table((11, Proc(1, kill_at=100.1))), False, False, 0.0, 200.0, 30.0, 100.1),  # SIGKILL due
+        (table((11, Proc(1, kill_at=99.0, killed=True))), False, False, 0.0, 200.0, 30.0, 101.0),
+        (table((11, Proc(0)), (12, Proc(1))), False, False, 100.7, 0.0, 30.0, 100.0),  # HUP: fork now
+    ],
+)
+def test_next_wake(
+    procs: dict[int, Proc], stopping: bool, retiring: bool, next_term: float,
+    next_fork: float, grace: float, expected: float,
+) -> None:  # fmt: skip
+    got = pool.next_wake(procs, 1, 2, stopping, retiring, 100.0, next_term, next_fork, grace)
+    assert got == pytest.approx(expected)
+
+
+# -- the scoreboard --------------------------------------------------------------
+def test_slot_begin_read_end() -> None:
+    board = Board(3)
+    assert [board.started(i) for i in range(3)] == [0.0, 0.0, 0.0]
+    slot = Slot(board, 1)
+    slot.begin("GET /a HTTP/1.1")
+    start = board.started(1)
+    assert start > 0 and board.started(0) == board.started(2) == 0.0
+    assert board.read(1) == (start, "GET /a HTTP/1.1")
+    slot.begin("GET /b HTTP/1.0")  # a shorter line after a longer one leaves no tail behind
+    assert board.read(1) == (board.started(1), "GET /b HTTP/1.0")
+    slot.end()
+    assert board.started(1) == 0.0 and board.read(1) is None
+
+
+def test_slot_cuts_a_long_line_and_keeps_latin1() -> None:
+    board = Board(2)
+    long = "GET /" + "x" * 1000 + " HTTP/1.1"
+    Slot(board, 0).begin(long)
+    Slot(board, 1).begin("GET /caf\xe9 HTTP/1.1")
+    read0, read1 = board.read(0), board.read(1)
+    assert read0 is not None and read0[1] == long[:LINE]
+    assert read1 is not None and read1[1] == "GET /caf\xe9 HTTP/1.1"
+
+
+def test_slots_are_shared_with_a_forked_child() -> None:
+    board = Board(1)
+    pid = os.fork()
+    if pid == 0:
+        Slot(board, 0).begin("POST /child HTTP/1.1")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    seen = board.read(0)
+    assert seen is not None and seen[1] == "POST /child HTTP/1.1"
+
+
+def test_master_sets_up_its_wake_pipe_fields_in_init() -> None:
+    from starlet_py.config import Config
+
+    master = Master(lambda e, s: [], Config(app="x:y", request_timeout=2.0), [])
+    assert (master._wake_r, master._wake_w) == (-1, -1)
+    assert master.board is not None and master.board.slots == 2 * 10 + 2
+    assert Master(lambda e, s: [], Config(app="x:y"), []).board is None  # off: no mapping
+
+
+# -- systemd notify ---------------------------------------------------------------
+@pytest.mark.parametrize("abstract", [False, True])
+def test_notifier_sends_one_datagram(tmp_path: Path, abstract: bool) -> None:
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        if abstract:
+            name = f"starlet-test-{os.getpid()}-{id(sock)}"
+            sock.bind("\0" + name)
+            address = "@" + name
+        else:
+            address = str(tmp_path / "notify")
+            sock.bind(address)
+        env = {"NOTIFY_SOCKET": address, "OTHER": "1"}
+        notifier = Notifier.from_environ(env)
+        assert env == {"OTHER": "1"}  # taken out: workers and the app must not see it
+        notifier.ready("serving")
+        assert sock.recv(4096).decode().split("\n") == ["READY=1", f"MAINPID={os.getpid()}", "STATUS=serving"]
+        notifier.stopping()
+        assert sock.recv(4096) == b"STOPPING=1"
+
+
+def test_notifier_without_socket_does_nothing_and_a_dead_socket_is_logged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    Notifier.from_environ({}).ready("x")
+    Notifier(str(tmp_path / "nobody")).stopping()
+    err = capsys.readouterr().err
+    assert f"cannot notify NOTIFY_SOCKET={tmp_path / 'nobody'}: No such file or directory" in err
