@@ -273,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
             close_all(listeners)
         return 0
     from .master import Master
+    from .prewarm import prewarm
 
+    prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
     return Master(app, config, listeners, child_exit).run()
 

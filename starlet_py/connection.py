@@ -94,6 +94,7 @@ class Connection:
         except ClientDisconnected:
             return  # the client reset, stalled or left: nothing to answer
         finally:
+            self.proto.close()
             if self._linger:
                 linger(self.sock, LINGER_TIME, LINGER_BYTES)
             self.sock.close()

@@ -34,10 +34,8 @@ class Listener:
         self.server_name = server_name
         self.server_port = server_port
         self.owned_path = owned_path  # a unix socket file we created and must remove
-
-    @property
-    def is_unix(self) -> bool:
-        return self.sock.family == socket.AF_UNIX
+        # Once: sock.family builds an AddressFamily enum each time, and workers ask per connection.
+        self.is_unix = sock.family == socket.AF_UNIX
 
     def describe(self) -> str:
         if self.is_unix:

@@ -1,15 +1,10 @@
 """HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out.
 
-No sockets here.  The connection feeds whatever it read; every request whose
-head is complete is appended to ``queue`` (its body keeps arriving in
-``Request.body`` as later bytes are fed), so the app can start before the body
-is in and the body is never buffered whole: the connection only reads more
-when the app asks for more input.
-
-httptools has no pause, so one ``feed`` may complete several pipelined
-requests; each one's state is captured inside the callbacks, because after
-``feed_data`` returns the parser already describes the next message
-(docs/http.md, "No pause" and "Per-request state").
+No sockets here.  Every request whose head is complete is appended to ``queue``;
+its body keeps arriving in ``Request.body`` as the connection feeds what the
+app's reads pull in, so the body is never buffered whole.  httptools has no
+pause: one ``feed`` may complete several pipelined requests, so each one's
+state is captured inside the callbacks (docs/http.md, "No pause", "Per-request state").
 """
 
 from __future__ import annotations
@@ -62,11 +57,14 @@ class Protocol:
         self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
 
-    def feed(self, data: bytes, piece: bool = False) -> None:
-        """Parse ``data``; complete heads go to ``queue``; never raises for bad input.
+    def close(self) -> None:
+        """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
+        without that cycle a connection's objects are freed by reference counting."""
+        self.dead = True
+        del self._parser
 
-        ``piece``: ``data`` is already one piece of _cut's (not to be cut again).
-        """
+    def feed(self, data: bytes, piece: bool = False) -> None:
+        """Parse ``data``; never raises for bad input.  ``piece``: one of _cut's pieces."""
         if self.dead:
             return
         cur = self._cur
@@ -153,6 +151,7 @@ class Protocol:
 
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
+        error.__traceback__ = None  # raised in a callback: its frames hold us (a cycle)
         cur = self._cur
         queue = self.queue
         if cur is not None and queue and queue[-1] is cur:

@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import errno
 import gc
+import importlib
 import os
-import random
 import select
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from types import FrameType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .accesslog import AccessLog
 from .config import Config
@@ -29,6 +29,17 @@ from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .wsgi import builder, template
+
+if TYPE_CHECKING:
+    import random
+
+# The C functions under signal's: its Python wrappers turn each old handler and mask into
+# enums (failing, then building a repr), which cost every worker ~250 KiB of private memory.
+_c_signal = importlib.import_module("_signal")
+_set_handler: Callable[[int, Callable[[int, FrameType | None], Any] | int], object] = _c_signal.signal
+_set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
+_SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
+_SIG_DFL: int = _c_signal.SIG_DFL
 
 # accept() errors that concern one connection, not the listener (accept(2), "Error handling").
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
@@ -109,20 +120,20 @@ class Worker:
                 pass
 
     def setup(self, forked: bool) -> None:
-        """Signals, the wake-up pipe, a fresh random state and the recycle limit."""
+        """Signals, the wake-up pipe, the access log and the recycle limit."""
         for sig in _STOP:
-            signal.signal(sig, self._on_stop)
+            _set_handler(sig, self._on_stop)
         for sig in (signal.SIGHUP, signal.SIGUSR1):
-            signal.signal(sig, signal.SIG_IGN)  # the master's signals, not ours
+            _set_handler(sig, _SIG_IGN)  # the master's signals, not ours
         # (SIGUSR2 is left alone: it dumps our traceback, child.DUMP.)
-        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        _set_handler(signal.SIGCHLD, _SIG_DFL)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             self.wakeup_fd = r
         # The master blocked them around the fork (Master._spawn): ours are in place now.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, _SIGNALS)
+        _set_mask(signal.SIG_UNBLOCK, _SIGNALS)
         if self.config.access_log == "-":
             self.access = AccessLog(sys.stderr, self.config.access_log_format)
         elif self.config.access_log:
@@ -133,8 +144,13 @@ class Worker:
             self.app = self._watch_rss(self.app)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
-            random.seed()  # the master's random state is shared by every fork
-            self.limit = recycle_limit(self.config, random.Random())
+            self.limit = self.config.max_reqs_per_child
+            if self.config.min_reqs_per_child is not None and self.limit:
+                # Only then: the master never imports random.  A new Random() seeds itself
+                # from os.urandom, so every fork draws its own limit.
+                import random
+
+                self.limit = recycle_limit(self.config, random.Random())
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """``app``, followed on every 16th call by a look at our resident memory: one

@@ -3,7 +3,8 @@
 Paths:
   /warm    records the pid of the process it runs in (module state: a warm-up in
            the master before the fork is inherited by every worker), answers 200
-  /state   JSON: ``pid`` (the serving process) and ``warmed`` (the pids /warm ran in)
+  /state   JSON: ``pid`` (the serving process), ``warmed`` (the pids /warm ran in) and
+           ``calls`` (requests this app got in this process, this one included)
   /boom    raises RuntimeError
 anything else  404
 """
@@ -16,15 +17,17 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 WARMED: list[int] = []
+CALLS = [0]
 
 
 def application(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+    CALLS[0] += 1
     path = environ["PATH_INFO"]
     if path == "/warm":
         WARMED.append(os.getpid())
         body = b"warm"
     elif path == "/state":
-        body = json.dumps({"pid": os.getpid(), "warmed": WARMED}).encode()
+        body = json.dumps({"pid": os.getpid(), "warmed": WARMED, "calls": CALLS[0]}).encode()
     elif path == "/boom":
         raise RuntimeError("boom at warm-up")
     else:

@@ -40,6 +40,15 @@ def test_without_warmup_nothing_runs_before_a_request(make_server: MakeServer) -
     assert state(server)["warmed"] == []
 
 
+def test_prewarming_never_reaches_the_app_or_the_access_log(make_server: MakeServer) -> None:
+    # The master prewarms the request path with a built-in app (starlet_py/prewarm.py).
+    server = make_server(APP, ["--access-log", "-"], workers=1)
+    assert state(server)["calls"] == 1  # the worker's first request is the app's first
+    assert state(server)["calls"] == 2
+    lines = [line for line in server.log().splitlines() if '"GET ' in line]
+    assert len(lines) == 2 and all('"GET /state HTTP/1.1" 200' in line for line in lines), lines
+
+
 def test_warmup_with_no_fork_runs_in_the_serving_process(make_server: MakeServer) -> None:
     server = make_server(APP, ["--max-workers", "0", "--warmup", "/warm"], workers=None)
     s = state(server)

@@ -7,6 +7,7 @@ in a thread.  Responses are compared as bytes, with the Date line pinned.
 
 from __future__ import annotations
 
+import gc
 import signal
 import socket
 import threading
@@ -266,3 +267,22 @@ def test_file_wrapper_goes_out_with_sendfile(client: Callable[..., Client], tmp_
     c = client(files, max_keepalive_reqs=10)
     assert c.serve(GET, eof=True) == answer(b"3456789")
     assert c.conn.out.sent == len(answer(b"3456789"))
+
+
+@pytest.mark.parametrize(
+    "data",
+    [GET + CLOSE, b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + CLOSE,
+     b"GET / HTTP/1.1\r\n\r\n", b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n"],
+    ids=["keep-alive then close", "post", "no Host (400)", "bad target (400)"],
+)
+def test_a_connection_leaves_no_cyclic_garbage(data: bytes) -> None:
+    """Everything a connection made is freed by reference counting (workers then need
+    the cyclic collector only for the app's own cycles)."""
+    Client(hello).serve(data)  # the first one fills the caches
+    gc.collect()
+    gc.disable()
+    try:
+        assert Client(hello).serve(data).startswith(b"HTTP/1.1 ")
+        assert gc.collect() == 0
+    finally:
+        gc.enable()

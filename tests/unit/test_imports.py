@@ -11,8 +11,10 @@ import pytest
 from starlet_py.config import Config, Field
 
 # Each costs the pool its size once; dataclasses brings inspect, ast, dis and tokenize,
-# argparse gettext (difflib and textwrap: only for a bad option and --help).
-KEPT_OUT = ("dataclasses", "inspect", "ast", "dis", "tokenize", "argparse", "gettext", "difflib", "textwrap")
+# argparse gettext (difflib and textwrap: only for a bad option and --help); random (hashlib,
+# bisect...) is imported by a worker only with --min-reqs-per-child.
+KEPT_OUT = ("dataclasses", "inspect", "ast", "dis", "tokenize", "argparse", "gettext", "difflib", "textwrap",
+            "random")
 
 
 def _modules_after(code: str) -> set[str]:

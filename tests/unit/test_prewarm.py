@@ -1,0 +1,39 @@
+"""prewarm: the server's request path run in the master with its built-in app."""
+
+from __future__ import annotations
+
+import gc
+
+import pytest
+
+from starlet_py import prewarm as pw
+from starlet_py.config import Config
+
+APP = "tests:app"
+
+
+@pytest.mark.parametrize("keepalive", [1, 10, 100])
+def test_every_request_is_answered_200(keepalive: int) -> None:
+    # One request per connection by default; pipelined up to --max-keepalive-reqs.
+    assert pw.prewarm(Config(app=APP, max_keepalive_reqs=keepalive), []) == 200
+
+
+def test_it_leaves_no_cyclic_garbage() -> None:
+    # The master runs with the collector off until gc.freeze(): a cycle would stay for good.
+    pw.prewarm(Config(app=APP), [], 1)
+    gc.collect()
+    gc.disable()
+    try:
+        assert pw.prewarm(Config(app=APP, max_keepalive_reqs=100), []) == 200
+        assert pw.prewarm(Config(app=APP), []) == 200
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
+
+
+def test_a_failure_is_never_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object) -> None:
+        raise OSError(24, "Too many open files")
+
+    monkeypatch.setattr(pw.socket, "socketpair", broken)
+    assert pw.prewarm(Config(app=APP), []) == 0
