@@ -19,7 +19,13 @@ where the data ends (docs/http.md, "Chunk extensions").  No I/O here.
 
 from __future__ import annotations
 
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
 from .rfc import TCHAR
+
+if TYPE_CHECKING:
+    from .request import Request
 
 MAX_LINE = 16384  # a longer chunk-size line is passed on raw (Protocol bounds it: 400)
 _HEX = b"0123456789ABCDEFabcdef"
@@ -110,6 +116,71 @@ class Chunks:
         self.lost = True
         out.append(data[pos:])
         return b"".join(out), len(data)
+
+
+class Cutter:
+    """How Protocol cuts what it is fed, so that a chunked body can go through Chunks:
+    where llhttp has no pause, each piece ends where a head or a Content-Length body
+    ends (docs/http.md, "Chunk extensions").  llhttp parses any cut the same."""
+
+    __slots__ = ()
+    queue: deque[Request]
+    dead: bool
+    _parser: Any
+    _cur: Request | None
+    _in_head: bool
+    _hay: bytes
+    _head_bytes: int
+    _left: int
+    _chunks: Chunks | None
+    _sniff: bool
+
+    def feed(self, data: bytes, piece: bool = False) -> None: ...  # Protocol's
+
+    def _sniff_method(self, data: bytes) -> None: ...
+
+    def _new_parser(self) -> Any: ...
+
+    def _cut(self, data: bytes) -> None:
+        """Feed ``data`` in pieces that end where a head (at its first CRLF CRLF: a head
+        holds none before its end) or a Content-Length body ends, a chunked body through
+        chunks.Chunks (docs/http.md, "Chunk extensions").  llhttp parses any cut the same."""
+        while data and not (self.dead or self._sniff):
+            cur, chunks = self._cur, self._chunks
+            if chunks is not None:
+                piece, used = chunks.take(data)
+                data = data[used:]
+                if chunks.done or chunks.lost:
+                    self._chunks = None  # type: ignore[misc]  # (Protocol's slot) lost: llhttp alone frames the rest
+                if piece:  # empty while a chunk-size line is held back
+                    self.feed(piece, True)
+            elif cur is None or self._in_head:
+                hay = self._hay[-3:]  # a CRLF CRLF may straddle two reads
+                end = (hay + data).find(b"\r\n\r\n") + 4 - len(hay)
+                if 4 - len(hay) <= end < len(data):
+                    self.feed(data[:end], True)
+                    data = data[end:]
+                else:
+                    self.feed(data, True)
+                    data = b""
+            elif not cur.chunked and 0 < (left := self._left) < len(data):
+                self.feed(data[:left], True)
+                data = data[left:]
+            else:
+                self.feed(data, True)
+                data = b""
+        if self._sniff:
+            self._sniff_method(data)
+
+    def _recut(self, data: bytes, queued: int) -> None:
+        """A chunked head ended inside ``data``, fed whole (a single request in one read
+        is, without a search): undo that feed (the requests it queued, a new parser) and
+        feed ``data`` again through _cut, which ends a piece where a head ends."""
+        while len(self.queue) > queued:
+            self.queue.pop()
+        self._parser = self._new_parser()
+        self._cur, self._in_head, self._hay, self._head_bytes = None, False, b"", 0  # type: ignore[misc]
+        self._cut(data)
 
 
 def chunk_line(line: bytes) -> tuple[bytes, int]:

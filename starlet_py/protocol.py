@@ -13,7 +13,7 @@ from collections import deque
 
 import httptools
 
-from .chunks import Chunks
+from .chunks import Chunks, Cutter
 from .errors import ClientDisconnected, HTTPError
 from .request import Request as Request  # re-exported: the request is the protocol's product
 from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
@@ -28,20 +28,17 @@ MAX_HEAD = 65536  # whole request head: 431
 MAX_CHUNK_META = 16384
 
 
-class Protocol:
+class Protocol(Cutter):
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
     __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
                  "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta", "_max_body",
-                 "_left", "_chunks", "_sniff")  # fmt: skip
+                 "_left", "_chunks", "_sniff", "_whole")  # fmt: skip
 
     def __init__(self, max_body: int = 0) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
-        self._parser = httptools.HttpRequestParser(self)
-        # Bytes after a `Connection: close` request are not an error: we answer it and close
-        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
-        self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
+        self._parser = self._new_parser()
         self._cur: Request | None = None  # the request whose bytes are being parsed
         self._url: list[bytes] = []
         self._url_len, self._in_head = 0, False
@@ -56,6 +53,14 @@ class Protocol:
         self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
         self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
+        self._whole = 0  # fed whole, at a request boundary: 1 + the queue's length then
+
+    def _new_parser(self) -> httptools.HttpRequestParser:
+        parser = httptools.HttpRequestParser(self)
+        # Bytes after a `Connection: close` request are not an error: we answer it and close
+        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
+        parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
+        return parser
 
     def close(self) -> None:
         """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
@@ -69,9 +74,12 @@ class Protocol:
             return
         cur = self._cur
         head = cur is None or self._in_head
+        whole = 0
         if head:
-            if not piece and (self._hay or 3 != data.find(b"\r\n\r\n") + 4 != len(data)):
-                return self._cut(data)  # a head in pieces, or more than one head
+            if not piece:
+                if self._hay:
+                    return self._cut(data)  # a head in pieces
+                whole = len(self.queue) + 1  # a chunked head in here: _recut
             self._head_bytes += len(data)
         elif not piece and (self._chunks is not None or (not cur.chunked and 0 < self._left < len(data))):  # type: ignore[union-attr]
             return self._cut(data)
@@ -81,6 +89,7 @@ class Protocol:
             self._hay += data
         else:
             self._hay, self._scan = data, 0
+        self._whole = whole
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -90,14 +99,21 @@ class Protocol:
                 self.queue[-1].keep_alive = False
             return
         except httptools.HttpParserInvalidMethodError:
-            self._sniff = True  # see _sniff_method
-            if not piece:
-                self._sniff_method(b"")
-            return
+            if not (whole and len(self.queue) >= whole):  # else after a request: _recut, to find its line
+                self._sniff = True  # see _sniff_method
+                if not piece:
+                    self._sniff_method(b"")
+                return
         except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
-            self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
-            return
+            if type(ctx) is not _Recut:
+                self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
+                return
+            ctx.__traceback__ = None  # its frames hold the old parser, which holds it
+        else:
+            whole = 0
+        if whole:  # out of the except: a callback's error then gets its own context
+            return self._recut(data, whole - 1)
         cur = self._cur
         if cur is not None and self._in_head:
             if self._head_bytes > MAX_HEAD:
@@ -108,37 +124,6 @@ class Protocol:
                 self._fail(HTTPError(400, "chunk extensions or trailers too long"))
             elif head and cur is not None and cur.chunked:
                 self._chunks = Chunks()  # its head ended exactly where ``data`` ends
-
-    def _cut(self, data: bytes) -> None:
-        """Feed ``data`` in pieces that end where a head (at its first CRLF CRLF: a head
-        holds none before its end) or a Content-Length body ends, a chunked body through
-        chunks.Chunks (docs/http.md, "Chunk extensions").  llhttp parses any cut the same."""
-        while data and not (self.dead or self._sniff):
-            cur, chunks = self._cur, self._chunks
-            if chunks is not None:
-                piece, used = chunks.take(data)
-                data = data[used:]
-                if chunks.done or chunks.lost:
-                    self._chunks = None  # lost: llhttp alone frames the rest of that body
-                if piece:  # empty while a chunk-size line is held back
-                    self.feed(piece, True)
-            elif cur is None or self._in_head:
-                hay = self._hay[-3:]  # a CRLF CRLF may straddle two reads
-                end = (hay + data).find(b"\r\n\r\n") + 4 - len(hay)
-                if 4 - len(hay) <= end < len(data):
-                    self.feed(data[:end], True)
-                    data = data[end:]
-                else:
-                    self.feed(data, True)
-                    data = b""
-            elif not cur.chunked and 0 < (left := self._left) < len(data):
-                self.feed(data[:left], True)
-                data = data[left:]
-            else:
-                self.feed(data, True)
-                data = b""
-        if self._sniff:
-            self._sniff_method(data)
 
     def _sniff_method(self, data: bytes) -> None:
         """llhttp refuses a method it does not know at its first unknown byte: read on
@@ -267,6 +252,8 @@ class Protocol:
             req.keep_alive = b"close" not in tokens
         else:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        if req.chunked and self._whole:
+            raise _Recut  # its body may follow in this same piece: cut it (Protocol._recut)
         self._in_head = False
         self._head_bytes = 0
         self._meta = 0
@@ -290,6 +277,10 @@ class Protocol:
         if cur is not None:
             cur.complete = True
         self._cur = None
+
+
+class _Recut(Exception):
+    """Raised by on_headers_complete to stop llhttp at a chunked head fed whole."""
 
 
 _GOOD_HOSTS: set[bytes] = set()
