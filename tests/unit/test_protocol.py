@@ -794,3 +794,41 @@ def test_chunk_data_that_looks_like_a_bws_line_is_not_touched() -> None:
     for pieces in (whole(raw), bytewise(raw)):
         (req,) = feed_all(pieces).queue
         assert (b"".join(req.body), req.error) == (data, None)
+
+
+@pytest.mark.parametrize(
+    "before",
+    [
+        b"",
+        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
+        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
+    ],
+    ids=["alone", "after-a-get", "after-a-post"],
+)
+def test_a_chunked_request_in_one_read_with_others_is_cut_and_parsed_once(before: bytes) -> None:
+    """Fed whole, the chunked head stops llhttp (Protocol._recut): every request is queued
+    once, in order, and the BWS extension is accepted."""
+    raw = before + CHUNKED_HEAD + b"5 ; a = b\r\nhello\r\n0\r\n\r\n" + b"GET /z HTTP/1.1\r\nHost: h\r\n\r\n"
+    proto = feed_all([raw])
+    got = [(r.target, b"".join(r.body), r.error) for r in proto.queue]
+    assert got == [(b"/a", b"abc" if b"POST" in before else b"", None)] * bool(before) + [
+        (b"/", b"hello", None),
+        (b"/z", b"", None),
+    ]
+
+
+def test_the_recut_leaves_no_cyclic_garbage() -> None:
+    import gc
+
+    gc.collect()
+    gc.disable()
+    try:
+        bws = CHUNKED_HEAD + b"5 ;a=b\r\nhello\r\n0\r\n\r\n"
+        for raw in (bws, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\n\r\n"):
+            proto = feed_all([raw])
+            assert len(proto.queue) in (1, 2)
+            proto.close()
+            del proto
+        assert gc.collect() == 0
+    finally:
+        gc.enable()
