@@ -12,6 +12,7 @@ from collections.abc import Callable
 from types import TracebackType
 
 from .headers import HAS_DATE, HAS_SERVER, _status_cache, check_headers, parse_status
+from .headers import status_line as status_line  # re-exported (bench/micro.py)
 from .protocol import Request
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
