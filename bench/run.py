@@ -183,6 +183,14 @@ SERVERS: list[Server] = [
 BY_NAME = {s.name: s for s in SERVERS}
 
 
+def add_before(tree: Path) -> None:
+    """Servers running ``tree``'s starlet_py at the defaults and with keep-alive (--before)."""
+    env = {"PYTHONPATH": str(tree)}
+    note = f"starlet_py from {tree} (--before)"
+    for name, extra in (("before-starlet-py", ()), ("before-starlet-py-ka", ("--max-keepalive-reqs", "100"))):
+        BY_NAME[name] = Server(name, _starlet_py(*extra), f"{note} {' '.join(extra)}".strip(), _no_check, env)
+
+
 # ---------------------------------------------------------------------------
 # The scenarios
 
@@ -851,6 +859,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "the least disturbed run is kept (default 1; --quick 0)")
     ap.add_argument("--disturbed-cores", type=float, default=0.25)
     ap.add_argument("--start-timeout", type=float, default=30.0)
+    ap.add_argument("--before", type=Path, metavar="TREE",
+                    help="also run another checkout's starlet_py (e.g. a `git worktree` of an older "
+                         "commit) as servers before-starlet-py and before-starlet-py-ka, for a "
+                         "before/after comparison in the same run")
     ap.add_argument("--list", action="store_true", help="list the servers and whether they can run")
     ap.add_argument("--report", type=Path, metavar="RESULTS.json",
                     help="render RESULTS.md and results.png from a saved run; runs nothing")
@@ -890,7 +902,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
+    if args.before is not None:
+        add_before(args.before.resolve())
     names = pick(args.servers, list(BY_NAME), "server")
+    if args.before is not None:
+        names += [n for n in BY_NAME if n.startswith("before-") and n not in names]
     if BASELINE not in names:
         names.insert(0, BASELINE)
     scen_names = pick(args.scenarios, ALL_SCENARIOS, "scenario")
