@@ -19,7 +19,7 @@ from collections import deque
 import httptools
 
 from .errors import ClientDisconnected, HTTPError
-from .rfc import check_host, check_target
+from .rfc import PATH_QUERY, check_host, check_target
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
 MAX_FIELD = 8192  # one header field (name + value): 431
@@ -66,8 +66,8 @@ class Request:
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
-                 "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta")  # fmt: skip
+    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_in_head", "_head_bytes",
+                 "_size", "_connection", "_te", "_hay", "_scan", "_meta")  # fmt: skip
 
     def __init__(self) -> None:
         self.queue: deque[Request] = deque()
@@ -79,14 +79,15 @@ class Protocol:
         # in on_headers_complete (1.x later than 1.1 is treated as 1.1, 2+ gets 505).
         self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
-        self._url: list[bytes] = []
-        self._url_len = 0
         self._in_head = False
         self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
-        self._fields = 0
-        self._size = 0  # bytes of header fields so far, as sent ("name: value\r\n")
-        self._connection: list[bytes] = []
-        self._te: bytes | None = None
+        # Set by on_message_begin, before any other callback reads them (not here: a
+        # connection costs fewer stores): _url (the target so far), _size (bytes of header
+        # fields so far, as sent: "name: value\r\n"), _connection (its tokens) and _te.
+        self._url: bytes
+        self._size: int
+        self._connection: list[bytes] | None
+        self._te: bytes | None
         # Raw bytes in which the current request line is searched (see _check_line),
         # and where the search resumes: past the previous request's line.
         self._hay = b""
@@ -181,33 +182,30 @@ class Protocol:
     def on_message_begin(self) -> None:
         self._cur = Request()
         self._in_head = True
-        self._url = []
-        self._url_len = 0
-        self._fields = 0
+        self._url = b""
         self._size = 0
-        self._connection = []
-        self._te = None
+        self._connection = self._te = None
 
     def on_url(self, piece: bytes) -> None:
-        # The target may arrive in several pieces, even empty ones (docs/http.md, "Pieces").
-        self._url_len += len(piece)
-        if self._url_len > MAX_REQUEST_LINE:
+        # The target may arrive in several pieces, even empty ones (docs/http.md, "Pieces"):
+        # joined as they come (it is one piece but in a head cut by a read).
+        url = self._url = self._url + piece if self._url else piece
+        if len(url) > MAX_REQUEST_LINE:
             raise HTTPError(414, f"request target over {MAX_REQUEST_LINE} bytes")
-        self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
             return  # a chunked body's trailer field: never reaches the environ (docs/http.md, "Trailers")
         n = len(name) + len(value)
-        self._fields += 1
         self._size += n + 4  # as sent: "name: value\r\n"
-        if n > MAX_FIELD or self._fields > MAX_FIELDS or self._size > MAX_HEAD:
+        headers = self._cur.headers  # type: ignore[union-attr]
+        if n > MAX_FIELD or len(headers) >= MAX_FIELDS or self._size > MAX_HEAD:
             raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
-        self._cur.headers.append((name, value))  # type: ignore[union-attr]
+        headers.append((name, value))
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""
@@ -218,7 +216,8 @@ class Protocol:
                 raise HTTPError(400, "more than one Host field")  # RFC 9112 §3.2
             req.host = value
         elif name == b"connection":
-            self._connection += [t.strip().lower() for t in value.split(b",")]
+            tokens = [t.strip().lower() for t in value.split(b",")]
+            self._connection = tokens if self._connection is None else self._connection + tokens
         elif name == b"transfer-encoding":
             self._te = value if self._te is None else self._te + b"," + value
         elif name == b"content-length":
@@ -230,13 +229,14 @@ class Protocol:
         req = self._cur
         assert req is not None
         parser = self._parser
-        method = parser.get_method()
-        req.method = method.decode("ascii")
+        raw = parser.get_method()
+        # llhttp knows a fixed set of methods: their str forms are remembered.
+        req.method = method = _METHODS.get(raw) or _method(raw)
         version = parser.get_http_version()
-        req.target = target = b"".join(self._url)
-        if len(method) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
+        req.target = target = self._url
+        if len(raw) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
             raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
-        self._check_line(method, target)
+        self._check_line(raw, target)
         if version not in ("1.1", "1.0"):
             # llhttp checks the digits; which versions we speak is ours (lenient_version).
             if version[:2] == "1.":
@@ -248,11 +248,14 @@ class Protocol:
         req.version = version
         if version == "1.1" and req.host is None:
             raise HTTPError(400, "HTTP/1.1 request without Host")  # RFC 9112 §3.2
-        if req.method == "CONNECT":
+        if method == "CONNECT":
             raise HTTPError(501, "CONNECT is not supported")
-        if req.method == "SOURCE":
+        if method == "SOURCE":
             raise HTTPError(400, "SOURCE is Icecast's, not HTTP's")
-        req.authority = check_target(req.method, target)
+        if target[:1] != b"/" or b"%" in target or target.translate(None, PATH_QUERY):
+            req.authority = check_target(method, target)
+        # else: origin-form with only allowed characters and no escapes to check, which
+        # check_target passes as is (authority None, Request's default), minus a call.
         host = req.host
         if host and host not in _GOOD_HOSTS:
             check_host(host)
@@ -274,7 +277,9 @@ class Protocol:
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
         tokens = self._connection
-        if version == "1.1":
+        if tokens is None:  # no Connection field
+            req.keep_alive = version == "1.1"
+        elif version == "1.1":
             req.keep_alive = b"close" not in tokens
         else:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
@@ -299,5 +304,13 @@ class Protocol:
         self._cur = None
 
 
+def _method(raw: bytes) -> str:
+    method = raw.decode("ascii")
+    if len(_METHODS) < 64:  # llhttp's set is fixed (under 50): bounded anyway
+        _METHODS[raw] = method
+    return method
+
+
+_METHODS: dict[bytes, str] = {}
 _GOOD_HOSTS: set[bytes] = set()
 _SPECIAL = frozenset((b"host", b"connection", b"transfer-encoding", b"content-length", b"expect"))
