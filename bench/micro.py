@@ -127,11 +127,8 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
 
     def respond(r: resp.Response, result: list[bytes]) -> None:
         """What Connection._handle does with a one-item list (its common case)."""
-        body = result[0]
-        out.send(r.head(len(body)), r.body(body))
-        tail = r.finish()
-        if tail:
-            out.send(tail)
+        head, body = r.whole(result[0])
+        out.send(head, body)
 
     def decide(r: resp.Response) -> bool:
         return resp.keep_alive(req, r, 1, 100, worker.stopping)

@@ -16,7 +16,7 @@ HOP_BY_HOP = frozenset(
 _TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 
-_status_cache: dict[str, bytes] = {}
+_status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
 
 HAS_DATE = 1
@@ -26,9 +26,13 @@ IS_LENGTH = 4
 
 def status_line(status: str) -> bytes:
     """``'200 OK'`` → ``b'HTTP/1.1 200 OK\\r\\n'``; raises ValueError if malformed (cached)."""
-    line = _status_cache.get(status)
-    if line is not None:
-        return line
+    return (_status_cache.get(status) or parse_status(status))[0]
+
+
+def parse_status(status: str) -> tuple[bytes, int, bool]:
+    """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
+    §6.3); raises TypeError / ValueError if malformed.  Remembered: callers look in
+    ``_status_cache`` first, so the common status costs one dict lookup."""
     if type(status) is not str:
         raise TypeError(f"status must be str, not {type(status).__name__}")
     code, sep, reason = status.partition(" ")
@@ -37,10 +41,11 @@ def status_line(status: str) -> bytes:
     raw = status.encode("latin-1")
     if raw.translate(None, _VALUE):
         raise ValueError(f"control character in status {status!r}")
-    line = b"HTTP/1.1 " + raw + b"\r\n"
+    number = int(code)
+    entry = (b"HTTP/1.1 " + raw + b"\r\n", number, number < 200 or number == 204 or number == 304)
     if len(_status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
-        _status_cache[status] = line
-    return line
+        _status_cache[status] = entry
+    return entry
 
 
 def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int, int | None]:

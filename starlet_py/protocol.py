@@ -16,7 +16,7 @@ import httptools
 from .chunks import Chunks, Cutter
 from .errors import ClientDisconnected, HTTPError
 from .request import Request as Request  # re-exported: the request is the protocol's product
-from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
+from .rfc import PATH_QUERY, check_codings, check_host, check_target, find_line, method_status, spoken_version
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
 MAX_FIELD = 8192  # one header field (name + value): 431
@@ -31,21 +31,21 @@ MAX_CHUNK_META = 16384
 class Protocol(Cutter):
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_url_len", "_in_head", "_head_bytes",
-                 "_fields", "_size", "_connection", "_te", "_hay", "_scan", "_meta", "_max_body",
-                 "_left", "_chunks", "_sniff", "_whole")  # fmt: skip
+    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_in_head", "_head_bytes", "_size",
+                 "_connection", "_te", "_hay", "_scan", "_meta", "_max_body", "_left", "_chunks",
+                 "_sniff", "_whole")  # fmt: skip
 
     def __init__(self, max_body: int = 0) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
         self._parser = self._new_parser()
         self._cur: Request | None = None  # the request whose bytes are being parsed
-        self._url: list[bytes] = []
-        self._url_len, self._in_head = 0, False
-        self._head_bytes = 0  # bytes fed since the current head began (bounded by MAX_HEAD)
-        self._fields, self._size = 0, 0  # header fields so far, and their bytes as sent
-        self._connection: list[bytes] = []
-        self._te: bytes | None = None
+        self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (MAX_HEAD)
+        # Set by on_message_begin, before any callback reads them: the target so far, the
+        self._url: bytes
+        self._size: int  # header bytes as sent, Connection tokens, Transfer-Encoding
+        self._connection: list[bytes] | None
+        self._te: bytes | None
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
         self._scan = 0  # ... from here: past the previous request's line
         self._meta = 0  # bytes since a chunked body's last data: llhttp bounds none (CVE-2024-22019)
@@ -160,33 +160,29 @@ class Protocol(Cutter):
     def on_message_begin(self) -> None:
         self._cur = Request()
         self._in_head = True
-        self._url = []
-        self._url_len = 0
-        self._fields = 0
+        self._url = b""
         self._size = 0
-        self._connection = []
-        self._te = None
+        self._connection = self._te = None
 
     def on_url(self, piece: bytes) -> None:
-        # The target may arrive in several pieces, even empty ones (docs/http.md, "Pieces").
-        self._url_len += len(piece)
-        if self._url_len > MAX_REQUEST_LINE:
+        # The target may arrive in pieces, even empty ones (docs/http.md, "Pieces"): joined.
+        url = self._url = self._url + piece if self._url else piece
+        if len(url) > MAX_REQUEST_LINE:
             raise HTTPError(414, f"request target over {MAX_REQUEST_LINE} bytes")
-        self._url.append(piece)
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
             return  # a chunked body's trailer field: never reaches the environ (docs/http.md, "Trailers")
         n = len(name) + len(value)
-        self._fields += 1
         self._size += n + 4  # as sent: "name: value\r\n"
-        if n > MAX_FIELD or self._fields > MAX_FIELDS or self._size > MAX_HEAD:
+        headers = self._cur.headers  # type: ignore[union-attr]
+        if n > MAX_FIELD or len(headers) >= MAX_FIELDS or self._size > MAX_HEAD:
             raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
-        self._cur.headers.append((name, value))  # type: ignore[union-attr]
+        headers.append((name, value))
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""
@@ -197,7 +193,8 @@ class Protocol(Cutter):
                 raise HTTPError(400, "more than one Host field")  # RFC 9112 §3.2
             req.host = value
         elif name == b"connection":
-            self._connection += [t.strip().lower() for t in value.split(b",")]
+            tokens = [t.strip().lower() for t in value.split(b",")]
+            self._connection = tokens if self._connection is None else self._connection + tokens
         elif name == b"transfer-encoding":
             self._te = value if self._te is None else self._te + b"," + value
         elif name == b"content-length":
@@ -211,23 +208,26 @@ class Protocol(Cutter):
         req = self._cur
         assert req is not None
         parser = self._parser
-        method = parser.get_method()
-        req.method = method.decode("ascii")
+        raw = parser.get_method()
+        # llhttp knows a fixed set of methods: their str forms are remembered.
+        req.method = method = _METHODS.get(raw) or _method(raw)
         version = parser.get_http_version()
-        req.target = target = b"".join(self._url)
-        if len(method) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
+        req.target = target = self._url
+        if len(raw) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
             raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
-        self._scan = find_line(self._hay, self._scan, method, target)
+        self._scan = find_line(self._hay, self._scan, raw, target)
         if version not in ("1.1", "1.0"):
             version = spoken_version(version)  # llhttp checks only the digits (lenient_version)
         req.version = version
         if version == "1.1" and req.host is None:
             raise HTTPError(400, "HTTP/1.1 request without Host")  # RFC 9112 §3.2
-        if req.method == "CONNECT":
+        if method == "CONNECT":
             raise HTTPError(501, "CONNECT is not supported")
-        if req.method == "SOURCE":
+        if method == "SOURCE":
             raise HTTPError(400, "SOURCE is Icecast's, not HTTP's")
-        req.authority = check_target(req.method, target)
+        if target[:1] != b"/" or b"%" in target or target.translate(None, PATH_QUERY):
+            req.authority = check_target(method, target)
+        # (else origin-form with no escapes and only allowed bytes: check_target passes it)
         host = req.host
         if host and host not in _GOOD_HOSTS:
             check_host(host)
@@ -248,7 +248,9 @@ class Protocol(Cutter):
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
         tokens = self._connection
-        if version == "1.1":
+        if tokens is None:  # no Connection field
+            req.keep_alive = version == "1.1"
+        elif version == "1.1":
             req.keep_alive = b"close" not in tokens
         else:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
@@ -283,6 +285,14 @@ class _Recut(Exception):
     """Raised by on_headers_complete to stop llhttp at a chunked head fed whole."""
 
 
+def _method(raw: bytes) -> str:
+    method = raw.decode("ascii")
+    if len(_METHODS) < 64:  # llhttp's set is fixed (under 50): bounded anyway
+        _METHODS[raw] = method
+    return method
+
+
+_METHODS: dict[bytes, str] = {}
 _GOOD_HOSTS: set[bytes] = set()
 _SPECIAL = frozenset(
     (b"host", b"connection", b"transfer-encoding", b"content-length", b"expect", b"content-type")

@@ -11,7 +11,8 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from .headers import HAS_DATE, HAS_SERVER, check_headers, status_line
+from .headers import HAS_DATE, HAS_SERVER, _status_cache, check_headers, parse_status
+from .headers import status_line as status_line  # re-exported (bench/micro.py)
 from .protocol import Request
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -126,11 +127,11 @@ class Response:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        line = status_line(status)
+        # The status as parse_status caches it: line, code and bodyless() in one lookup.
+        line, self.code, no_body = _status_cache.get(status) or parse_status(status)
         self.block, self.flags, self.length = check_headers(headers)
         self.status = line
-        self.code = int(status[:3])
-        self.no_body = bodyless(self.method, self.code)
+        self.no_body = no_body or self.method == "HEAD"  # = bodyless(method, code)
         return self.write
 
     def head(self, total: int | None) -> bytes:
@@ -161,8 +162,28 @@ class Response:
             end = b"\r\n" if self.http11 else b"Connection: keep-alive\r\n\r\n"
         self.head_sent = True
         flags = self.flags
+        if not flags:  # the common case: our Date and Server lines
+            return b"".join((self.status, self.block, date_line(), SERVER, framing, end))
         return b"".join((self.status, self.block, b"" if flags & HAS_DATE else date_line(),
                          b"" if flags & HAS_SERVER else SERVER, framing, end))  # fmt: skip
+
+    def whole(self, body: bytes) -> tuple[bytes, bytes]:
+        """(head, body bytes) of a response that is the one block ``body`` (a one-item
+        list, the common case): head, take and finish in one step; nothing is owed after."""
+        size = len(body)
+        head = self.head(size)
+        if self.no_body:
+            return head, b""
+        # head(size) counted the app's Content-Length, or set it to size: remaining >= 0.
+        remaining = self.remaining
+        if size != remaining:
+            # Longer than the app's Content-Length: cut, close; shorter: only closing frames it.
+            self.intact = False
+            if size > remaining:
+                body, size = body[:remaining], remaining
+        self.remaining = remaining - size
+        self.sent = size
+        return head, body
 
     def take(self, size: int) -> int:
         """How many of ``size`` body bytes go out: none without a body, else at most

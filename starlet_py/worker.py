@@ -98,7 +98,8 @@ class Worker:
         race a client (or nginx's pool) sending its next request right then, which
         a POST cannot survive; a request that comes gets ``Connection: close``.
         With --keepalive-timeout 0 nothing would end the wait, so a stop wakes it
-        (_on_stop), and False says: already stopping, do not block at all.
+        (_on_stop), and False says: already stopping, do not block at all.  (So a
+        Connection calls this only with --keepalive-timeout 0.)
         """
         self._idle = sock
         return not self.stopping or self.config.keepalive_timeout > 0

@@ -20,6 +20,9 @@ from .rfc import PCT
 _keys: dict[bytes, str | None] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
 
 
+_hosts: dict[bytes, tuple[str, str]] = {}
+
+
 def _key(name: bytes) -> str | None:
     key = _keys.get(name)
     if key is None and name not in _keys:
@@ -59,22 +62,25 @@ def template() -> dict[str, Any]:
 def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> dict[str, Any]:
     """The environ of one request (all values native str, bytes carried as latin-1)."""
     env = base.copy()
-    target = req.target
-    raw = target.decode("latin-1")
+    # Decoded once: latin-1 maps byte to character one to one, so splitting the text is
+    # splitting the bytes.
+    raw = req.target.decode("latin-1")
+    target = raw
     host = req.host
     authority = req.authority
     if authority is not None:
         # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); what follows it
         # is the path and query
-        host, target = authority, target[target.index(b"://") + 3 + len(authority) :]
-        if target[:1] != b"/":
-            target = b"/" + target
-    path, _, query = target.partition(b"?")
-    if b"%" in path:
-        path = unquote(path)
+        host = authority
+        target = raw[raw.index("://") + 3 + len(authority) :]
+        if target[:1] != "/":
+            target = "/" + target
+    path, _, query = target.partition("?")
+    if "%" in path:
+        path = unquote(path.encode("latin-1")).decode("latin-1")
     # OPTIONS * names no path: PATH_INFO is empty (REQUEST_URI keeps the "*").
-    env["PATH_INFO"] = path.decode("latin-1") if path != b"*" else ""
-    env["QUERY_STRING"] = query.decode("latin-1")
+    env["PATH_INFO"] = path if path != "*" else ""
+    env["QUERY_STRING"] = query
     env["REQUEST_URI"] = env["RAW_URI"] = raw
     env["REQUEST_METHOD"] = req.method
     env["SERVER_PROTOCOL"] = "HTTP/1.1" if req.version == "1.1" else "HTTP/1.0"
@@ -88,18 +94,27 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
         else:
             env[key] = value.decode("latin-1")
     if host:
-        text = host.decode("latin-1")
-        if text[0] == "[":
-            hname, _, hport = text[1:].partition("]")
-            hport = hport[1:]
-        else:
-            hname, _, hport = text.partition(":")
+        hname, hport = _hosts.get(host) or _split_host(host)
         server_name = hname or server_name
         server_port = hport or server_port
     env["SERVER_NAME"] = server_name
     env["SERVER_PORT"] = server_port
     env["wsgi.input"] = inp
     return env
+
+
+def _split_host(host: bytes) -> tuple[str, str]:
+    """A Host value (checked by the protocol) as (name, port), either may be empty;
+    remembered, as the protocol remembers the values it checked (a site sees a few)."""
+    text = host.decode("latin-1")
+    if text[0] == "[":
+        hname, _, hport = text[1:].partition("]")
+        hport = hport[1:]
+    else:
+        hname, _, hport = text.partition(":")
+    if len(_hosts) < 256 and len(host) <= 255:  # bounded in number and size
+        _hosts[host] = (hname, hport)
+    return hname, hport
 
 
 Build = Callable[[dict[str, Any], Request, PeerNames, "Input"], dict[str, Any]]

@@ -433,24 +433,36 @@ def restart_under_load(
             sup.proc.send_signal(signal.SIGHUP)
             exit_time: list[float] = []
 
+            state: list[str] = [""]  # what the restart waits for, should it time out
+
             def restarted(
-                old: int = old, sizes: set[int] = pool_sizes, done: list[float] = exit_time
+                old: int = old,
+                sizes: set[int] = pool_sizes,
+                done: list[float] = exit_time,
+                state: list[str] = state,
             ) -> bool:
                 masters = sup.kids()
                 all_pids.update(masters)
                 if pid_alive(old):
                     sizes.add(len(children(old)))
+                    state[0] = f"old master {old} alive, workers {children(old)}"
                     return False
                 if not done:
                     done.append(time.monotonic())
                 new = [m for m in masters if m != old]
                 if len(new) != 1 or len(children(new[0])) != 4:
+                    state[0] = f"masters {masters}, workers {[children(m) for m in new]}"
                     return False
                 all_pids.update(children(new[0]))
                 # The new generation must be answering the clients before the next HUP.
-                return all(load.served_by_master(new[0]) >= 20 for load in loads)
+                served = [load.served_by_master(new[0]) for load in loads]
+                state[0] = f"new master {new[0]} has served {served}"
+                return all(count >= 20 for count in served)
 
-            wait_for(restarted, 30, f"restart {n + 1} of {restarts}")
+            try:
+                wait_for(restarted, 30, f"restart {n + 1} of {restarts}")
+            except AssertionError as e:
+                raise AssertionError(f"{e}: {state[0]}\n{sup.log()[-4000:]}") from None
             history.append((old, old_workers, exit_time[0] - hup, pool_sizes))
             assert old_generation_exits(sup, old, old_workers).endswith("status:0")
         stats = Stats.merged([load.stop() for load in loads])

@@ -699,3 +699,46 @@ def test_repeated_app_headers_are_all_sent_in_order(pinned_date: None) -> None:
     wire = Wire().start("200 OK", [("Set-Cookie", "a=1"), ("X-A", "1"), ("Set-Cookie", "b=2")])
     assert wire.finish() == head(OK, "Set-Cookie: a=1", "X-A: 1", "Set-Cookie: b=2", "<date>",
                                  "<server>", "Content-Length: 0")  # fmt: skip
+
+
+# -- Response.whole: the one-step path Connection takes for a one-item list -----
+WHOLE = [
+    (version, method, status, app_cl, body)
+    for version in ("1.1", "1.0")
+    for method in ("GET", "HEAD")
+    for status in (*STATUSES, "101 Switching", "500 Oops")
+    for app_cl in (None, 0, 5, 11, 20)
+    for body in (b"", b"hello", BODY, b"x" * 20000)
+]
+
+
+@pytest.mark.parametrize(("version", "method", "status", "app_cl", "body"), WHOLE)
+def test_whole_is_head_body_finish(
+    pinned_date: None, version: str, method: str, status: str, app_cl: int | None, body: bytes
+) -> None:
+    """Same bytes, same decision, same state as head(len) + body + finish()."""
+    headers = [("Content-Type", "text/plain")]
+    if app_cl is not None:
+        headers.append(("Content-Length", str(app_cl)))
+    steps, one = Wire(version, method), Wire(version, method)
+    steps.start(status, headers).whole(body)
+    expected = steps.finish()
+    one.start(status, headers)
+    head_bytes, body_bytes = one.resp.whole(body)
+    assert one.resp.finish() == b""  # nothing is owed after whole()
+    a, b = steps.resp, one.resp
+    assert head_bytes + body_bytes == expected
+    assert (b.keep, b.intact, b.sent, b.remaining, b.head_sent, b.chunked) == (
+        a.keep, a.intact, a.sent, a.remaining, a.head_sent, a.chunked)  # fmt: skip
+
+
+def test_status_is_parsed_once_with_its_code_and_bodylessness() -> None:
+    from starlet_py.headers import parse_status
+
+    assert parse_status("204 Nothing") == (b"HTTP/1.1 204 Nothing\r\n", 204, True)
+    assert parse_status("199 Early") == (b"HTTP/1.1 199 Early\r\n", 199, True)
+    assert parse_status("200 OK") == (b"HTTP/1.1 200 OK\r\n", 200, False)
+    assert parse_status("304 Not Modified")[1:] == (304, True)
+    for bad in ("2000 OK", "200", "abc OK", "200 O\r\nK"):
+        with pytest.raises(ValueError):
+            parse_status(bad)
