@@ -72,7 +72,8 @@ class Connection:
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
         self._linger = False  # close lingeringly: request bytes may still be coming
-        self._waited, self._got = 0.0, 0  # this request's wait for body, and bytes read (pull)
+        self._waited: float  # this request's wait for body, and the bytes read (pull; set
+        self._got: int  # by _handle)
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""

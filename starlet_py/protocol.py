@@ -53,7 +53,7 @@ class Protocol(Cutter):
         self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
         self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
-        self._whole = 0  # fed whole, at a request boundary: 1 + the queue's length then
+        self._whole: int  # set by each feed: fed whole at a boundary, 1 + the queue's length
 
     def _new_parser(self) -> httptools.HttpRequestParser:
         parser = httptools.HttpRequestParser(self)
