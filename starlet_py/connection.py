@@ -33,8 +33,7 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
-# After an answer that leaves request bytes unread: discard for up to (writer.linger).
-LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20
+LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # after an answer leaving bytes unread (writer.linger)
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -71,9 +70,9 @@ class Connection:
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
-        self._linger = False  # close lingeringly: request bytes may still be coming
-        self._waited: float  # this request's wait for body, and the bytes read (pull; set
-        self._got: int  # by _handle)
+        self._linger = False  # close lingeringly: request bytes may still come (writer.linger)
+        self._waited: float  # (set by _handle) the wait for body in pull; _got: bytes read
+        self._got: int
 
     def serve(self, base: dict[str, Any]) -> None:
         """Answer requests until the connection should close; always closes it."""
@@ -157,19 +156,16 @@ class Connection:
         timeout = self.host.config.timeout
         return time.monotonic() + timeout - spent if timeout > 0 else None
 
-    def _poller(self) -> select.poll:
-        if self._poll is None:
-            self._poll = select.poll()
-            self._poll.register(self.sock, POLLIN)
-        return self._poll
-
     def _read_within(self, deadline: float | None) -> bytes:
         """A read inside a request: wait in poll() up to ``deadline`` (--timeout)."""
         sock = self.sock
         while True:
             if deadline is not None:
+                if self._poll is None:
+                    self._poll = select.poll()
+                    self._poll.register(sock, POLLIN)
                 left = deadline - time.monotonic()
-                if left <= 0 or not self._poller().poll(left * 1000):
+                if left <= 0 or not self._poll.poll(left * 1000):
                     raise ClientDisconnected("no progress within --timeout or --min-body-rate", 408)
             try:
                 return sock.recv(READ_SIZE, socket.MSG_DONTWAIT if deadline else 0)
@@ -183,15 +179,12 @@ class Connection:
         if self._continue:
             self._continue = False
             self.out.send(CONTINUE)
-        config = self.host.config
-        start = time.monotonic()
-        deadline = None
-        if config.timeout > 0:
-            deadline = start + config.timeout
-            if config.min_body_rate > 0:
-                # mod_reqtimeout's MinRate: after the first --timeout, the wait allowed grows by
-                # a second per min-body-rate bytes received.  Only time spent here counts.
-                deadline += min(0.0, self._got / config.min_body_rate - self._waited)
+        config, start = self.host.config, time.monotonic()
+        deadline = start + config.timeout if config.timeout > 0 else None
+        if deadline is not None and config.min_body_rate > 0:
+            # mod_reqtimeout's MinRate: after the first --timeout, the wait allowed grows by
+            # a second per min-body-rate bytes received.  Only time spent here counts.
+            deadline += min(0.0, self._got / config.min_body_rate - self._waited)
         data = self._read_within(deadline)
         self._waited += time.monotonic() - start
         self._got += len(data)

@@ -41,9 +41,9 @@ class Protocol(Cutter):
         self._parser = self._new_parser()
         self._cur: Request | None = None  # the request whose bytes are being parsed
         self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (MAX_HEAD)
-        # Set by on_message_begin, before any callback reads them: the target so far, the
+        # Set by on_message_begin: the target, header bytes as sent, Connection tokens, TE.
         self._url: bytes
-        self._size: int  # header bytes as sent, Connection tokens, Transfer-Encoding
+        self._size: int
         self._connection: list[bytes] | None
         self._te: bytes | None
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
