@@ -14,12 +14,11 @@ threads: a fork would share the socket, and a thread does not survive it.
 from __future__ import annotations
 
 import io
-import sys
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from .errors import ConfigError
-from .wsgi import FileWrapper, unquote
+from .wsgi import template, unquote
 
 
 def environ(target: str, server_name: str = "localhost", server_port: str = "80") -> dict[str, Any]:
@@ -38,9 +37,9 @@ def environ(target: str, server_name: str = "localhost", server_port: str = "80"
         server_name, server_port = hname, hport or "80"
     raw_path, _, query = path.partition("?")
     data = raw_path.encode("latin-1")
-    return {
+    env = template()  # the keys every real request shares
+    env.update({
         "REQUEST_METHOD": "GET",
-        "SCRIPT_NAME": "",
         "PATH_INFO": (unquote(data) if b"%" in data else data).decode("latin-1"),
         "QUERY_STRING": query,
         "REQUEST_URI": target,
@@ -48,20 +47,12 @@ def environ(target: str, server_name: str = "localhost", server_port: str = "80"
         "SERVER_PROTOCOL": "HTTP/1.1",
         "SERVER_NAME": server_name,
         "SERVER_PORT": server_port,
-        "SERVER_SOFTWARE": "starlet-py",
         "REMOTE_ADDR": "127.0.0.1",
         "REMOTE_PORT": "0",
         "HTTP_HOST": host,
-        "wsgi.version": (1, 0),
-        "wsgi.url_scheme": "http",
         "wsgi.input": io.BytesIO(b""),
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": False,
-        "wsgi.multiprocess": True,
-        "wsgi.run_once": False,
-        "wsgi.input_terminated": True,
-        "wsgi.file_wrapper": FileWrapper,
-    }
+    })
+    return env
 
 
 def _request(app: Callable[..., Any], env: dict[str, Any]) -> str:
