@@ -39,6 +39,7 @@ from typing import Any
 BENCH = Path(__file__).resolve().parent
 sys.path.insert(0, str(BENCH.parent))  # the working tree's starlet_py
 
+from starlet_py import headers as headers_mod  # noqa: E402
 from starlet_py import response as resp  # noqa: E402
 from starlet_py.config import Config  # noqa: E402
 from starlet_py.connection import Connection  # noqa: E402
@@ -163,7 +164,7 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
         return perf() - t0
 
     def head(n: int) -> float:
-        status_line, check_headers, date_line = resp.status_line, resp.check_headers, resp.date_line
+        status_line, check_headers, date_line = headers_mod.status_line, resp.check_headers, resp.date_line
         server_line = resp.SERVER
         t0 = perf()
         for _ in range(n):

@@ -22,13 +22,12 @@ from __future__ import annotations
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
-from .rfc import TCHAR
+from .rfc import HEX, TCHAR
 
 if TYPE_CHECKING:
     from .request import Request
 
 MAX_LINE = 16384  # a longer chunk-size line is passed on raw (Protocol bounds it: 400)
-_HEX = b"0123456789ABCDEFabcdef"
 _WS = b" \t"
 _LINE, _DATA, _CRLF, _TRAILERS = range(4)
 # Inside a quoted-string (RFC 9110 §5.6.4): qdtext, and what may follow a backslash.
@@ -191,7 +190,7 @@ def chunk_line(line: bytes) -> tuple[bytes, int]:
     body = line[:-2]
     semi = body.find(b";")
     size = body if semi < 0 else body[:semi].rstrip(_WS)  # BWS only before ";"
-    if not size or size.translate(None, _HEX) or len(size.lstrip(b"0")) > 16:
+    if not size or size.translate(None, HEX) or len(size.lstrip(b"0")) > 16:
         return line, -1
     number = int(size, 16)
     if semi < 0 or (b" " not in body and b"\t" not in body):

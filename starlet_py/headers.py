@@ -5,6 +5,8 @@ Errors are the app's (PEP 3333), so they are TypeError/ValueError, not HTTP erro
 
 from __future__ import annotations
 
+from .rfc import TCHAR
+
 # RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
 # (PEP 3333, "Other HTTP Features"), the server owns the framing.
 HOP_BY_HOP = frozenset(
@@ -12,11 +14,10 @@ HOP_BY_HOP = frozenset(
      "trailer", "trailers", "transfer-encoding", "upgrade")
 )  # fmt: skip
 
-# RFC 9110 §5.6.2 token characters; field values: visible, SP, HTAB, obs-text (§5.5).
-_TOKEN = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+# Field names are tokens (rfc.TCHAR); field values: visible, SP, HTAB, obs-text (RFC 9110 §5.5).
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 
-_status_cache: dict[str, tuple[bytes, int, bool]] = {}
+status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int | None]] = {}
 
 HAS_DATE = 1
@@ -26,13 +27,14 @@ IS_LENGTH = 4
 
 def status_line(status: str) -> bytes:
     """``'200 OK'`` → ``b'HTTP/1.1 200 OK\\r\\n'``; raises ValueError if malformed (cached)."""
-    return (_status_cache.get(status) or parse_status(status))[0]
+    return (status_cache.get(status) or parse_status(status))[0]
 
 
 def parse_status(status: str) -> tuple[bytes, int, bool]:
     """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
     §6.3); raises TypeError / ValueError if malformed.  Remembered: callers look in
-    ``_status_cache`` first, so the common status costs one dict lookup."""
+    ``status_cache`` first (Response.start_response), so the common status costs one
+    dict lookup, not a call."""
     if type(status) is not str:
         raise TypeError(f"status must be str, not {type(status).__name__}")
     code, sep, reason = status.partition(" ")
@@ -43,8 +45,8 @@ def parse_status(status: str) -> tuple[bytes, int, bool]:
         raise ValueError(f"control character in status {status!r}")
     number = int(code)
     entry = (b"HTTP/1.1 " + raw + b"\r\n", number, number < 200 or number == 204 or number == 304)
-    if len(_status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
-        _status_cache[status] = entry
+    if len(status_cache) < 256:  # apps use a handful of statuses; never grow unbounded
+        status_cache[status] = entry
     return entry
 
 
@@ -89,7 +91,7 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
         raise TypeError(f"header name and value must be str: {item!r}")
     bname = name.encode("latin-1")
     bvalue = value.encode("latin-1")
-    if not bname or bname.translate(None, _TOKEN):
+    if not bname or bname.translate(None, TCHAR):
         raise ValueError(f"invalid header name {name!r}")
     if bvalue.translate(None, _VALUE):
         raise ValueError(f"control character (CR, LF, ...) in header {name!r}")

@@ -11,8 +11,7 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from .headers import HAS_DATE, HAS_SERVER, _status_cache, check_headers, parse_status
-from .headers import status_line as status_line  # re-exported (bench/micro.py)
+from .headers import HAS_DATE, HAS_SERVER, check_headers, parse_status, status_cache
 from .protocol import Request
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
@@ -49,11 +48,6 @@ def date_line() -> bytes:
         )
         _date[0] = now
     return _date[1]  # type: ignore[return-value]
-
-
-def bodyless(method: str, code: int) -> bool:
-    """HEAD, 1xx, 204 and 304 responses never carry a body (RFC 9112 §6.3)."""
-    return method == "HEAD" or code < 200 or code == 204 or code == 304
 
 
 def chunk(data: bytes) -> bytes:
@@ -127,11 +121,11 @@ class Response:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        # The status as parse_status caches it: line, code and bodyless() in one lookup.
-        line, self.code, no_body = _status_cache.get(status) or parse_status(status)
+        # The status as parse_status caches it: line, code and "no body" in one lookup.
+        line, self.code, no_body = status_cache.get(status) or parse_status(status)
         self.block, self.flags, self.length = check_headers(headers)
         self.status = line
-        self.no_body = no_body or self.method == "HEAD"  # = bodyless(method, code)
+        self.no_body = no_body or self.method == "HEAD"  # HEAD never carries one either
         return self.write
 
     def head(self, total: int | None) -> bytes:

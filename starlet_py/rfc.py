@@ -13,12 +13,12 @@ _SUB_DELIMS = b"!$&'()*+,;="
 _PCHAR = _UNRESERVED + _SUB_DELIMS + b":@%"
 PATH_QUERY = _PCHAR + b"/?"  # origin-form: absolute-path [ "?" query ]
 REG_NAME = _UNRESERVED + _SUB_DELIMS + b"%"
-_HEX = b"0123456789ABCDEFabcdef"
+HEX = b"0123456789ABCDEFabcdef"
 TCHAR = _ALPHANUM + b"!#$%&'*+-.^_`|~"  # token characters (RFC 9110 §5.6.2)
 _VISIBLE = bytes(range(0x21, 0x7F))
-_IPV6 = _HEX + b":."
+_IPV6 = HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
-PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in _HEX for b in _HEX}
+PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in HEX for b in HEX}
 
 
 def check_pct(data: bytes) -> None:

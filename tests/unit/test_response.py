@@ -21,7 +21,6 @@ from starlet_py.response import (
     CONTINUE,
     LAST_CHUNK,
     Response,
-    bodyless,
     chunk,
     date_line,
     error_answer,
@@ -286,7 +285,10 @@ def test_date_line_now_matches_http_date() -> None:
     ],
 )
 def test_bodyless(method: str, code: int, expected: bool) -> None:
-    assert bodyless(method, code) is expected
+    """HEAD, 1xx, 204 and 304 responses never carry a body (RFC 9112 §6.3)."""
+    resp = Response(make_request(method=method), lambda data: None, lambda r: False)
+    resp.start_response(f"{code} Whatever", [])
+    assert resp.no_body is expected
 
 
 @pytest.mark.parametrize(
