@@ -92,17 +92,17 @@ class Worker:
             self.stopping = True
 
     def idle(self, sock: socket.socket | None) -> bool:
-        """``sock`` now waits for its next request (None: it no longer does).
+        """``sock`` now waits for its next request (None: it no longer does); called only
+        with --keepalive-timeout 0.
 
-        A stop leaves that wait to its --keepalive-timeout: closing at once would
-        race a client (or nginx's pool) sending its next request right then, which
-        a POST cannot survive; a request that comes gets ``Connection: close``.
+        A stop otherwise leaves that wait to its --keepalive-timeout: closing at once
+        would race a client (or nginx's pool) sending its next request right then,
+        which a POST cannot survive; a request that comes gets ``Connection: close``.
         With --keepalive-timeout 0 nothing would end the wait, so a stop wakes it
-        (_on_stop), and False says: already stopping, do not block at all.  (So a
-        Connection calls this only with --keepalive-timeout 0.)
+        (_on_stop), and False says: already stopping, do not block at all.
         """
         self._idle = sock
-        return not self.stopping or self.config.keepalive_timeout > 0
+        return not self.stopping
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -111,8 +111,8 @@ class Worker:
         # module docstring.  A supervisor's own copy keeps the port open.
         for lst in self.listeners:
             lst.sock.close()
-        idle = self._idle
-        if idle is not None and not self.config.keepalive_timeout:
+        idle = self._idle  # only ever set with --keepalive-timeout 0 (idle)
+        if idle is not None:
             # Shutting the reading side wakes its recv(), and still lets what already
             # arrived be read.
             try:
