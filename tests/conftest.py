@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -22,3 +25,13 @@ def make_server() -> Iterator[type[Server]]:
     yield factory  # type: ignore[misc]
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def public() -> Iterator[Path]:
+    """A directory nginx's unprivileged workers may enter (tmp_path's parents are
+    private): it holds nginx's prefix (temp files) and the socket's directory."""
+    path = Path(tempfile.mkdtemp(prefix="starlet-nginx-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

@@ -25,14 +25,11 @@ import re
 import shutil
 import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.integration.loadgen import (
     GEN_LINE,
@@ -111,12 +108,14 @@ http {{
 """
 
 
-def start_starlet(tmp: Path, sock: str) -> tuple[Supervised, int]:
+def start_starlet(tmp: Path, sock: str, *extra: str) -> tuple[Supervised, int]:
+    """starlet-py on a pre-bound TCP port and the unix socket ``sock``, with the README's
+    options for nginx (plus ``extra``); returns it and the TCP port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(128)
         port, fd = lsock.getsockname()[1], lsock.fileno()
-        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *STARLET_ARGS]
+        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *STARLET_ARGS, *extra]
         cmd += ["--socket-group", WEB_GROUP]  # the README's recipe: nginx's workers may connect
         cmd += ["--max-workers", str(WORKERS)]
         starlet = Supervised([*cmd, "deploy:application"], tmp / "starlet.log", pass_fds=[fd])
@@ -271,16 +270,6 @@ def client(variant: Variant, seed: int, master: int, tally: Tally) -> None:
 
 
 # -- the test ------------------------------------------------------------------
-
-
-@pytest.fixture
-def public() -> Iterator[Path]:
-    """A directory nginx's unprivileged workers may enter (tmp_path's parents are
-    private): it holds nginx's prefix (temp files) and the socket's directory."""
-    path = Path(tempfile.mkdtemp(prefix="starlet-nginx-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 

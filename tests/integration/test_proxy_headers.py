@@ -9,12 +9,9 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +19,7 @@ import pytest
 
 from tests.integration.loadgen import Supervised
 from tests.integration.test_frameworks import call, need_framework
-from tests.integration.test_nginx import WEB_GROUP, start_nginx
+from tests.integration.test_nginx import start_nginx, start_starlet
 from tests.support import APPS, Server, need_program, parse_response, read_all, starlet_command, wait_for
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1, 203.0.113.7"}
@@ -115,37 +112,20 @@ def test_a_bad_address_is_a_one_line_error() -> None:
     assert re.search(r"--forwarded-allow-ips: 'nginx' is not an IP address", run.stderr), run.stderr
 
 
-@pytest.fixture
-def public_dir() -> Iterator[Path]:
-    """A directory nginx's unprivileged workers may enter (see test_nginx's ``public``)."""
-    path = Path(tempfile.mkdtemp(prefix="starlet-proxy-"))
-    path.chmod(0o755)
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
-
-
 def test_behind_the_example_nginx_remote_addr_is_the_client_nginx_saw(
-    tmp_path: Path, public_dir: Path
+    tmp_path: Path, public: Path
 ) -> None:
     """The README's recipe: examples/nginx.conf, --forwarded-allow-ips 127.0.0.1,unix.
     The client connects from 127.0.0.2 and sends forged X-Forwarded-* fields: nginx
     overwrites the proto with its $scheme and appends 127.0.0.2, the last hop we believe."""
     need_program("nginx")
-    prefix = public_dir / "nginx"
+    prefix = public / "nginx"
     prefix.mkdir()
-    (public_dir / "run").mkdir(mode=0o755)
-    sock = str(public_dir / "run" / "web.sock")
-    with socket.socket() as lsock:
-        lsock.bind(("127.0.0.1", 0))
-        lsock.listen(128)
-        upstream, fd = lsock.getsockname()[1], lsock.fileno()
-        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock,
-               "--socket-group", WEB_GROUP, "--forwarded-allow-ips", "127.0.0.1,unix",
-               "--max-workers", "2", "deploy:application"]  # fmt: skip
-        starlet = Supervised(cmd, tmp_path / "starlet.log", pass_fds=[fd])
+    (public / "run").mkdir(mode=0o755)
+    sock = str(public / "run" / "web.sock")
+    starlet, upstream = start_starlet(tmp_path, sock, "--forwarded-allow-ips", "127.0.0.1,unix")
     nginx: Supervised | None = None
     try:
-        wait_for(lambda: len(starlet.kids()) == 2 or starlet.exited(), 30, "the starlet-py workers")
         nginx, ports = start_nginx(prefix, upstream, sock)
         for port in ports:  # TCP and unix upstreams, with and without keep-alive
             client = ("127.0.0.2", 0)
