@@ -890,6 +890,16 @@ def bench_file(path: Path) -> Path:
     return path
 
 
+def log_memory(srv: Server, m: Result) -> None:
+    """One line for a memory run: its error, or the pool's PSS and a worker's USS."""
+    if "error" in m:
+        log(f"    {srv.name}: ERROR {m['error']}")
+        return
+    mm = m["memory"]
+    log(f"    {srv.name:20s} {mm['nprocs']} processes, pool PSS {mib(mm['pss_kb'])} MiB, "
+        f"worker USS {mib(median(mm['worker_uss_kb']), 2)} MiB, {m['failures']} failed requests")
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     if args.report:
@@ -974,26 +984,14 @@ def main(argv: list[str] | None = None) -> int:
                 log(f"[memory, {args.mem_workers} workers] {srv.name}")
                 m = bench_memory(srv, args, logdir)
                 data["memory16"][srv.name] = m
-                if "error" in m:
-                    log(f"    {srv.name}: ERROR {m['error']}")
-                else:
-                    mm = m["memory"]
-                    log(f"    {srv.name:20s} {mm['nprocs']} processes, pool PSS {mib(mm['pss_kb'])} MiB, "
-                        f"worker USS {mib(median(mm['worker_uss_kb']), 2)} MiB, "
-                        f"{m['failures']} failed requests")
+                log_memory(srv, m)
         for am, srv in app_runs:
             log(f"[{am.name}, {args.mem_workers} workers] {srv.name}")
             routes: list[Route] = [(f"GET {p}", _get(p), bool) for p in am.paths]
             m = bench_memory(srv, args, logdir, am.name, routes)
             m["cmd"] = shown_command(srv, args.mem_workers)
             data["memory_apps"].setdefault(am.name, {})[srv.name] = m
-            if "error" in m:
-                log(f"    {srv.name}: ERROR {m['error']}")
-            else:
-                mm = m["memory"]
-                log(f"    {srv.name:20s} {mm['nprocs']} processes, pool PSS {mib(mm['pss_kb'])} MiB, "
-                    f"worker USS {mib(median(mm['worker_uss_kb']), 2)} MiB, "
-                    f"{m['failures']} failed requests")
+            log_memory(srv, m)
     finally:
         stop_all()
     data["elapsed_s"] = round(time.monotonic() - t0, 1)
