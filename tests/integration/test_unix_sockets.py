@@ -24,20 +24,35 @@ NOBODY = pwd.getpwnam("nobody")
 NOBODY_GROUP = grp.getgrgid(NOBODY.pw_gid).gr_name  # "nogroup" on Debian, "nobody" elsewhere
 
 
-def as_nobody() -> list[str]:
-    """A command prefix that runs what follows as nobody, without supplementary groups."""
-    why = None
+def as_nobody(code: str) -> list[str]:
+    """A command that runs Python ``code`` as nobody, without supplementary groups.
+
+    The process starts as root and drops to nobody itself, after what it imports first
+    (``code`` up to a ``# drop`` line), so nobody need not be able to read the
+    interpreter's tree or this checkout: CI's Python lives under /root, and pip may write
+    the console script with the installing user's umask."""
     if os.geteuid() != 0:
-        why = "switching to nobody needs root"
-    elif shutil.which("setpriv"):
-        return ["setpriv", f"--reuid={NOBODY.pw_uid}", f"--regid={NOBODY.pw_gid}", "--clear-groups"]
-    elif shutil.which("runuser"):
-        return ["runuser", "-u", "nobody", "--"]
-    else:
-        why = "neither setpriv nor runuser is installed (util-linux)"
-    if IN_CI:
-        pytest.fail(why)
-    pytest.skip(why)
+        if IN_CI:
+            pytest.fail("switching to nobody needs root")
+        pytest.skip("switching to nobody needs root")
+    before, _, after = code.partition("# drop\n")
+    drop = f"import os\nos.setgroups([])\nos.setgid({NOBODY.pw_gid})\nos.setuid({NOBODY.pw_uid})\n"
+    return [sys.executable, "-c", before + drop + after]
+
+
+# Everything the refusal paths may import, loaded while still root.
+STARLET_AS_NOBODY = (
+    "import difflib, grp, importlib, pkgutil, sys, textwrap, traceback\n"
+    "import starlet_py\n"
+    "for m in pkgutil.iter_modules(starlet_py.__path__):\n"
+    "    if m.name != '__main__':  # that one would serve\n"
+    "        importlib.import_module('starlet_py.' + m.name)\n"
+    "from starlet_py.cli import main\n"
+    "sys.path.insert(0, '')\n"
+    "import procs  # the app, from tests/apps (the cwd)\n"
+    "# drop\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 @pytest.fixture
@@ -49,9 +64,11 @@ def tmp() -> Iterator[Path]:
     shutil.rmtree(path, ignore_errors=True)
 
 
-def refused(args: list[str], prefix: list[str] | None = None) -> str:
-    """Run starlet-py (serving in-process if it wrongly starts); assert one line, exit 2."""
-    cmd = [*(prefix or ()), *starlet_command(), "--max-workers", "0", *args, "procs:application"]
+def refused(args: list[str], nobody: bool = False) -> str:
+    """Run starlet-py, as nobody if asked (serving in-process if it wrongly starts); assert
+    one line, exit 2."""
+    command = as_nobody(STARLET_AS_NOBODY) if nobody else starlet_command()
+    cmd = [*command, "--max-workers", "0", *args, "procs:application"]
     try:
         result = subprocess.run(cmd, cwd=APPS, capture_output=True, text=True, timeout=30)
     except subprocess.TimeoutExpired:
@@ -67,12 +84,13 @@ def connect_as_nobody(path: Path) -> str:
     """Connect to ``path`` as nobody: "ok" or the error's name."""
     code = (
         "import socket, sys\n"
+        "# drop\n"
         "s = socket.socket(socket.AF_UNIX)\n"
         "try:\n    s.connect(sys.argv[1]); print('ok')\n"
         "except OSError as e:\n    print(type(e).__name__)\n"
     )
     out = subprocess.run(
-        [*as_nobody(), sys.executable, "-c", code, str(path)], capture_output=True, text=True
+        [*as_nobody(code), str(path)], capture_output=True, text=True
     )
     return out.stdout.strip() or out.stderr
 
@@ -107,7 +125,7 @@ def test_default_mode_is_660_in_our_group_whatever_the_umask(tmp: Path) -> None:
 
 def test_socket_mode_and_group_let_the_web_servers_user_connect(tmp: Path) -> None:
     """The stock nginx failure (13: Permission denied) and its cure, as nobody."""
-    as_nobody()
+    as_nobody("")  # skip early without root
     plain, shared = tmp / "plain.sock", tmp / "shared.sock"
     servers = [start(["--listen", str(plain)])]
     try:
@@ -150,14 +168,14 @@ def test_bad_socket_options_are_one_line(tmp: Path, args: list[str], fragment: s
 def test_socket_group_we_are_not_in(tmp: Path) -> None:
     tmp.chmod(0o777)  # nobody may create the socket here, not give it root's group
     path = tmp / "web.sock"
-    line = refused(["--listen", str(path), "--socket-group", "0"], as_nobody())
+    line = refused(["--listen", str(path), "--socket-group", "0"], nobody=True)
     why = "Operation not permitted (we must be root or in that group)"
     assert line == f"starlet-py: error: cannot set the group of {path}: {why}", line
     assert not path.exists(), "the half-made socket must be removed"
 
 
 def test_unix_path_under_an_unreadable_directory_as_nobody() -> None:
-    line = refused(["--listen", "/root/x.sock"], as_nobody())
+    line = refused(["--listen", "/root/x.sock"], nobody=True)
     assert line == "starlet-py: error: cannot listen on /root/x.sock: Permission denied", line
 
 
@@ -172,7 +190,7 @@ def test_someone_elses_stale_socket_in_a_sticky_directory(tmp: Path) -> None:
     with socket.socket(socket.AF_UNIX) as s:
         s.bind(str(path))
     path.chmod(0o777)  # nobody's connect() is refused (stale), unlink() gets EPERM
-    line = refused(["--listen", str(path)], as_nobody())
+    line = refused(["--listen", str(path)], nobody=True)
     why = "cannot remove the stale socket: Operation not permitted"
     assert line == f"starlet-py: error: cannot listen on {path}: {why}", line
     assert path.is_socket()

@@ -18,8 +18,11 @@ KEPT_OUT = ("dataclasses", "inspect", "ast", "dis", "tokenize", "argparse", "get
 
 
 def _modules_after(code: str) -> set[str]:
+    """The modules ``code`` adds to those the interpreter loaded before it: a site hook
+    (a .pth file) may import some of KEPT_OUT itself, which no server code can avoid."""
     out = subprocess.run(
-        [sys.executable, "-c", f"{code}\nimport sys\nprint(' '.join(sys.modules))"],
+        [sys.executable, "-c", f"import sys\nstartup = set(sys.modules)\n{code}\n"
+         "print(' '.join(set(sys.modules) - startup))"],
         capture_output=True, text=True, check=True, timeout=60,
     ).stdout
     return set(out.split())
