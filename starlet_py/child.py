@@ -12,7 +12,18 @@ import importlib
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from types import FrameType
+from typing import Any
+
+# The C functions under signal's, for what runs in a worker: the Python wrappers turn each
+# old handler and mask into enums (failing, then building a repr), which cost every worker
+# ~250 KiB of private memory.
+_c_signal = importlib.import_module("_signal")
+set_handler: Callable[[int, Callable[[int, FrameType | None], Any] | int], object] = _c_signal.signal
+set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
+SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
+SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = signal.SIGUSR2  # a worker writes its threads' Python tracebacks to stderr on it
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

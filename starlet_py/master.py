@@ -16,10 +16,10 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import DUMP, arm, set_title
+from .child import DUMP, SIG_DFL, arm, set_handler, set_title
 from .config import Config
 from .listeners import Listener, close_all
 from .log import debug, log, log_exc, warning
@@ -110,48 +110,56 @@ class Master:
             self.listeners = []
 
     # -- processes ----------------------------------------------------------
-    def _spawn(self) -> None:
+    def _spawn(self, count: int) -> None:
+        """Fork ``count`` workers back to back, the bookkeeping after the last: a page the
+        master writes between two forks becomes a worker's private copy (docs/design.md,
+        "Memory"); written after the batch, it stays shared by all of it."""
         # Signals wait until the child has its own handlers (Worker.setup unblocks
         # them): a TERM landing in between would otherwise hit the master's handler
         # in the child and be lost, or write to the master's wake-up pipe.
         signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
-        slot = pool.free_slot(self.pool, self.board.slots) if self.board else -1
-        if self.board and slot >= 0:
-            self.board.clear(slot)  # before the fork: the child may stamp it at once
-        master = os.getpid()
+        slots = pool.free_slots(self.pool, self.board.slots if self.board else 0, count)
+        for slot in slots:
+            if slot >= 0 and self.board:
+                self.board.clear(slot)  # before the fork: the child may stamp it at once
+        master, fork, forked = os.getpid(), os.fork, []
         try:
-            pid = os.fork()
+            for slot in slots:
+                pid = fork()
+                if pid == 0:
+                    self._worker(master, slot)
+                forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
             self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
-            return
-        if pid == 0:  # the worker
-            code = 0
-            try:
-                self._child(master, slot)
-                Worker(self.app, self.config, self.listeners, self.child_exit).run()
-            except BaseException:
-                log_exc("worker failed")
-                code = 1
-            finally:
-                os._exit(code)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
-        self.pool[pid] = Proc(self.generation, slot)
-        self.next_fork = time.monotonic() + self.config.spawn_interval
-        debug(f"worker {pid} spawned")
+        else:
+            self.next_fork = time.monotonic() + self.config.spawn_interval
+        finally:
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+        for pid, slot in zip(forked, slots[: len(forked)], strict=True):
+            self.pool[pid] = Proc(self.generation, slot)
+            debug(f"worker {pid} spawned")
 
-    def _child(self, master: int, slot: int) -> None:
-        """In a new worker, before Worker.run: undo the master's state, arm the safety nets."""
-        signal.set_wakeup_fd(-1)
-        os.close(self._wake_r)
-        os.close(self._wake_w)
-        for sig in IGNORED:
-            signal.signal(sig, signal.SIG_DFL)
-        arm(master)
-        if self.board and slot >= 0:
-            scoreboard.attach(self.board, slot)
-        set_title("worker", self.config.app)
+    def _worker(self, master: int, slot: int) -> NoReturn:
+        """A new worker's whole life, in the forked child: undo the master's state, arm
+        the safety nets, serve."""
+        code = 0
+        try:
+            signal.set_wakeup_fd(-1)
+            os.close(self._wake_r)
+            os.close(self._wake_w)
+            for sig in IGNORED:
+                set_handler(sig, SIG_DFL)
+            arm(master)
+            if self.board and slot >= 0:
+                scoreboard.attach(self.board, slot)
+            set_title("worker", self.config.app)
+            Worker(self.app, self.config, self.listeners, self.child_exit).run()
+        except BaseException:
+            log_exc("worker failed")
+            code = 1
+        finally:
+            os._exit(code)
 
     def _reap(self) -> None:
         while True:
@@ -253,11 +261,12 @@ class Master:
                 if (self.stopping or self.retiring) and not self.pool:
                     break
                 self._signal_workers(now)
-                while pool.fork_due(
-                    self.pool, self.generation, config.max_workers,
-                    self.stopping, self.retiring, now, self.next_fork,
-                ):  # fmt: skip
-                    self._spawn()
+                due = pool.forks_due(
+                    self.pool, self.generation, config.max_workers, self.stopping,
+                    self.retiring, now, self.next_fork, config.spawn_interval,
+                )  # fmt: skip
+                if due:
+                    self._spawn(due)
                     now = time.monotonic()
                 if self.ready_due and len(pool.current(self.pool, self.generation)) >= config.max_workers:
                     self.ready_due = False

@@ -91,14 +91,16 @@ def kills_due(pool: Pool, now: float) -> list[int]:
     return [pid for pid, p in pool.items() if p.kill_at is not None and not p.killed and now >= p.kill_at]
 
 
-def fork_due(
+def forks_due(
     pool: Pool, generation: int, max_workers: int, stopping: bool, retiring: bool,
-    now: float, next_fork: float,
-) -> bool:  # fmt: skip
-    """Fork one more worker now?  Only while the pool is short, never while stopping."""
-    if stopping or retiring:
-        return False
-    return len(current(pool, generation)) < max_workers and now >= next_fork
+    now: float, next_fork: float, spawn_interval: float,
+) -> int:  # fmt: skip
+    """How many workers to fork now: every one the pool is short of, or one at a time
+    with --spawn-interval; none while stopping or before ``next_fork``."""
+    if stopping or retiring or now < next_fork:
+        return 0
+    short = max(max_workers - len(current(pool, generation)), 0)
+    return min(short, 1) if spawn_interval > 0 else short
 
 
 def abnormal_delay(proc: Proc, abnormal: bool, stopping: bool) -> bool:
@@ -110,13 +112,12 @@ def abnormal_delay(proc: Proc, abnormal: bool, stopping: bool) -> bool:
     return abnormal and not stopping and proc.kill_at is None
 
 
-def free_slot(pool: Pool, slots: int) -> int:
-    """The lowest scoreboard slot no worker holds; -1 when all are taken (or none exist)."""
+def free_slots(pool: Pool, slots: int, count: int) -> list[int]:
+    """``count`` scoreboard slots for new workers, lowest first, that no worker holds;
+    -1 for each one left without (all taken, or no scoreboard)."""
     taken = {p.slot for p in pool.values()}
-    for i in range(slots):
-        if i not in taken:
-            return i
-    return -1
+    free = [i for i in range(slots) if i not in taken][:count]
+    return free + [-1] * (count - len(free))
 
 
 def next_wake(

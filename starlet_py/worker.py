@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import errno
 import gc
-import importlib
 import os
 import select
 import signal
 import socket
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .accesslog import AccessLog
+from .child import SIG_DFL, SIG_IGN, set_handler, set_mask
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
@@ -32,14 +32,6 @@ from .wsgi import builder, template
 
 if TYPE_CHECKING:
     import random
-
-# The C functions under signal's: its Python wrappers turn each old handler and mask into
-# enums (failing, then building a repr), which cost every worker ~250 KiB of private memory.
-_c_signal = importlib.import_module("_signal")
-_set_handler: Callable[[int, Callable[[int, FrameType | None], Any] | int], object] = _c_signal.signal
-_set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
-_SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
-_SIG_DFL: int = _c_signal.SIG_DFL
 
 # accept() errors that concern one connection, not the listener (accept(2), "Error handling").
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
@@ -123,18 +115,18 @@ class Worker:
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
         for sig in _STOP:
-            _set_handler(sig, self._on_stop)
+            set_handler(sig, self._on_stop)
         for sig in (signal.SIGHUP, signal.SIGUSR1):
-            _set_handler(sig, _SIG_IGN)  # the master's signals, not ours
+            set_handler(sig, SIG_IGN)  # the master's signals, not ours
         # (SIGUSR2 is left alone: it dumps our traceback, child.DUMP.)
-        _set_handler(signal.SIGCHLD, _SIG_DFL)
+        set_handler(signal.SIGCHLD, SIG_DFL)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             self.wakeup_fd = r
         # The master blocked them around the fork (Master._spawn): ours are in place now.
-        _set_mask(signal.SIG_UNBLOCK, _SIGNALS)
+        set_mask(signal.SIG_UNBLOCK, _SIGNALS)
         if self.config.access_log == "-":
             self.access = AccessLog(sys.stderr, self.config.access_log_format)
         elif self.config.access_log:

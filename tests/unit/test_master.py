@@ -97,23 +97,26 @@ def test_kills_due(proc: Proc, now: float, due: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    ("procs", "max_workers", "stopping", "retiring", "now", "next_fork", "expected"),
+    ("procs", "max_workers", "stopping", "retiring", "now", "next_fork", "interval", "expected"),
     [
-        ({}, 2, False, False, 0.0, 0.0, True),
-        (GEN1, 2, False, False, 0.0, 0.0, False),  # whole
-        (GEN1, 3, False, False, 5.0, 6.0, False),  # short, but --spawn-interval / err-respawn
-        (GEN1, 3, False, False, 6.0, 6.0, True),
-        ({}, 2, True, False, 0.0, 0.0, False),  # stopping: never
-        ({}, 2, False, True, 0.0, 0.0, False),  # retiring: never
-        (table((11, Proc(1)), (12, Proc(RETIRED))), 2, False, False, 0.0, 0.0, True),  # one being killed
-        (table((11, Proc(0)), (12, Proc(0))), 2, False, False, 0.0, 0.0, True),  # after HUP
+        ({}, 2, False, False, 0.0, 0.0, 0.0, 2),  # the whole pool at once, back to back
+        ({}, 2, False, False, 0.0, 0.0, 1.0, 1),  # --spawn-interval: one at a time
+        (GEN1, 2, False, False, 0.0, 0.0, 0.0, 0),  # whole
+        (GEN1, 3, False, False, 5.0, 6.0, 0.0, 0),  # short, but --spawn-interval / err-respawn
+        (GEN1, 3, False, False, 6.0, 6.0, 0.0, 1),
+        (GEN1, 1, False, False, 0.0, 0.0, 0.0, 0),  # over (--max-workers lowered): none, not -1
+        ({}, 2, True, False, 0.0, 0.0, 0.0, 0),  # stopping: never
+        ({}, 2, False, True, 0.0, 0.0, 0.0, 0),  # retiring: never
+        (table((11, Proc(1)), (12, Proc(RETIRED))), 2, False, False, 0.0, 0.0, 0.0, 1),  # one being killed
+        (table((11, Proc(0)), (12, Proc(0))), 2, False, False, 0.0, 0.0, 0.0, 2),  # after HUP
     ],
 )
-def test_fork_due(
+def test_forks_due(
     procs: dict[int, Proc], max_workers: int, stopping: bool, retiring: bool,
-    now: float, next_fork: float, expected: bool,
+    now: float, next_fork: float, interval: float, expected: int,
 ) -> None:  # fmt: skip
-    assert pool.fork_due(procs, 1, max_workers, stopping, retiring, now, next_fork) is expected
+    due = pool.forks_due(procs, 1, max_workers, stopping, retiring, now, next_fork, interval)
+    assert due == expected
 
 
 @pytest.mark.parametrize(
@@ -130,12 +133,22 @@ def test_abnormal_delay(proc: Proc, abnormal: bool, stopping: bool, expected: bo
 
 
 @pytest.mark.parametrize(
-    ("slots", "taken", "expected"),
-    [(4, [], 0), (4, [0, 1], 2), (4, [1, 0, 3], 2), (2, [0, 1], -1), (0, [], -1), (4, [-1], 0)],
+    ("slots", "taken", "count", "expected"),
+    [
+        (4, [], 1, [0]),
+        (4, [0, 1], 1, [2]),
+        (4, [1, 0, 3], 1, [2]),
+        (2, [0, 1], 1, [-1]),
+        (0, [], 1, [-1]),
+        (4, [-1], 1, [0]),
+        (4, [1], 3, [0, 2, 3]),  # a batch: distinct slots, lowest first
+        (3, [1], 3, [0, 2, -1]),  # more forks than free slots
+        (0, [], 2, [-1, -1]),  # no scoreboard
+    ],
 )
-def test_free_slot(slots: int, taken: list[int], expected: int) -> None:
+def test_free_slots(slots: int, taken: list[int], count: int, expected: list[int]) -> None:
     procs = {100 + i: Proc(0, slot=s) for i, s in enumerate(taken)}
-    assert pool.free_slot(procs, slots) == expected
+    assert pool.free_slots(procs, slots, count) == expected
 
 
 # (pool, stopping, retiring, next_term, next_fork, graceful) -> wake, with now = 100.0
