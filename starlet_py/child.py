@@ -11,7 +11,6 @@ import faulthandler
 import importlib
 import os
 import signal
-import sys
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
@@ -25,9 +24,10 @@ set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
 SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
 SIG_DFL: int = _c_signal.SIG_DFL
 
-DUMP = signal.SIGUSR2  # a worker writes its threads' Python tracebacks to stderr on it
+DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
-_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_SIGTERM = int(signal.SIGTERM)
+_prctl = ctypes.CDLL(None).prctl  # no use_errno: its per-thread errno slot costs every worker pages
 
 
 def _title_setter() -> Callable[[str], None] | None:
@@ -60,7 +60,9 @@ def arm(master: int) -> None:
     still blocked here (Master._spawn), so a TERM is handled once Worker.setup
     has installed its handlers.
     """
-    faulthandler.register(DUMP, file=sys.stderr, all_threads=True)
-    _prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+    # Plain ints, and fd 2 rather than sys.stderr (whose fileno() and flush() would run):
+    # each object a new worker touches is a page it copies (docs/design.md, "Memory").
+    faulthandler.register(DUMP, file=2, all_threads=True)
+    _prctl(PR_SET_PDEATHSIG, _SIGTERM, 0, 0, 0)
     if os.getppid() != master:  # it died before prctl took effect
         os.kill(os.getpid(), signal.SIGTERM)

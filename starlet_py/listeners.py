@@ -34,8 +34,10 @@ class Listener:
         self.server_name = server_name
         self.server_port = server_port
         self.owned_path = owned_path  # a unix socket file we created and must remove
-        # Once: sock.family builds an AddressFamily enum each time, and workers ask per connection.
+        # Once, in the master: sock.family and sock.type build enums each time, which a
+        # worker would otherwise do per connection (is_unix) or as it starts (accept).
         self.is_unix = sock.family == socket.AF_UNIX
+        self.family, self.kind = int(sock.family), int(sock.type)
 
     def describe(self) -> str:
         if self.is_unix:

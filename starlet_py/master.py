@@ -122,12 +122,14 @@ class Master:
         for slot in slots:
             if slot >= 0 and self.board:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
+        # Made here, not in each child: what a child builds, it builds in private pages.
+        worker = Worker(self.app, self.config, self.listeners, self.child_exit)
         master, fork, forked = os.getpid(), os.fork, []
         try:
             for slot in slots:
                 pid = fork()
                 if pid == 0:
-                    self._worker(master, slot)
+                    self._worker(master, slot, worker)
                 forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
@@ -140,7 +142,7 @@ class Master:
             self.pool[pid] = Proc(self.generation, slot)
             debug(f"worker {pid} spawned")
 
-    def _worker(self, master: int, slot: int) -> NoReturn:
+    def _worker(self, master: int, slot: int, worker: Worker) -> NoReturn:
         """A new worker's whole life, in the forked child: undo the master's state, arm
         the safety nets, serve."""
         code = 0
@@ -154,7 +156,7 @@ class Master:
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot)
             set_title("worker", self.config.app)
-            Worker(self.app, self.config, self.listeners, self.child_exit).run()
+            worker.run()
         except BaseException:
             log_exc("worker failed")
             code = 1

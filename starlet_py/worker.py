@@ -206,7 +206,7 @@ class Worker:
         sock = listener.sock
         # socket.accept() wraps the new fd through enum-typed properties; doing it
         # with plain ints saves that work on every connection.
-        accept, family, kind = sock._accept, int(sock.family), int(sock.type)  # type: ignore[attr-defined]
+        accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
         new = socket.socket
         while not self.stopping:
             try:
