@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import gc
+import sys
+from types import FunctionType
+from typing import Any
 
 import pytest
 
 from starlet_py import prewarm as pw
 from starlet_py.config import Config
+from starlet_py.connection import Connection
+from starlet_py.protocol import Protocol
+from starlet_py.response import Response
+from starlet_py.worker import Worker
+from starlet_py.writer import Writer
+from starlet_py.wsgi import build
 
 APP = "tests:app"
 
@@ -37,3 +46,20 @@ def test_a_failure_is_never_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(pw.socket, "socketpair", broken)
     assert pw.prewarm(Config(app=APP), []) == 0
+
+
+def test_the_request_path_runs_on_packed_copies_of_its_code() -> None:
+    pw.prewarm(Config(app=APP), [], 1)
+    kept = {c.co_qualname: c for c in pw._KEPT}
+    for f in (Connection.serve, Connection._handle, Protocol.feed, Protocol.on_headers_complete,
+              Response.head, Writer.send, build, Worker._serve):  # fmt: skip
+        original = kept[f.__code__.co_qualname]
+        assert f.__code__ is not original and f.__code__ == original  # a copy, equal
+
+    def pages(codes: list[Any]) -> int:
+        return len({n for c in codes for n in range(id(c) >> 12, (id(c) + sys.getsizeof(c) - 1 >> 12) + 1)})
+
+    by_name = {f.__code__.co_qualname: f.__code__ for f in gc.get_objects() if type(f) is FunctionType}
+    copies = [by_name[name] for name in kept if name in by_name]
+    assert len(copies) == len(kept) > 50
+    assert pages(copies) < pages(list(kept.values()))  # what a worker writes, on fewer pages
