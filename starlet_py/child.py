@@ -1,19 +1,21 @@
 """What every process of the pool shares: its title, and a worker's safety nets after the fork.
 
-Loaded by the master before it forks, so whatever these imports bring in
-(ctypes above all) sits in pages the workers share instead of each copying it.
+Loaded by the master before it forks, so whatever these imports bring in sits in
+pages the workers share instead of each copying it.
 """
 
 from __future__ import annotations
 
-import ctypes
 import faulthandler
+import fcntl
 import importlib
 import os
 import signal
 from collections.abc import Callable, Iterable
 from types import FrameType
 from typing import Any
+
+from .log import warning
 
 # The C functions under signal's, for what runs in a worker: the Python wrappers turn each
 # old handler and mask into enums (failing, then building a repr), which cost every worker
@@ -25,9 +27,7 @@ SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells th
 SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
-PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 _SIGTERM = int(signal.SIGTERM)
-_prctl = ctypes.CDLL(None).prctl  # no use_errno: its per-thread errno slot costs every worker pages
 
 
 def _title_setter() -> Callable[[str], None] | None:
@@ -51,18 +51,35 @@ def set_title(role: str, app: str) -> None:
         setproctitle(f"starlet-py {role} {app}")
 
 
-def arm(master: int) -> None:
+def lifeline() -> tuple[int, int]:
+    """A pipe the master makes before its first fork and holds open for its life (see arm)."""
+    return os.pipe2(os.O_CLOEXEC)
+
+
+def arm(master: int, life: tuple[int, int]) -> None:
     """In a new worker: dump tracebacks on DUMP, and never outlive the master.
 
-    No orphans (README, "No orphans"): PR_SET_PDEATHSIG has the kernel send us
-    TERM -- a graceful stop -- when the master dies, however it dies (SIGKILL,
-    the OOM killer): nothing to poll, nothing per request.  The signals are
-    still blocked here (Master._spawn), so a TERM is handled once Worker.setup
-    has installed its handlers.
+    No orphans (README, "No orphans"): the worker opens the master's ``lifeline()``
+    pipe afresh (its own open file) and asks for a TERM -- a graceful stop -- when the
+    pipe loses its last writer: O_ASYNC with F_SETSIG and F_SETOWN, pipe(7), fcntl(2).
+    Every worker closes its copy of the write end, so that writer is the master
+    alone, and the kernel signals when the master dies, however it dies (SIGKILL,
+    the OOM killer): nothing to poll, nothing per request, and no ctypes for
+    prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (Master._spawn),
+    so a TERM is handled once Worker.setup has installed its handlers.
     """
     # Plain ints, and fd 2 rather than sys.stderr (whose fileno() and flush() would run):
     # each object a new worker touches is a page it copies (docs/design.md, "Memory").
     faulthandler.register(DUMP, file=2, all_threads=True)
-    _prctl(PR_SET_PDEATHSIG, _SIGTERM, 0, 0, 0)
-    if os.getppid() != master:  # it died before prctl took effect
-        os.kill(os.getpid(), signal.SIGTERM)
+    read, write = life
+    try:
+        mine = os.open(f"/proc/self/fd/{read}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+        fcntl.fcntl(mine, fcntl.F_SETSIG, _SIGTERM)
+        fcntl.fcntl(mine, fcntl.F_SETOWN, os.getpid())
+        fcntl.fcntl(mine, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)  # kept open: never read
+    except OSError as e:  # no /proc: serve without it
+        warning(f"worker {os.getpid()}: no lifeline to the master ({e.strerror}): it may outlive the master")
+    os.close(read)
+    os.close(write)
+    if os.getppid() != master:  # it died before the lifeline was in place
+        os.kill(os.getpid(), _SIGTERM)

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import DUMP, SIG_DFL, arm, set_handler, set_title
+from .child import DUMP, SIG_DFL, arm, lifeline, set_handler, set_title
 from .config import Config
 from .listeners import Listener, close_all
 from .log import debug, log, log_exc, warning
@@ -60,8 +60,8 @@ class Master:
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
         self.board = scoreboard.Board(2 * config.max_workers + 2) if config.request_timeout else None
-        self._wake_r = -1
-        self._wake_w = -1
+        self._wake_r = self._wake_w = -1
+        self._life = (-1, -1)  # child.lifeline(), made by _install
 
     # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
@@ -69,6 +69,7 @@ class Master:
 
     def _install(self) -> None:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self._life = lifeline()
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for sig in (*HANDLED, *IGNORED):
             signal.signal(sig, self._record)
@@ -152,7 +153,7 @@ class Master:
             os.close(self._wake_w)
             for sig in IGNORED:
                 set_handler(sig, SIG_DFL)
-            arm(master)
+            arm(master, self._life)
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot)
             set_title("worker", self.config.app)
