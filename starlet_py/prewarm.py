@@ -80,11 +80,13 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
     try:
         host = Worker(app, config, listeners)
         if not _KEPT:  # once per process
-            ran: dict[CodeType, None] = {}  # in the order of their first call
+            # By identity (equal code objects of two functions compare equal), in the
+            # order of their first call.
+            ran: dict[int, CodeType] = {}
 
             def seen(frame: FrameType, event: str, arg: object) -> None:
                 if event == "call" and frame.f_code.co_filename != __file__:  # not ours here
-                    ran.setdefault(frame.f_code)
+                    ran.setdefault(id(frame.f_code), frame.f_code)
 
             before = sys.getprofile()  # a profiler the user runs us under
             sys.setprofile(seen)
@@ -92,7 +94,7 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
                 _run(host, 1)
             finally:
                 sys.setprofile(before)
-            _pack([*ran, *(f.__code__ for f in _PER_CONNECTION)])
+            _pack([*ran.values(), *(f.__code__ for f in _PER_CONNECTION)])
         return _run(host, connections)
     except Exception as e:
         debug(f"prewarming skipped: {type(e).__name__}: {e}")
@@ -112,13 +114,13 @@ def _pack(codes: list[CodeType]) -> None:
     Copied together, they share a few.  The originals are kept: freed, they would leave
     holes that workers fill, writing to shared pages (docs/design.md, "Memory").
     """
-    wanted = set(codes)
-    users: dict[CodeType, list[FunctionType]] = {}
+    wanted = {id(code) for code in codes}
+    users: dict[int, list[FunctionType]] = {}
     for obj in gc.get_objects():
-        if type(obj) is FunctionType and obj.__code__ in wanted:
-            users.setdefault(obj.__code__, []).append(obj)
+        if type(obj) is FunctionType and id(obj.__code__) in wanted:
+            users.setdefault(id(obj.__code__), []).append(obj)
     for code in codes:
-        functions = users.get(code)
+        functions = users.pop(id(code), None)  # pop: a code object listed twice is copied once
         if functions:
             copy = code.replace()
             for f in functions:
