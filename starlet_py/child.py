@@ -28,6 +28,7 @@ SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
 _SIGTERM = int(signal.SIGTERM)
+_set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 
 
 def _title_setter() -> Callable[[str], None] | None:
@@ -56,30 +57,50 @@ def lifeline() -> tuple[int, int]:
     return os.pipe2(os.O_CLOEXEC)
 
 
-def arm(master: int, life: tuple[int, int]) -> None:
+def lifeline_ends(read: int, count: int) -> list[int]:
+    """In the master, before forking ``count`` workers: for each, its own open file of
+    the lifeline's read end, set to raise TERM (F_SETSIG) through O_ASYNC once the worker
+    owns it (arm); -1 for each if that fails (no /proc).  Made here, so that a new worker
+    has one call left to make (docs/design.md, "Memory")."""
+    ends = []
+    try:
+        for _ in range(count):
+            end = os.open(f"/proc/self/fd/{read}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+            ends.append(end)
+            fcntl.fcntl(end, fcntl.F_SETSIG, _SIGTERM)
+            fcntl.fcntl(end, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)  # no owner yet: silent
+    except OSError as e:
+        warning(f"no lifeline for new workers ({e.strerror}): they may outlive the master")
+        close_fds(ends)
+        return [-1] * count
+    return ends
+
+
+def close_fds(fds: Iterable[int]) -> None:
+    for fd in fds:
+        if fd >= 0:
+            os.close(fd)
+
+
+def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:
     """In a new worker: dump tracebacks on DUMP, and never outlive the master.
 
-    No orphans (README, "No orphans"): the worker opens the master's ``lifeline()``
-    pipe afresh (its own open file) and asks for a TERM -- a graceful stop -- when the
-    pipe loses its last writer: O_ASYNC with F_SETSIG and F_SETOWN, pipe(7), fcntl(2).
-    Every worker closes its copy of the write end, so that writer is the master
-    alone, and the kernel signals when the master dies, however it dies (SIGKILL,
-    the OOM killer): nothing to poll, nothing per request, and no ctypes for
-    prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (Master._spawn),
+    No orphans (README, "No orphans"): ``ends[mine]`` is this worker's own open file of
+    the master's ``lifeline()`` pipe (lifeline_ends); owning it (F_SETOWN) asks for a
+    TERM -- a graceful stop -- when the pipe loses its last writer: O_ASYNC, pipe(7),
+    fcntl(2).  Every worker closes its copy of the write end, so that writer is the
+    master alone, and the kernel signals when the master dies, however it dies
+    (SIGKILL, the OOM killer): nothing to poll, nothing per request, and no ctypes
+    for prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (Master._spawn),
     so a TERM is handled once Worker.setup has installed its handlers.
     """
     # Plain ints, and fd 2 rather than sys.stderr (whose fileno() and flush() would run):
     # each object a new worker touches is a page it copies (docs/design.md, "Memory").
     faulthandler.register(DUMP, file=2, all_threads=True)
-    read, write = life
-    try:
-        mine = os.open(f"/proc/self/fd/{read}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-        fcntl.fcntl(mine, fcntl.F_SETSIG, _SIGTERM)
-        fcntl.fcntl(mine, fcntl.F_SETOWN, os.getpid())
-        fcntl.fcntl(mine, fcntl.F_SETFL, os.O_ASYNC | os.O_NONBLOCK)  # kept open: never read
-    except OSError as e:  # no /proc: serve without it
-        warning(f"worker {os.getpid()}: no lifeline to the master ({e.strerror}): it may outlive the master")
-    os.close(read)
-    os.close(write)
+    end = ends[mine]
+    if end >= 0:
+        _set_owner(end, _F_SETOWN, os.getpid())  # kept open, never read
+    os.close(life_w)
+    close_fds(ends[:mine] + ends[mine + 1 :])  # the batch's other workers'
     if os.getppid() != master:  # it died before the lifeline was in place
         os.kill(os.getpid(), _SIGTERM)

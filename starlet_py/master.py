@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import DUMP, SIG_DFL, arm, lifeline, set_handler, set_title
+from .child import DUMP, SIG_DFL, arm, close_fds, lifeline, lifeline_ends, set_handler, set_title
 from .config import Config
 from .listeners import Listener, close_all
 from .log import debug, log, log_exc, warning
@@ -60,8 +60,7 @@ class Master:
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
         self.board = scoreboard.Board(2 * config.max_workers + 2) if config.request_timeout else None
-        self._wake_r = self._wake_w = -1
-        self._life = (-1, -1)  # child.lifeline(), made by _install
+        self._wake_r, self._wake_w, self._life = -1, -1, (-1, -1)  # made by _install
 
     # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
@@ -125,12 +124,13 @@ class Master:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
         # Made here, not in each child: what a child builds, it builds in private pages.
         worker = Worker(self.app, self.config, self.listeners, self.child_exit)
+        ends = lifeline_ends(self._life[0], len(slots))
         master, fork, forked = os.getpid(), os.fork, []
         try:
-            for slot in slots:
+            for i, slot in enumerate(slots):
                 pid = fork()
                 if pid == 0:
-                    self._worker(master, slot, worker)
+                    self._worker(master, slot, worker, ends, i)
                 forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
@@ -139,21 +139,21 @@ class Master:
             self.next_fork = time.monotonic() + self.config.spawn_interval
         finally:
             signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+            close_fds(ends)
         for pid, slot in zip(forked, slots[: len(forked)], strict=True):
             self.pool[pid] = Proc(self.generation, slot)
             debug(f"worker {pid} spawned")
 
-    def _worker(self, master: int, slot: int, worker: Worker) -> NoReturn:
+    def _worker(self, master: int, slot: int, worker: Worker, ends: list[int], i: int) -> NoReturn:
         """A new worker's whole life, in the forked child: undo the master's state, arm
         the safety nets, serve."""
         code = 0
         try:
             signal.set_wakeup_fd(-1)
-            os.close(self._wake_r)
-            os.close(self._wake_w)
+            close_fds((self._wake_r, self._wake_w))
             for sig in IGNORED:
                 set_handler(sig, SIG_DFL)
-            arm(master, self._life)
+            arm(master, self._life[1], ends, i)
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot)
             set_title("worker", self.config.app)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import gc
-import sys
-from types import FunctionType
-from typing import Any
 
 import pytest
 
@@ -56,10 +53,9 @@ def test_the_request_path_runs_on_packed_copies_of_its_code() -> None:
         original = kept[f.__code__.co_qualname]
         assert f.__code__ is not original and f.__code__ == original  # a copy, equal
 
-    def pages(codes: list[Any]) -> int:
-        return len({n for c in codes for n in range(id(c) >> 12, (id(c) + sys.getsizeof(c) - 1 >> 12) + 1)})
-
-    by_name = {f.__code__.co_qualname: f.__code__ for f in gc.get_objects() if type(f) is FunctionType}
-    copies = [by_name[name] for name in kept if name in by_name]
-    assert len(copies) == len(kept) > 50
-    assert pages(copies) < pages(list(kept.values()))  # what a worker writes, on fewer pages
+    # Copied in the order of their first call (what the copies' layout follows; the pages
+    # a worker then writes are bench/run.py's mem16 to measure, not a test's).
+    order = [c.co_qualname for c in pw._KEPT]
+    path = ["Connection.serve", "Protocol.feed", "Protocol.on_headers_complete", "Connection._handle",
+            "build", "Response.head", "Writer.send"]  # fmt: skip
+    assert [order.index(name) for name in path] == sorted(order.index(name) for name in path)
