@@ -27,6 +27,7 @@ import signal
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -269,20 +270,38 @@ def client(variant: Variant, seed: int, master: int, tally: Tally) -> None:
         conn.close()
 
 
-# -- the test ------------------------------------------------------------------
-
-
-
-def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) -> None:
+@contextmanager
+def behind_nginx(
+    tmp: Path, public: Path, *extra: str
+) -> Iterator[tuple[Supervised, Supervised, list[int], Path]]:
+    """starlet-py (with ``extra``) behind the example nginx, under ``public``: yields
+    (starlet, nginx, nginx's ports, nginx's prefix).  A body that ends cleanly must leave
+    both able to stop with status 0 (nginx gracefully, SIGQUIT); both are stopped anyway."""
     need_program("nginx")
     prefix = public / "nginx"
     prefix.mkdir()
     (public / "run").mkdir(mode=0o755)  # the README's `install -d /run/starlet-py`
     sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp_path, sock)
+    starlet, upstream = start_starlet(tmp, sock, *extra)
     nginx: Supervised | None = None
     try:
         nginx, ports = start_nginx(prefix, upstream, sock)
+        yield starlet, nginx, ports, prefix
+        assert nginx.stop(signal.SIGQUIT) == 0  # graceful: workers finish, then exit
+        assert starlet.stop() == 0
+    finally:
+        if nginx is not None:
+            nginx.stop(signal.SIGQUIT)
+        starlet.stop()
+        shutil.rmtree(prefix / "temp", ignore_errors=True)
+
+
+# -- the test ------------------------------------------------------------------
+
+
+
+def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) -> None:
+    with behind_nginx(tmp_path, public) as (starlet, nginx, ports, prefix):
         variants = [
             Variant(ports[0], unix=False, keepalive=True),
             Variant(ports[1], unix=True, keepalive=True),
@@ -328,25 +347,12 @@ def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) 
         assert "upstream prematurely closed" not in log and "connect() failed" not in log, log[-5000:]
         assert starlet.stop() == 0
         assert "Traceback" not in starlet.log(), starlet.log()[-5000:]
-    finally:
-        if nginx is not None:
-            nginx.stop(signal.SIGQUIT)
-        starlet.stop()
-        shutil.rmtree(prefix / "temp", ignore_errors=True)
 
 
 def test_streamed_response_passes_through_as_it_comes(tmp_path: Path, public: Path) -> None:
     """The example's /stream (proxy_buffering off): the client gets the first piece
     while the app still holds back the second, through all four server blocks."""
-    need_program("nginx")
-    prefix = public / "nginx"
-    prefix.mkdir()
-    (public / "run").mkdir(mode=0o755)
-    sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp_path, sock)
-    nginx: Supervised | None = None
-    try:
-        nginx, ports = start_nginx(prefix, upstream, sock)
+    with behind_nginx(tmp_path, public) as (starlet, nginx, ports, prefix):
         for n, port in enumerate(ports):
             release = tmp_path / f"release-{n}"
             with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
@@ -367,12 +373,6 @@ def test_streamed_response_passes_through_as_it_comes(tmp_path: Path, public: Pa
                 while piece := s.recv(65536):
                     data += piece
             assert data.startswith(b"HTTP/1.1 200 ") and b"1" * 100 in data, data
-        assert nginx.stop(signal.SIGQUIT) == 0
-        assert starlet.stop() == 0
-    finally:
-        if nginx is not None:
-            nginx.stop(signal.SIGQUIT)
-        starlet.stop()
 
 
 # -- restarts behind nginx ----------------------------------------------------------
@@ -468,16 +468,8 @@ def test_an_upload_the_app_refuses_unread_reaches_the_client(tmp_path: Path, pub
     """The example's /upload (proxy_request_buffering off): the app answers 403 without
     reading a 4 MiB body (Content-Length, then chunked).  starlet-py closes lingeringly, so
     nginx reads the whole answer and passes it on: no 502, no reset."""
-    need_program("nginx")
-    prefix = public / "nginx"
-    prefix.mkdir()
-    (public / "run").mkdir(mode=0o755)
-    sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp_path, sock)
-    nginx: Supervised | None = None
     body = b"u" * (4 << 20)
-    try:
-        nginx, ports = start_nginx(prefix, upstream, sock)
+    with behind_nginx(tmp_path, public) as (starlet, nginx, ports, prefix):
         for port in ports:
             for chunked in (False, True):
                 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=20)
@@ -493,9 +485,3 @@ def test_an_upload_the_app_refuses_unread_reaches_the_client(tmp_path: Path, pub
                 conn.close()
         errors = [line for line in (prefix / "error.log").read_text().splitlines() if SEVERE.search(line)]
         assert not errors, errors
-        assert nginx.stop(signal.SIGQUIT) == 0
-        assert starlet.stop() == 0
-    finally:
-        if nginx is not None:
-            nginx.stop(signal.SIGQUIT)
-        starlet.stop()

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import signal
 import socket
 import subprocess
 from pathlib import Path
@@ -17,10 +16,9 @@ from typing import Any
 
 import pytest
 
-from tests.integration.loadgen import Supervised
 from tests.integration.test_frameworks import call, need_framework
-from tests.integration.test_nginx import start_nginx, start_starlet
-from tests.support import APPS, Server, need_program, parse_response, read_all, starlet_command, wait_for
+from tests.integration.test_nginx import behind_nginx
+from tests.support import APPS, Server, parse_response, read_all, starlet_command, wait_for
 
 FORWARDED = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "198.51.100.1, 203.0.113.7"}
 
@@ -118,15 +116,7 @@ def test_behind_the_example_nginx_remote_addr_is_the_client_nginx_saw(
     """The README's recipe: examples/nginx.conf, --forwarded-allow-ips 127.0.0.1,unix.
     The client connects from 127.0.0.2 and sends forged X-Forwarded-* fields: nginx
     overwrites the proto with its $scheme and appends 127.0.0.2, the last hop we believe."""
-    need_program("nginx")
-    prefix = public / "nginx"
-    prefix.mkdir()
-    (public / "run").mkdir(mode=0o755)
-    sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp_path, sock, "--forwarded-allow-ips", "127.0.0.1,unix")
-    nginx: Supervised | None = None
-    try:
-        nginx, ports = start_nginx(prefix, upstream, sock)
+    with behind_nginx(tmp_path, public, "--forwarded-allow-ips", "127.0.0.1,unix") as (_, _, ports, _):
         for port in ports:  # TCP and unix upstreams, with and without keep-alive
             client = ("127.0.0.2", 0)
             with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=client) as s:
@@ -143,9 +133,3 @@ def test_behind_the_example_nginx_remote_addr_is_the_client_nginx_saw(
                 "REMOTE_ADDR": "127.0.0.2", "REMOTE_PORT": "0", "wsgi.url_scheme": "http",
                 "HTTP_X_FORWARDED_FOR": "6.6.6.6, 127.0.0.2",
             }, port  # fmt: skip
-        assert nginx.stop(signal.SIGQUIT) == 0
-        assert starlet.stop() == 0
-    finally:
-        if nginx is not None:
-            nginx.stop(signal.SIGQUIT)
-        starlet.stop()
