@@ -9,17 +9,53 @@ hands over an inherited TCP socket.
 from __future__ import annotations
 
 import os
+import pwd
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from tests.support import APPS, children, pid_alive, starlet_command, wait_for
+import pytest
+
+from tests.support import APPS, IN_CI, children, pid_alive, starlet_command, wait_for
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
+NOBODY = pwd.getpwnam("nobody")
+
+
+def as_nobody(code: str) -> list[str]:
+    """A command that runs Python ``code`` as nobody, without supplementary groups.
+
+    The process starts as root and drops to nobody itself, after what it imports first
+    (``code`` up to a ``# drop`` line), so nobody need not be able to read the
+    interpreter's tree or this checkout: CI's Python lives under /root, and pip may write
+    the console script with the installing user's umask."""
+    if os.geteuid() != 0:
+        if IN_CI:
+            pytest.fail("switching to nobody needs root")
+        pytest.skip("switching to nobody needs root")
+    before, _, after = code.partition("# drop\n")
+    drop = f"import os\nos.setgroups([])\nos.setgid({NOBODY.pw_gid})\nos.setuid({NOBODY.pw_uid})\n"
+    return [sys.executable, "-c", before + drop + after]
+
+
+# Everything the refusal paths may import, loaded while still root.
+STARLET_AS_NOBODY = (
+    "import difflib, grp, importlib, pkgutil, sys, textwrap, traceback\n"
+    "import starlet_py\n"
+    "for m in pkgutil.iter_modules(starlet_py.__path__):\n"
+    "    if m.name != '__main__':  # that one would serve\n"
+    "        importlib.import_module('starlet_py.' + m.name)\n"
+    "from starlet_py.cli import main\n"
+    "sys.path.insert(0, '')\n"
+    "import procs  # the app, from tests/apps (the cwd)\n"
+    "# drop\n"
+    "sys.exit(main(sys.argv[1:]))\n"
+)
 
 
 def socket_inodes(pid: int) -> set[int]:
@@ -94,9 +130,16 @@ def kill_leftovers(pids: Iterable[int]) -> list[int]:
 class Spawned:
     """A ``starlet-py`` that binds its own listeners (started directly, not via Server)."""
 
-    def __init__(self, args: Sequence[str], app: str = "procs:application", tag: str = "") -> None:
-        cmd = [*starlet_command(), *args, app]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    def __init__(
+        self,
+        args: Sequence[str],
+        app: str = "procs:application",
+        tag: str = "",
+        command: Sequence[str] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        cmd = [*(command or starlet_command()), *args, app]
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
         tmp = os.environ.get("TMPDIR", "/tmp")
         self.stderr_path = Path(tmp) / f"starlet-spawned-{os.getpid()}-{id(self)}{tag}.log"
         self._stderr = open(self.stderr_path, "w+b")  # noqa: SIM115 - closed in stop()

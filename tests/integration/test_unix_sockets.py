@@ -5,54 +5,20 @@ from __future__ import annotations
 
 import grp
 import os
-import pwd
 import shutil
 import socket
 import stat
 import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.integration.proctools import Spawned
-from tests.support import APPS, IN_CI, starlet_command
+from tests.integration.proctools import NOBODY, STARLET_AS_NOBODY, Spawned, as_nobody
+from tests.support import APPS, starlet_command
 
-NOBODY = pwd.getpwnam("nobody")
 NOBODY_GROUP = grp.getgrgid(NOBODY.pw_gid).gr_name  # "nogroup" on Debian, "nobody" elsewhere
-
-
-def as_nobody(code: str) -> list[str]:
-    """A command that runs Python ``code`` as nobody, without supplementary groups.
-
-    The process starts as root and drops to nobody itself, after what it imports first
-    (``code`` up to a ``# drop`` line), so nobody need not be able to read the
-    interpreter's tree or this checkout: CI's Python lives under /root, and pip may write
-    the console script with the installing user's umask."""
-    if os.geteuid() != 0:
-        if IN_CI:
-            pytest.fail("switching to nobody needs root")
-        pytest.skip("switching to nobody needs root")
-    before, _, after = code.partition("# drop\n")
-    drop = f"import os\nos.setgroups([])\nos.setgid({NOBODY.pw_gid})\nos.setuid({NOBODY.pw_uid})\n"
-    return [sys.executable, "-c", before + drop + after]
-
-
-# Everything the refusal paths may import, loaded while still root.
-STARLET_AS_NOBODY = (
-    "import difflib, grp, importlib, pkgutil, sys, textwrap, traceback\n"
-    "import starlet_py\n"
-    "for m in pkgutil.iter_modules(starlet_py.__path__):\n"
-    "    if m.name != '__main__':  # that one would serve\n"
-    "        importlib.import_module('starlet_py.' + m.name)\n"
-    "from starlet_py.cli import main\n"
-    "sys.path.insert(0, '')\n"
-    "import procs  # the app, from tests/apps (the cwd)\n"
-    "# drop\n"
-    "sys.exit(main(sys.argv[1:]))\n"
-)
 
 
 @pytest.fixture
