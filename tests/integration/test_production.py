@@ -9,6 +9,7 @@ import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -262,6 +263,33 @@ def test_workers_exit_when_the_master_is_killed(
     wait_for(lambda: not pid_alive(busy), 5, "the busy worker to exit after its request")
     with pytest.raises(ConnectionRefusedError):
         socket.create_connection((server.host, server.port), timeout=5).close()
+
+
+def test_without_proc_workers_start_with_a_warning_and_serve(tmp_path: Path, orphans: set[int]) -> None:
+    """The lifeline needs /proc (child.lifeline_ends); without it, one warning, no lifeline."""
+    unshare = need_program("unshare")
+    # A mount namespace of its own, with an empty tmpfs over /proc: ours is untouched.
+    mount = 'mount -t tmpfs none /proc && exec "$@"'
+    hide = [unshare, "--mount", "--propagation", "private", "sh", "-c", mount, "sh"]
+    probe = subprocess.run([*hide, "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        pytest.skip(f"no mount namespace here (needs CAP_SYS_ADMIN): {probe.stderr.strip()}")
+    path = tmp_path / "web.sock"
+    args = ["--max-workers", "2", "--listen", str(path)]
+    server = Spawned(args, app=APP, command=[*hide, *starlet_command()])
+    try:
+        workers = server.wait_workers(2)
+        orphans.update(workers)
+        why = "no lifeline for new workers (No such file or directory): they may outlive the master"
+        assert server.log().count(why) == 1, server.log()
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(30)
+            conn.connect(str(path))
+            conn.sendall(b"GET /pid HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            resp = parse_response(read_all(conn))
+        assert resp.status == 200 and int(resp.body) in workers
+    finally:
+        assert server.stop() == 0
 
 
 # -- signals the master survives -------------------------------------------------------------
