@@ -1,8 +1,9 @@
 """Process-level helpers for the integration tests (Linux /proc based).
 
 Kept apart from tests/support.py: sockets seen in /proc, process start times,
-and a small runner for servers that bind their own listeners (unix sockets,
-``--listen PORT``), which ``support.Server`` cannot start since it always
+a command that runs as nobody (``as_nobody``), and a small runner for servers
+that bind their own listeners (unix sockets, ``--listen PORT``) or start
+through another command, which ``support.Server`` cannot start since it always
 hands over an inherited TCP socket.
 """
 
