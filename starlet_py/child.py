@@ -11,7 +11,8 @@ import fcntl
 import importlib
 import os
 import signal
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import Any
 
@@ -21,7 +22,8 @@ from .log import warning
 # old handler and mask into enums (failing, then building a repr), which cost every worker
 # ~250 KiB of private memory.
 _c_signal = importlib.import_module("_signal")
-set_handler: Callable[[int, Callable[[int, FrameType | None], Any] | int], object] = _c_signal.signal
+Handler = Callable[[int, FrameType | None], Any] | int
+set_handler: Callable[[int, Handler], Any] = _c_signal.signal
 set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
 SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
 SIG_DFL: int = _c_signal.SIG_DFL
@@ -82,8 +84,32 @@ def close_fds(fds: Iterable[int]) -> None:
             os.close(fd)
 
 
+@contextmanager
+def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
+    """In the master, around a batch of forks, with every signal involved blocked: a new
+    worker's signal handlers (``dispositions``), no wake-up fd, and tracebacks on DUMP
+    (faulthandler, to fd 2), all set here so that the batch inherits them.  Set by each
+    worker after its fork, they would be writes to pages it then owns (docs/design.md,
+    "Memory").  The master's own are back when the block ends, before it unblocks."""
+    saved: list[tuple[int, Handler]] = []
+    try:
+        for sig, handler in dispositions:
+            saved.append((sig, set_handler(sig, handler)))
+        _c_signal.set_wakeup_fd(-1)
+        try:
+            faulthandler.register(DUMP, file=2, all_threads=True)
+        except (OSError, RuntimeError) as e:
+            warning(f"new workers will not dump tracebacks on SIGUSR2: {e}")
+        yield
+    finally:
+        faulthandler.unregister(DUMP)  # back to what it replaced (set just above)
+        _c_signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
+        for sig, old in reversed(saved):
+            set_handler(sig, old)
+
+
 def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:
-    """In a new worker: dump tracebacks on DUMP, and never outlive the master.
+    """In a new worker: never outlive the master.
 
     No orphans (README, "No orphans"): ``ends[mine]`` is this worker's own open file of
     the master's ``lifeline()`` pipe (lifeline_ends); owning it (F_SETOWN) asks for a
@@ -92,11 +118,11 @@ def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:
     master alone, and the kernel signals when the master dies, however it dies
     (SIGKILL, the OOM killer): nothing to poll, nothing per request, and no ctypes
     for prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (Master._spawn),
-    so a TERM is handled once Worker.setup has installed its handlers.
+    so a TERM is handled once Worker.setup unblocks them, by the worker's own handler
+    (already in place: handed_down).
     """
-    # Plain ints, and fd 2 rather than sys.stderr (whose fileno() and flush() would run):
-    # each object a new worker touches is a page it copies (docs/design.md, "Memory").
-    faulthandler.register(DUMP, file=2, all_threads=True)
+    # Plain ints (_F_SETOWN, _SIGTERM): each object a new worker touches is a page it
+    # copies (docs/design.md, "Memory").
     end = ends[mine]
     if end >= 0:
         _set_owner(end, _F_SETOWN, os.getpid())  # kept open, never read

@@ -19,7 +19,7 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import DUMP, SIG_DFL, arm, close_fds, lifeline, lifeline_ends, set_handler, set_title
+from .child import DUMP, SIG_DFL, arm, close_fds, handed_down, lifeline, lifeline_ends, set_title
 from .config import Config
 from .listeners import Listener, close_all
 from .log import debug, log, log_exc, warning
@@ -29,10 +29,10 @@ from .worker import Worker
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
-BLOCKED = (*HANDLED, DUMP)  # around a fork, until the worker's own handlers are in place
 # Their default action would kill the master and orphan its workers (USR2 is
 # gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
 IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
+BLOCKED = (*HANDLED, *IGNORED)  # around a batch of forks: see child.handed_down
 
 
 class Master:
@@ -126,12 +126,14 @@ class Master:
         worker = Worker(self.app, self.config, self.listeners, self.child_exit)
         ends = lifeline_ends(self._life[0], len(slots))
         master, fork, forked = os.getpid(), os.fork, []
+        inherited = [*((sig, SIG_DFL) for sig in IGNORED), *worker.dispositions()]
         try:
-            for i, slot in enumerate(slots):
-                pid = fork()
-                if pid == 0:
-                    self._worker(master, slot, worker, ends, i)
-                forked.append(pid)
+            with handed_down(inherited, self._wake_w):
+                for i, slot in enumerate(slots):
+                    pid = fork()
+                    if pid == 0:
+                        self._worker(master, slot, worker, ends, i)
+                    forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
             self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
@@ -149,10 +151,7 @@ class Master:
         the safety nets, serve."""
         code = 0
         try:
-            signal.set_wakeup_fd(-1)
-            close_fds((self._wake_r, self._wake_w))
-            for sig in IGNORED:
-                set_handler(sig, SIG_DFL)
+            close_fds((self._wake_r, self._wake_w))  # (its signals came set: child.handed_down)
             arm(master, self._life[1], ends, i)
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot)

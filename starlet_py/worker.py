@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .accesslog import AccessLog
-from .child import SIG_DFL, SIG_IGN, set_handler, set_mask
+from .child import SIG_DFL, SIG_IGN, Handler, set_handler, set_mask
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
@@ -38,7 +38,9 @@ _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, er
               errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
               errno.ENETUNREACH, errno.EINTR}  # fmt: skip
 _STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-_SIGNALS = (*_STOP, signal.SIGHUP, signal.SIGUSR1, signal.SIGUSR2, signal.SIGCHLD)
+# What the master blocks around a fork (Master._spawn), unblocked once this worker runs.
+_SIGNALS = (*_STOP, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD, signal.SIGUSR2, signal.SIGTTIN,
+            signal.SIGTTOU, signal.SIGWINCH)  # fmt: skip
 _NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -76,6 +78,7 @@ class Worker:
         self.access: AccessLog | None = None  # --access-log, opened after the fork
         # The environ builder: with --forwarded-allow-ips, one that believes trusted proxies.
         self.build = builder(config.forwarded_allow_ips)
+        self.base = template()  # every environ starts as a copy (made here: in the master)
 
     def count_request(self) -> None:
         """Called as each request starts; reaching the limit ends this worker's life."""
@@ -112,14 +115,19 @@ class Worker:
             except OSError:
                 pass
 
+    def dispositions(self) -> list[tuple[int, Handler]]:
+        """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
+        ours, CHLD as by default (SIGUSR2 dumps our traceback: child.DUMP).  A forked
+        worker inherits them (child.handed_down); setup() sets them otherwise."""
+        on_stop = self._on_stop
+        return [*((sig, on_stop) for sig in _STOP), (signal.SIGHUP, SIG_IGN), (signal.SIGUSR1, SIG_IGN),
+                (signal.SIGCHLD, SIG_DFL)]  # fmt: skip
+
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
-        for sig in _STOP:
-            set_handler(sig, self._on_stop)
-        for sig in (signal.SIGHUP, signal.SIGUSR1):
-            set_handler(sig, SIG_IGN)  # the master's signals, not ours
-        # (SIGUSR2 is left alone: it dumps our traceback, child.DUMP.)
-        set_handler(signal.SIGCHLD, SIG_DFL)
+        if not forked:
+            for sig, handler in self.dispositions():
+                set_handler(sig, handler)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -179,7 +187,7 @@ class Worker:
     def run(self, forked: bool = True) -> None:
         """Accept and serve until ``stopping``; then the child-exit hook."""
         self.setup(forked)
-        base = template()
+        base = self.base
         try:
             if len(self.listeners) == 1:
                 self._accept_one(base)
