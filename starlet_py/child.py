@@ -1,4 +1,5 @@
-"""What every process of the pool shares: its title, and a worker's safety nets after the fork.
+"""What every process of the pool shares: its title, the signal set-up the master hands
+down to each batch of new workers, and a worker's safety nets after the fork.
 
 Loaded by the master before it forks, so whatever these imports bring in sits in
 pages the workers share instead of each copying it.
