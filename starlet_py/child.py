@@ -30,6 +30,13 @@ SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells th
 SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
+HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by the master
+# Their default action would kill the master and orphan its workers (USR2 is
+# gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
+IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
+# Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.setup).
+BLOCKED = (*HANDLED, *IGNORED)
 _SIGTERM = int(signal.SIGTERM)
 _set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 
@@ -87,12 +94,15 @@ def close_fds(fds: Iterable[int]) -> None:
 
 @contextmanager
 def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
-    """In the master, around a batch of forks, with every signal involved blocked: a new
-    worker's signal handlers (``dispositions``), no wake-up fd, and tracebacks on DUMP
+    """In the master, around a batch of forks: BLOCKED blocked, then a new worker's
+    signal handlers (``dispositions``), no wake-up fd, and tracebacks on DUMP
     (faulthandler, to fd 2), all set here so that the batch inherits them.  Set by each
     worker after its fork, they would be writes to pages it then owns (docs/design.md,
-    "Memory").  The master's own are back when the block ends, before it unblocks."""
+    "Memory").  The master's own are back when the block ends, then BLOCKED is unblocked:
+    a signal meanwhile waits for the master's handler, never runs a worker's in the
+    master, and one sent to a new worker waits for Worker.setup."""
     saved: list[tuple[int, Handler]] = []
+    set_mask(signal.SIG_BLOCK, BLOCKED)
     try:
         for sig, handler in dispositions:
             saved.append((sig, set_handler(sig, handler)))
@@ -107,6 +117,7 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
         _c_signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
         for sig, old in reversed(saved):
             set_handler(sig, old)
+        set_mask(signal.SIG_UNBLOCK, BLOCKED)
 
 
 def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:
@@ -118,9 +129,8 @@ def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:
     fcntl(2).  Every worker closes its copy of the write end, so that writer is the
     master alone, and the kernel signals when the master dies, however it dies
     (SIGKILL, the OOM killer): nothing to poll, nothing per request, and no ctypes
-    for prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (Master._spawn),
-    so a TERM is handled once Worker.setup unblocks them, by the worker's own handler
-    (already in place: handed_down).
+    for prctl(PR_SET_PDEATHSIG).  The signals are still blocked here (handed_down), so
+    a TERM is handled once Worker.setup unblocks them, by the worker's own handler.
     """
     # Plain ints (_F_SETOWN, _SIGTERM): each object a new worker touches is a page it
     # copies (docs/design.md, "Memory").

@@ -19,20 +19,25 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import DUMP, SIG_DFL, arm, close_fds, handed_down, lifeline, lifeline_ends, set_title
+from .child import (
+    DUMP,
+    HANDLED,
+    IGNORED,
+    SIG_DFL,
+    STOP_SIGNALS,
+    arm,
+    close_fds,
+    handed_down,
+    lifeline,
+    lifeline_ends,
+    set_title,
+)
 from .config import Config
 from .listeners import Listener, close_all
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
 from .pool import RESEND, RETIRED, Proc
 from .worker import Worker
-
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)
-# Their default action would kill the master and orphan its workers (USR2 is
-# gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
-IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
-BLOCKED = (*HANDLED, *IGNORED)  # around a batch of forks: see child.handed_down
 
 
 class Master:
@@ -114,10 +119,6 @@ class Master:
         """Fork ``count`` workers back to back, the bookkeeping after the last: a page the
         master writes between two forks becomes a worker's private copy (docs/design.md,
         "Memory"); written after the batch, it stays shared by all of it."""
-        # Signals wait until the child has its own handlers (Worker.setup unblocks
-        # them): a TERM landing in between would otherwise hit the master's handler
-        # in the child and be lost, or write to the master's wake-up pipe.
-        signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
         slots = pool.free_slots(self.pool, self.board.slots if self.board else 0, count)
         for slot in slots:
             if slot >= 0 and self.board:
@@ -140,7 +141,6 @@ class Master:
         else:
             self.next_fork = time.monotonic() + self.config.spawn_interval
         finally:
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
             close_fds(ends)
         for pid, slot in zip(forked, slots[: len(forked)], strict=True):
             self.pool[pid] = Proc(self.generation, slot)

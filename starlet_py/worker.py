@@ -23,7 +23,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 from .accesslog import AccessLog
-from .child import SIG_DFL, SIG_IGN, Handler, set_handler, set_mask
+from .child import BLOCKED, SIG_DFL, SIG_IGN, STOP_SIGNALS, Handler, set_handler, set_mask
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
@@ -37,10 +37,6 @@ if TYPE_CHECKING:
 _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, errno.ENOPROTOOPT,
               errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
               errno.ENETUNREACH, errno.EINTR}  # fmt: skip
-_STOP = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
-# What the master blocks around a fork (Master._spawn), unblocked once this worker runs.
-_SIGNALS = (*_STOP, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD, signal.SIGUSR2, signal.SIGTTIN,
-            signal.SIGTTOU, signal.SIGWINCH)  # fmt: skip
 _NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 
 
@@ -120,8 +116,8 @@ class Worker:
         ours, CHLD as by default (SIGUSR2 dumps our traceback: child.DUMP).  A forked
         worker inherits them (child.handed_down); setup() sets them otherwise."""
         on_stop = self._on_stop
-        return [*((sig, on_stop) for sig in _STOP), (signal.SIGHUP, SIG_IGN), (signal.SIGUSR1, SIG_IGN),
-                (signal.SIGCHLD, SIG_DFL)]  # fmt: skip
+        return [*((sig, on_stop) for sig in STOP_SIGNALS), (signal.SIGHUP, SIG_IGN),
+                (signal.SIGUSR1, SIG_IGN), (signal.SIGCHLD, SIG_DFL)]  # fmt: skip
 
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
@@ -133,8 +129,8 @@ class Worker:
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             self.wakeup_fd = r
-        # The master blocked them around the fork (Master._spawn): ours are in place now.
-        set_mask(signal.SIG_UNBLOCK, _SIGNALS)
+        # The master blocked them around the fork (child.handed_down): ours are in place now.
+        set_mask(signal.SIG_UNBLOCK, BLOCKED)
         if self.config.access_log == "-":
             self.access = AccessLog(sys.stderr, self.config.access_log_format)
         elif self.config.access_log:

@@ -1,15 +1,17 @@
 """The master's decisions (starlet_py/pool.py) as tables: no fork, no signal, no clock;
-plus the scoreboard's slots and the systemd notifier, in this process."""
+plus the scoreboard's slots, the systemd notifier and the signal set-up a batch of forks
+inherits, in this process."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 from pathlib import Path
 
 import pytest
 
-from starlet_py import pool
+from starlet_py import child, pool
 from starlet_py.master import Master
 from starlet_py.notify import Notifier
 from starlet_py.pool import RETIRED, Proc
@@ -248,3 +250,29 @@ def test_notifier_without_socket_does_nothing_and_a_dead_socket_is_logged(
     Notifier(str(tmp_path / "nobody")).stopping()
     err = capsys.readouterr().err
     assert f"cannot notify NOTIFY_SOCKET={tmp_path / 'nobody'}: No such file or directory" in err
+
+
+def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> None:
+    """What a batch of forks inherits, in this process (child.handed_down): the signals
+    blocked, the worker's handlers, no wake-up fd; afterwards all as before."""
+
+    def masters(signum: int, frame: object) -> None: ...
+
+    def workers(signum: int, frame: object) -> None: ...
+
+    before_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
+    old_handler = signal.signal(signal.SIGUSR1, masters)
+    r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+    old_fd = signal.set_wakeup_fd(w)
+    try:
+        with child.handed_down([(signal.SIGUSR1, workers)], w):
+            assert signal.getsignal(signal.SIGUSR1) is workers
+            assert set(child.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            assert signal.set_wakeup_fd(-1) == -1  # dropped for the children
+        assert signal.getsignal(signal.SIGUSR1) is masters
+        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before_mask
+        assert signal.set_wakeup_fd(old_fd) == w
+    finally:
+        signal.signal(signal.SIGUSR1, old_handler)
+        os.close(r)
+        os.close(w)
