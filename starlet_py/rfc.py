@@ -23,7 +23,7 @@ def check_pct(data: bytes) -> None:
     """Every '%' starts an escape of two hex digits (RFC 3986 §2.1)."""
     for part in data.split(b"%")[1:]:
         if part[:2] not in PCT:
-            raise HTTPError(400, "bad percent-encoding in the request target")
+            raise HTTPError(400, "bad percent-encoding in the host")
 
 
 def check_host(host: bytes) -> None:
