@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -423,3 +424,33 @@ def test_notify_under_systemd_socket_activate_with_the_example_unit(tmp_path: Pa
             assert sup.proc.wait(20) == 0
         finally:
             sup.stop()
+
+
+# -- an internal error never leaves a client hanging ----------------------------------------
+BROKEN_SETUP = """
+import sys
+from starlet_py import connection, cli
+
+def broken(*args, **kwargs):
+    raise AttributeError("'HttpRequestParser' object has no attribute 'set_dangerous_leniencies'")
+
+connection.Protocol = broken  # what an httptools older than the declared floor did
+sys.exit(cli.main())
+"""
+
+
+def test_a_connection_whose_setup_fails_gets_a_500_and_is_closed(tmp_path: Path) -> None:
+    port = free_port()
+    server = Spawned(
+        ["--listen", f"127.0.0.1:{port}", "--max-workers", "1"],
+        command=[sys.executable, "-c", BROKEN_SETUP],
+    )
+    try:
+        server.wait_workers(1)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = parse_response(read_all(conn))  # at once: a hang fails on the timeout
+        assert answer.status == 500
+        assert "internal error serving a connection" in server.log()
+    finally:
+        assert server.stop() == 0
