@@ -301,3 +301,12 @@ def test_port_only_listen_binds_all_addresses_and_names_the_server() -> None:
         assert server.stop() == 0
     finally:
         server.stop()
+
+
+# -- what a gunicorn user trips over (issue 17, "The command line") ----------------
+
+
+def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
+    (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
+    line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
+    assert line == "starlet-py: error: 'application' in dictapp is a dict, not a WSGI callable"

@@ -385,8 +385,9 @@ def test_load_missing_attribute(app_dir: Path) -> None:
 
 
 def test_load_not_callable(app_dir: Path) -> None:
-    name = module(app_dir, "application = 42\n")
-    assert "not callable" in load_error(name)
+    name = module(app_dir, "application = 42\nsettings = {}\n")
+    assert load_error(name) == f"'application' in {name} is an int, not a WSGI callable"
+    assert load_error(f"{name}:settings") == f"'settings' in {name} is a dict, not a WSGI callable"
 
 
 def test_load_import_time_exception_is_one_line(app_dir: Path) -> None:
