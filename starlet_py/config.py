@@ -91,8 +91,8 @@ class Config(Frozen):
     app: str = _opt("", "the WSGI app: module:callable, or module (callable 'application')")
     listen: tuple[str, ...] = _opt(
         ("127.0.0.1:5000",),
-        "HOST:PORT, [V6]:PORT, PORT (all addresses), a unix socket path, or fd://N "
-        "(an inherited fd); repeatable",
+        "HOST:PORT, [V6]:PORT, PORT (all addresses), a unix socket (a path with a '/', or "
+        "unix:PATH) or fd://N (an inherited fd); repeatable",
         "ADDR",
     )
     max_workers: int = _opt(10, "size of the worker pool; 0 serves in the master (no fork)", "N")
@@ -207,8 +207,7 @@ class Config(Frozen):
                 raise ConfigError("--min-reqs-per-child needs a non-zero --max-reqs-per-child")
             if low > self.max_reqs_per_child:
                 raise ConfigError(
-                    f"--min-reqs-per-child ({low}) is above --max-reqs-per-child "
-                    f"({self.max_reqs_per_child})"
+                    f"--min-reqs-per-child ({low}) is above --max-reqs-per-child ({self.max_reqs_per_child})"
                 )
         if not self.listen:
             raise ConfigError("no --listen address")
@@ -246,12 +245,19 @@ class Address(NamedTuple):  # not a dataclass: see the module docstring
 
 
 def parse_address(text: str) -> Address:
-    """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
-    if text.startswith("fd://"):
-        num = text[5:]
-        if not (num.isascii() and num.isdigit()):
+    """HOST:PORT, [V6]:PORT, PORT, a unix socket (a path with '/', or unix:PATH) or fd://N."""
+    scheme, sep, rest = text.partition("://")
+    if text.startswith("unix:"):  # gunicorn's and uWSGI's form (and unix://PATH, as gunicorn)
+        path = text[5:].removeprefix("//")
+        if not path:
+            raise ConfigError(f"bad --listen {text!r}: unix: needs a path")
+        return Address("unix", path=path)
+    if scheme == "fd":
+        if not (rest.isascii() and rest.isdigit()):
             raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
-        return Address("fd", fd=int(num))
+        return Address("fd", fd=int(rest))
+    if sep and scheme.isalpha():  # tcp://, http://: we take the address alone
+        raise ConfigError(f"bad --listen {text!r}: no scheme, write HOST:PORT ({rest.rstrip('/')})")
     if "/" in text:
         return Address("unix", path=text)
     host, port = "", text
@@ -262,6 +268,8 @@ def parse_address(text: str) -> Address:
         host = inner
     elif ":" in text:
         host, _, port = text.rpartition(":")
+    elif text and not text.isdigit():  # web.sock: a file in this directory, or a host without port?
+        raise ConfigError(f"bad --listen {text!r}: a unix socket here is ./{text}, a host needs :PORT")
     if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
     return Address("tcp", host=host, port=int(port))

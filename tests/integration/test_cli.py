@@ -47,6 +47,7 @@ OPTIONS = (
     "--socket-group",
     "-w",
     "-b",
+    "unix:PATH",
 )
 
 
@@ -304,6 +305,35 @@ def test_port_only_listen_binds_all_addresses_and_names_the_server() -> None:
 
 
 # -- what a gunicorn user trips over (issue 17, "The command line") ----------------
+
+
+def test_listen_takes_the_unix_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "app.sock"
+    server = Spawned(["--listen", f"unix:{path}", "-w", "1"])
+    try:
+        server.wait_workers(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(b"GET /env HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            assert env_of(read_all(s))["REMOTE_ADDR"] == ""
+        assert f"listening on unix:{path} " in server.log()
+    finally:
+        assert server.stop() == 0
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("addr", "hint"),
+    [
+        ("web.sock", "a unix socket here is ./web.sock, a host needs :PORT"),
+        ("tcp://127.0.0.1:8000", "no scheme, write HOST:PORT (127.0.0.1:8000)"),
+        ("http://0.0.0.0:8000/", "no scheme, write HOST:PORT (0.0.0.0:8000)"),
+    ],
+)
+def test_listen_forms_we_do_not_take_get_a_hint(addr: str, hint: str) -> None:
+    line = one_line_error(run_cli(["--listen", addr, APP], timeout=5))
+    assert line == f"starlet-py: error: bad --listen {addr!r}: {hint}"
 
 
 def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:

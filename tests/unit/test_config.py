@@ -469,6 +469,9 @@ def test_load_missing_dependency_whose_name_prefixes_the_app(app_dir: Path) -> N
         ("./s.sock", Address("unix", path="./s.sock")),
         ("fd://3", Address("fd", fd=3)),
         ("fd://0", Address("fd", fd=0)),
+        ("unix:/run/app.sock", Address("unix", path="/run/app.sock")),  # gunicorn's and uWSGI's form
+        ("unix:web.sock", Address("unix", path="web.sock")),
+        ("unix:///run/app.sock", Address("unix", path="/run/app.sock")),  # gunicorn takes this too
     ],
 )
 def test_parse_address(text: str, address: Address) -> None:
@@ -499,6 +502,22 @@ def test_parse_address_refuses(text: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_address(text)
     assert "--listen" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("web.sock", "a unix socket here is ./web.sock, a host needs :PORT"),
+        ("localhost", "a unix socket here is ./localhost, a host needs :PORT"),
+        ("tcp://127.0.0.1:8000", "no scheme, write HOST:PORT (127.0.0.1:8000)"),
+        ("http://0.0.0.0:8000/", "no scheme, write HOST:PORT (0.0.0.0:8000)"),
+        ("unix:", "unix: needs a path"),
+    ],
+)
+def test_parse_address_hints(text: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_address(text)
+    assert str(caught.value) == f"bad --listen {text!r}: {hint}"
 
 
 # -- inherited_fds ---------------------------------------------------------------------
