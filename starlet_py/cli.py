@@ -17,7 +17,7 @@ from . import __version__, loader
 from .config import Config
 from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
-from .log import log, set_level
+from .log import log, setup
 
 FIELDS = {f.name: f for f in Config.FIELDS}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's short forms
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
     gc.disable()  # until the fork: see Master.run; workers enable it again
     try:
         config = config_from(argv, dict(os.environ))
-        set_level(config.log_level)
+        setup(config.log_level, os.environ)
         app = loader.load(config.app)
         child_exit = _load_child_exit(config.child_exit)
         if config.access_log not in (None, "-"):

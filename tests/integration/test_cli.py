@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +24,17 @@ from tests.integration.proctools import (
     run_cli,
     socket_inodes,
 )
-from tests.support import TESTS, Server, free_port, has_ipv6_loopback, parse_response, read_all, wait_for
+from tests.support import (
+    TESTS,
+    Server,
+    children,
+    free_port,
+    has_ipv6_loopback,
+    parse_response,
+    read_all,
+    starlet_command,
+    wait_for,
+)
 
 APP = "procs:application"
 MakeServer = Callable[..., Server]
@@ -340,3 +352,41 @@ def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
     (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
     line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
     assert line == "starlet-py: error: 'application' in dictapp is a dict, not a WSGI callable"
+
+
+LOG_LINE = re.compile(r"(<\d>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR)\] (.*)")
+
+
+def test_log_lines_carry_their_level(make_server: MakeServer) -> None:
+    server = make_server(APP, ["--log-level", "debug"], workers=1)
+    assert server.stop() == 0
+    text = server.stderr_path.read_text()
+    lines = [LOG_LINE.fullmatch(line) for line in text.splitlines()]
+    assert all(lines), text
+    assert {"DEBUG", "INFO"} <= {m[3] for m in lines if m}, text
+    assert not any(m[1] for m in lines if m)  # no journal: no priority prefix
+    assert any(m[3] == "INFO" and m[4].startswith("listening on ") for m in lines if m)
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["stderr-is-the-journal", "inherited-variable"])
+def test_journal_stream_gets_syslog_priorities(tmp_path: Path, ours: bool) -> None:
+    """systemd sets JOURNAL_STREAM to the device:inode of our stderr; a child whose stderr was
+    redirected elsewhere inherits the variable and must not take it for itself."""
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w+b") as err, socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        st = os.fstat(err.fileno())
+        stream = f"{st.st_dev}:{st.st_ino}" if ours else f"{st.st_dev}:{st.st_ino + 1}"
+        env = {**os.environ, "JOURNAL_STREAM": stream}
+        cmd = [*starlet_command(), "--listen", f"fd://{lsock.fileno()}", "-w", "1", APP]
+        proc = subprocess.Popen(cmd, cwd=TESTS / "apps", env=env, pass_fds=(lsock.fileno(),), stderr=err)
+    try:
+        wait_for(lambda: children(proc.pid), what="a worker")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    lines = [LOG_LINE.fullmatch(line) for line in err_path.read_text().splitlines()]
+    assert all(lines), err_path.read_text()
+    want = {"INFO": "<6>"} if ours else {"INFO": None}
+    assert {m[3]: m[1] for m in lines if m} == want, err_path.read_text()
