@@ -83,8 +83,19 @@ def test_bad_value_names_the_option(kwargs: dict[str, Any], fragment: str) -> No
 
 def test_missing_app() -> None:
     with pytest.raises(ConfigError) as caught:
-        Config()
+        Config(app="")
     assert "APP" in str(caught.value)
+
+
+def test_config_is_a_checked_value() -> None:
+    a, b = Config(app="m:a", max_workers=3), Config(app="m:a", max_workers=3)
+    assert a == b and hash(a) == hash(b) and a != Config(app="m:a")
+    assert repr(a).startswith("Config(app='m:a', listen=('127.0.0.1:5000',), max_workers=3,")
+    assert Config._fields[:3] == ("app", "listen", "max_workers")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_worker'"):
+        Config(app="m:a", max_worker=3)
+    with pytest.raises(ConfigError, match="--max-workers must be a number >= 0, got -3"):
+        Config(app="m:a", max_workers=-3)
 
 
 @pytest.mark.parametrize("option", ["timeout", "keepalive_timeout", "spawn_interval", "err_respawn_interval"])
