@@ -31,14 +31,29 @@ KINDS |= {"host": (str, False), "port": (str, False)}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 FLAGS = {flag: name for name in KINDS for flag in (SHORT.get(name), "--" + name.replace("_", "-")) if flag}
-# gunicorn's spelling -> ours, for the "did you mean" hint
+# gunicorn's options: ours under another name, or what to do instead
 GUNICORN = {
     "--bind": "--listen",
     "--workers": "--max-workers",
+    "--worker": "--max-workers",
     "--max-requests": "--max-reqs-per-child",
     "--max-requests-jitter": "--min-reqs-per-child",
     "--keep-alive": "--keepalive-timeout",
     "--access-logfile": "--access-log",
+    "--user": "run it as that user (systemd's User=)",
+    "--group": "run it in that group (systemd's Group=); --socket-group is the unix socket's",
+    "--chdir": "cd there first (systemd's WorkingDirectory=): APP is imported from the current directory",
+    "--daemon": "it stays in the foreground: run it under systemd or start_server",
+    "--pid": "the master's pid is systemd's $MAINPID, or start_server --pid-file",
+    "--preload": "the app is always loaded once, in the master, before the workers are forked",
+    "--backlog": "we listen with the kernel's largest backlog (sysctl net.core.somaxconn; systemd: Backlog=)",
+    "--reload": "no reloader: restart for new code (under start_server, kill -HUP it: no request is lost)",
+    "--certfile": "no TLS here: let nginx terminate it",
+    "--keyfile": "no TLS here: let nginx terminate it",
+    "--threads": "a worker serves one request at a time: raise --max-workers instead",
+    "--worker-class": "one kind of worker: a process serving one request at a time",
+    "--error-logfile": "the log goes to stderr: redirect it, or let systemd's journal keep it",
+    "--log-file": "the log goes to stderr: redirect it, or let systemd's journal keep it",
 }
 EPILOG = """\
 Every option may also be set as STARLET_<OPTION> in the environment
@@ -69,14 +84,14 @@ def fail(message: str) -> NoReturn:
 
 
 def _close(name: str, known: Iterable[str]) -> str | None:
-    """The one known name that ``name`` begins, or the closest one difflib finds, else None."""
+    """The one known name that ``name`` begins, or is a near typo of (difflib ratio 0.8), else None."""
     known = list(known)
     starts = [k for k in known if k.startswith(name)]
     if len(starts) == 1:
         return starts[0]
     import difflib  # only on this error path
 
-    return next(iter(difflib.get_close_matches(name, known, 1)), None)
+    return next(iter(difflib.get_close_matches(name, known, 1, 0.8)), None)
 
 
 def _value(name: str, text: str, source: str) -> Any:
@@ -122,7 +137,8 @@ def parse(argv: list[str]) -> dict[str, Any]:
             name = FLAGS.get(flag)
             if name is None:
                 hint = GUNICORN.get(flag) or _close(flag, FLAGS)
-                fail(f"unrecognized option {flag}" + (f": did you mean {hint}?" if hint else ""))
+                hint = f"did you mean {hint}?" if hint and hint[:2] == "--" else hint
+                fail(f"unrecognized option {flag}" + (f": {hint}" if hint else ""))
             kind, repeatable = KINDS[name]
             if kind is bool and eq:
                 fail(f"{flag} takes no value, got {text!r}")

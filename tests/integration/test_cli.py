@@ -348,6 +348,33 @@ def test_listen_forms_we_do_not_take_get_a_hint(addr: str, hint: str) -> None:
     assert line == f"starlet-py: error: bad --listen {addr!r}: {hint}"
 
 
+@pytest.mark.parametrize(
+    ("option", "advice"),
+    [
+        ("--user=www-data", "systemd's User="),
+        ("--group=www-data", "systemd's Group="),
+        ("--chdir=/srv", "systemd's WorkingDirectory="),
+        ("--daemon", "stays in the foreground"),
+        ("--pid=/run/x.pid", "$MAINPID"),
+        ("--preload", "always loaded once, in the master"),
+        ("--backlog=2048", "net.core.somaxconn"),
+        ("--reload", "restart for new code"),
+        ("--certfile=x.pem", "let nginx terminate it"),
+    ],
+)
+def test_gunicorn_options_we_lack_say_what_to_do_instead(option: str, advice: str) -> None:
+    line = one_line_error(run_cli([option, APP], timeout=5))
+    assert line.startswith(f"starlet-py: error: unrecognized option {option.partition('=')[0]}: "), line
+    assert advice in line and "did you mean" not in line, line
+
+
+@pytest.mark.parametrize("option", ["--paste", "--ca-certs", "--statsd-host", "--worker-tmp-dir"])
+def test_a_far_name_gets_no_hint(option: str) -> None:
+    """Only a really close name is suggested: --paste is no typo of --listen."""
+    line = one_line_error(run_cli([option, "x", APP], timeout=5))
+    assert line == f"starlet-py: error: unrecognized option {option}"
+
+
 def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
     (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
     line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
