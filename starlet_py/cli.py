@@ -129,7 +129,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
             apps += args
         elif _is_value(arg):
             apps.append(arg)
-        elif arg in ("-h", "--help", "--version"):
+        elif arg in ("-h", "--help", "-V", "--version"):
             sys.stdout.write(_help() if arg in ("-h", "--help") else f"starlet-py {__version__}\n")
             raise SystemExit(0)
         else:
@@ -159,7 +159,7 @@ def _help() -> str:
     import textwrap  # only for --help
 
     rows = [("APP", "the WSGI app: module:callable, or module (callable 'application')")]
-    rows += [("-h, --help", "show this help and exit"), ("--version", "show the version and exit")]
+    rows += [("-h, --help", "show this help and exit"), ("-V, --version", "show the version and exit")]
     for name in KINDS:
         metavar, text = HELP[name]
         default = Config._field_defaults.get(name)

@@ -59,6 +59,7 @@ OPTIONS = (
     "--socket-group",
     "-w",
     "-b",
+    "-V",
     "unix:PATH",
 )
 
@@ -379,6 +380,11 @@ def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
     (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
     line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
     assert line == "starlet-py: error: 'application' in dictapp is a dict, not a WSGI callable"
+
+
+def test_dash_v_is_the_version() -> None:
+    result = subprocess.run([*starlet_command(), "-V"], capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "starlet-py 0.1.0\n", "")
 
 
 LOG_LINE = re.compile(r"(<\d>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR)\] (.*)")

@@ -76,7 +76,7 @@ def test_help_shows_each_option_with_its_default(capsys: pytest.CaptureFixture[s
     assert out.rstrip().endswith("myproject.wsgi:application")
 
 
-@pytest.mark.parametrize("flag", ["--version"])
+@pytest.mark.parametrize("flag", ["--version", "-V"])
 def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         config_from([flag], {})
