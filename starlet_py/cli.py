@@ -17,7 +17,7 @@ from . import __version__, loader
 from .config import HELP, Config
 from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
-from .log import log, setup
+from .log import log, setup, warning
 
 
 def _kind(hint: Any) -> tuple[type, bool]:
@@ -197,6 +197,16 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each STARLET_* variable that is no option (a typo is otherwise silent)."""
+    known = ["STARLET_" + name.upper() for name in KINDS]
+    lines = []
+    for var in sorted(v for v in environ if v.startswith("STARLET_") and v not in known):
+        close = _close(var, known)
+        lines.append(f"unknown variable {var} ignored" + (f": did you mean {close}?" if close else ""))
+    return lines
+
+
 def _load_child_exit(spec: str | None) -> Callable[..., Any] | None:
     try:
         return loader.load(spec, "a function") if spec else None
@@ -224,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = config_from(argv, os.environ)
         setup(config.log_level, os.environ)
+        for line in unknown_variables(os.environ):
+            warning(line)
         app = loader.load(config.app)
         child_exit = _load_child_exit(config.child_exit)
         if config.access_log not in (None, "-"):

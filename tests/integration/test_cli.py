@@ -376,6 +376,16 @@ def test_a_far_name_gets_no_hint(option: str) -> None:
     assert line == f"starlet-py: error: unrecognized option {option}"
 
 
+def test_unknown_starlet_variable_is_a_warning(make_server: MakeServer) -> None:
+    server = make_server(APP, workers=1, env={"STARLET_MAX_WORKER": "4", "STARLET_NOPE": "1"})
+    lines = [line for line in server.log().splitlines() if "[WARNING]" in line]
+    assert [line.partition("[WARNING] ")[2] for line in lines] == [
+        "unknown variable STARLET_MAX_WORKER ignored: did you mean STARLET_MAX_WORKERS?",
+        "unknown variable STARLET_NOPE ignored",
+    ], server.log()
+    assert len(server.workers()) == 1
+
+
 def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
     (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
     line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
@@ -411,7 +421,7 @@ def test_journal_stream_gets_syslog_priorities(tmp_path: Path, ours: bool) -> No
         lsock.listen(16)
         st = os.fstat(err.fileno())
         stream = f"{st.st_dev}:{st.st_ino}" if ours else f"{st.st_dev}:{st.st_ino + 1}"
-        env = {**os.environ, "JOURNAL_STREAM": stream}
+        env = {**os.environ, "JOURNAL_STREAM": stream, "STARLET_MAX_WORKER": "4"}
         cmd = [*starlet_command(), "--listen", f"fd://{lsock.fileno()}", "-w", "1", APP]
         proc = subprocess.Popen(cmd, cwd=TESTS / "apps", env=env, pass_fds=(lsock.fileno(),), stderr=err)
     try:
@@ -421,5 +431,5 @@ def test_journal_stream_gets_syslog_priorities(tmp_path: Path, ours: bool) -> No
         assert proc.wait(15) == 0
     lines = [LOG_LINE.fullmatch(line) for line in err_path.read_text().splitlines()]
     assert all(lines), err_path.read_text()
-    want = {"INFO": "<6>"} if ours else {"INFO": None}
+    want = {"WARNING": "<4>", "INFO": "<6>"} if ours else {"WARNING": None, "INFO": None}
     assert {m[3]: m[1] for m in lines if m} == want, err_path.read_text()

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from starlet_py.cli import config_from
+from starlet_py.cli import config_from, unknown_variables
 from starlet_py.config import Address, Config, parse_address
 from starlet_py.errors import ConfigError
 from starlet_py.listeners import inherited_fds
@@ -292,6 +292,20 @@ def test_config_from_bad_value_is_config_error(argv: list[str], env: dict[str, s
     with pytest.raises(ConfigError) as caught:
         config_from(argv, env)
     assert fragment in str(caught.value)
+
+
+def test_unknown_variables() -> None:
+    env = {
+        "STARLET_MAX_WORKER": "4",
+        "STARLET_PORT": "1",
+        "STARLET_TIMEOUT": "",
+        "STARLET_X": "1",
+        "PATH": "/",
+    }
+    assert unknown_variables(env) == [
+        "unknown variable STARLET_MAX_WORKER ignored: did you mean STARLET_MAX_WORKERS?",
+        "unknown variable STARLET_X ignored",
+    ]
 
 
 # -- recycle_limit --------------------------------------------------------------------------
