@@ -194,6 +194,11 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
         values["listen"] = [*where.get("listen", ()), f"{shown}:{port or 5000}"]
+    if values.get("max_workers") == 0:  # the master enforces these: without workers, nothing would
+        for name in ("request_timeout", "graceful_timeout"):
+            if values.get(name):
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} needs workers to watch: not with --max-workers 0")
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 

@@ -386,6 +386,12 @@ def test_unknown_starlet_variable_is_a_warning(make_server: MakeServer) -> None:
     assert len(server.workers()) == 1
 
 
+@pytest.mark.parametrize("option", ["--request-timeout", "--graceful-timeout"])
+def test_master_timeouts_without_workers_are_refused(option: str) -> None:
+    line = one_line_error(run_cli(["-w", "0", option, "5", APP], timeout=5))
+    assert line == f"starlet-py: error: {option} needs workers to watch: not with --max-workers 0"
+
+
 def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
     (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
     line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))

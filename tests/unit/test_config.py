@@ -294,6 +294,25 @@ def test_config_from_bad_value_is_config_error(argv: list[str], env: dict[str, s
     assert fragment in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["-w", "0", "--request-timeout", "5"], {}),
+        (["--graceful-timeout", "10"], {"STARLET_MAX_WORKERS": "0"}),
+        (["-w", "0"], {"STARLET_GRACEFUL_TIMEOUT": "10"}),
+    ],
+)
+def test_master_timeouts_need_workers(argv: list[str], env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="timeout needs workers to watch: not with --max-workers 0"):
+        config_from([*argv, APP], env)
+
+
+def test_master_timeouts_off_or_unset_go_with_zero_workers() -> None:
+    c = config_from(["-w", "0", "--request-timeout", "0", "--graceful-timeout", "0", APP], {})
+    assert (c.max_workers, c.request_timeout, c.graceful_timeout) == (0, 0, 0)
+    assert config_from(["-w", "0", APP], {}).graceful_timeout == 30  # the default: no error
+
+
 def test_unknown_variables() -> None:
     env = {
         "STARLET_MAX_WORKER": "4",
