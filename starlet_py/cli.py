@@ -17,7 +17,7 @@ from . import __version__, loader
 from .config import Config
 from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
-from .log import log, set_level
+from .log import log, quiet, set_level
 
 FIELDS = {f.name: f for f in Config.FIELDS}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's short forms
@@ -275,6 +275,7 @@ def main(argv: list[str] | None = None) -> int:
     from .master import Master
     from .prewarm import prewarm
 
-    prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
+    with quiet():  # its refusals (a small --max-request-body, say) are nobody's business
+        prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
     return Master(app, config, listeners, child_exit).run()
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 _threshold = [LEVELS["info"]]
@@ -31,8 +33,23 @@ def log(message: str, level: int = 20) -> None:
         pass  # stderr closed under us: logging must never take the server down
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Nothing but errors while the block runs (the prewarm's own requests)."""
+    saved = _threshold[0]
+    _threshold[0] = max(saved, LEVELS["error"])
+    try:
+        yield
+    finally:
+        _threshold[0] = saved
+
+
 def debug(message: str) -> None:
     log(message, 10)
+
+
+def info(message: str) -> None:
+    log(message, 20)
 
 
 def warning(message: str) -> None:
