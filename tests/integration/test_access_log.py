@@ -76,6 +76,29 @@ def test_size_is_the_body_bytes_actually_sent(tmp_path: Path) -> None:
         lines = _lines(path, 4)
     finally:
         assert server.stop() == 0
+    assert _clf(lines) == [
+        ("HEAD /big HTTP/1.1", "200", "-"),  # not the 3000000 announced
+        ("GET /chunked HTTP/1.1", "200", "3000"),  # the body, without chunk framing
+        ("GET /cut HTTP/1.1", "200", "1000"),  # what went out before the app failed
+        ("GET /raise HTTP/1.1", "500", str(len(b"500 Internal Server Error\n"))),
+    ]
+
+
+def test_answers_the_server_makes_itself_are_logged(tmp_path: Path) -> None:
+    path = tmp_path / "access.log"
+    requests = [
+        b"NOT HTTP AT ALL\r\n\r\n",
+        b"GET / HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 9000 + b"\r\n\r\n",
+        b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+        b"PUT / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nExpect: something\r\n\r\n",
+    ]
+    server = Server("logged:application", ["--access-log", str(path)], workers=1)
+    try:
+        statuses = [parse_response(server.raw(r)).status for r in requests]
+        lines = _lines(path, len(requests))
+    finally:
+        assert server.stop() == 0
+    assert statuses == [400, 431, 501, 417]
     big = b"431 Request Header Fields Too Large: over 8192 bytes, 100 fields or 65536 bytes of fields\n"
     assert _clf(lines) == [
         ("-", "400", str(len(b"400 Bad Request: invalid method\n"))),
