@@ -119,6 +119,13 @@ def test_flask_streamed_response(flask_server: Server) -> None:
     assert resp.body == "".join(f"line {i} of 50\n" for i in range(50)).encode()
 
 
+def test_flask_passing_on_hop_by_hop_headers_gets_its_answer_without_them(flask_server: Server) -> None:
+    resp = call(flask_server, "GET", "/relay")
+    assert (resp.status, resp.body, resp.header("x-upstream")) == (200, b"relayed", "yes")
+    assert resp.header("keep-alive") is None
+    assert resp.header_all("connection") == ["close"]  # ours: call() asks for it
+
+
 # -- Django --------------------------------------------------------------------
 
 
