@@ -269,6 +269,8 @@ class Connection:
             slot.begin(req.request_line)
         try:
             result = self.host.app(env, resp.start_response)
+            if req.error is not None and req.error.status == 413 and not resp.head_sent:
+                raise req.error  # the body was refused: 413, whatever the app made of it
             sent = resp.head_sent  # the app called write(): the iterable's items follow
             if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
                 head, body = resp.whole(result[0])  # nothing is owed after it: no finish()
