@@ -171,7 +171,7 @@ class Worker:
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """``app``, followed on every call by a look at our resident memory: one pread of
-        /proc/self/statm (kept open; 1-2 µs, docs/design.md).  Over --max-worker-rss, ``stopping``: the
+        /proc/self/statm (kept open; about 2 µs, docs/design.md).  Over --max-worker-rss, ``stopping``: the
         response (its head is built after the app returns) says `Connection: close`,
         and the worker exits with status 0, replaced without the --err-respawn-interval."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
