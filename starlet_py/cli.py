@@ -65,7 +65,7 @@ signals to the master:
   HUP              fresh workers from the loaded app (no dropped request);
                    they also reopen --access-log
   USR1             with --spawn-interval, retire one worker per interval,
-                   then exit; otherwise the same as TERM
+                   then exit; otherwise the same as HUP (logrotate's reopen)
   USR2, TTIN, TTOU, WINCH  ignored (logged)
 
 examples:

@@ -95,20 +95,19 @@ class Master:
                 log(f"received {name}: ignored")
             elif sig in STOP_SIGNALS:
                 self._stop(f"received {name}: stopping gracefully")
-            elif sig == signal.SIGHUP and not (self.stopping or self.retiring):
+            elif sig == signal.SIGUSR1 and self.config.spawn_interval > 0:
+                log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
+                self.retiring = True
+                self.next_term = 0.0
+                self.notify.stopping()
+            elif not (self.stopping or self.retiring):
+                # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
+                # gunicorn send to reopen the logs; new workers reopen the access log.
                 self.generation += 1
                 log(f"received {name}: replacing the workers (generation {self.generation})")
                 self.next_term = 0.0
                 self.ready_due = True
                 self.notify.reloading()
-            elif sig == signal.SIGUSR1:
-                if self.config.spawn_interval > 0:
-                    log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
-                    self.retiring = True
-                    self.next_term = 0.0
-                    self.notify.stopping()
-                else:
-                    self._stop(f"received {name}: no --spawn-interval, stopping gracefully")
 
     def _stop(self, message: str) -> None:
         log(message)

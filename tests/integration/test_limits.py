@@ -214,7 +214,7 @@ def test_a_worker_over_max_worker_rss_closes_that_response_and_is_replaced_at_on
         (old,) = server.workers()
         with server.connect() as sock:
             reader = Reader(sock)
-            for n in range(1, 17):
+            for n in range(1, 17):  # noqa: B007 - n is read after the loop
                 sock.sendall(b"GET /grow?mib=10 HTTP/1.1\r\nHost: x\r\n\r\n")
                 resp = reader.read_response()
                 assert resp.status == 200
