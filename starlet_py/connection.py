@@ -243,7 +243,11 @@ class Connection:
             access.request(peer, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
-        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping)
+        # Not while connections wait in the accept queue (the master's flag): this worker
+        # is needed there, and a `Connection: close` races no client, unlike a SHED.
+        slot = scoreboard.slot
+        crowded = slot is not None and slot.crowded()
+        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping or crowded)
 
     def write(self, data: bytes) -> None:
         """The app's ``write()``, and how the server sends each block the app yields."""

@@ -268,3 +268,20 @@ def test_usr1_without_spawn_interval_replaces_the_workers_and_reopens_the_access
     assert server.get("/pid").status == 200
     wait_for(lambda: log.exists() and log.read_text().count("\n") == 1, what="a line in the new access log")
     assert "received SIGUSR1: replacing the workers" in server.log()
+
+
+def test_the_readmes_post_fork_hook_gives_each_worker_its_own_resource(
+    make_server: MakeServer, orphans: set[int]
+) -> None:
+    server = make_server("at_fork:application", workers=2)
+    workers = set(server.workers())
+    orphans.update(workers)
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 10
+    while set(seen) != workers and time.monotonic() < deadline:
+        resp = server.get("/")
+        assert resp.status == 200
+        pid, opened_by, one = map(int, resp.body.split())
+        seen[pid] = opened_by
+        assert one == 1
+    assert seen == {pid: pid for pid in workers}  # each worker opened its own, after its fork

@@ -121,10 +121,10 @@ def test_server_starter_port_every_entry_answers_with_its_own_port(tmp_path: Pat
             cases.append((tcp("::1", v6_port), "::1", str(v6_port)))
         workers = set(children(master))
         for connect, name, port in cases:
-            # No Host: the listener names itself; a Host without a port: its name, our port.
+            # No Host: the listener names itself; a Host without a port: its name, http's port.
             for request, expected in (
                 (b"GET /env HTTP/1.0\r\n\r\n", (name, port)),
-                (b"GET /env HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", ("h", port)),
+                (b"GET /env HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", ("h", "80")),
             ):
                 seen = env_of(ask(connect, request))
                 assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == expected, (port, seen)
