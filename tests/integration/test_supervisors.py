@@ -523,7 +523,7 @@ def test_slow_restart_with_usr1_and_spawn_interval(tmp_path: Path) -> None:
         # One at a time, as the old master itself records it (sampling the pool's size
         # from here could miss a state on a loaded machine): each of its workers is
         # retired in turn, the count left going 3, 2, 1, 0.
-        retired = re.findall(rf"\[{old}\] retiring worker (\d+) \((\d+) left\)", log)
+        retired = re.findall(rf"\[{old}\] \[INFO\] retiring worker (\d+) \((\d+) left\)", log)
         assert [int(left) for _pid, left in retired] == [3, 2, 1, 0], (old, retired)
         assert sorted(int(pid) for pid, _left in retired) == sorted(workers), (old, retired, workers)
         # start_server waits --interval (1 s), then 4 retirements 0.2 s apart.
