@@ -17,7 +17,7 @@ from . import __version__, loader
 from .config import HELP, Config
 from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
-from .log import log, setup, warning
+from .log import log, quiet, setup, warning
 
 
 def _kind(hint: Any) -> tuple[type, bool]:
@@ -65,7 +65,7 @@ signals to the master:
   HUP              fresh workers from the loaded app (no dropped request);
                    they also reopen --access-log
   USR1             with --spawn-interval, retire one worker per interval,
-                   then exit; otherwise the same as TERM
+                   then exit; otherwise the same as HUP (logrotate's reopen)
   USR2, TTIN, TTOU, WINCH  ignored (logged)
 
 examples:
@@ -272,5 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     from .master import Master
     from .prewarm import prewarm
 
-    prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
+    with quiet():  # its refusals (a small --max-request-body, say) are nobody's business
+        prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
     return Master(app, config, listeners, child_exit).run()

@@ -58,6 +58,7 @@ max_keepalive_reqs N  requests per connection; 1 disables keep-alive (Starlet's 
 max_reqs_per_child N  a worker exits after N requests and is replaced; 0 never recycles
 min_reqs_per_child N  if set, each worker's limit is drawn uniformly from [MIN, max-reqs-per-child]
 spawn_interval S  at least S seconds between forks; with USR1, retire one worker every S
+    seconds, then exit (without it, USR1 replaces the workers as HUP does: logrotate's reopen)
 err_respawn_interval S  after a worker dies abnormally, wait S seconds before the next fork
 graceful_timeout S  a worker still running S seconds after it was told to stop (TERM/INT/QUIT, HUP,
     USR1) has its traceback logged and is killed; 0 waits forever

@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 TAGS = {10: ("DEBUG", 7), 20: ("INFO", 6), 30: ("WARNING", 4), 40: ("ERROR", 3)}  # and syslog's priority
@@ -48,8 +49,23 @@ def log(message: str, level: int = 20) -> None:
         pass  # stderr closed under us: logging must never take the server down
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Nothing but errors while the block runs (the prewarm's own requests)."""
+    saved = _state[0]
+    _state[0] = max(saved, LEVELS["error"])
+    try:
+        yield
+    finally:
+        _state[0] = saved
+
+
 def debug(message: str) -> None:
     log(message, 10)
+
+
+def info(message: str) -> None:
+    log(message, 20)
 
 
 def warning(message: str) -> None:
