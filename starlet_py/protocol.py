@@ -13,9 +13,7 @@ from collections import deque
 
 import httptools
 
-from .chunks import Chunks, Cutter
 from .errors import ClientDisconnected, HTTPError
-from .request import Request as Request  # re-exported: the request is the protocol's product
 from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
@@ -28,17 +26,78 @@ MAX_HEAD = 65536  # whole request head: 431
 MAX_CHUNK_META = 16384
 
 
-class Protocol(Cutter):
+class Request:
+    """One request as parsed.  ``error`` set on a request means: answer it, then close."""
+
+    __slots__ = (
+        "method",
+        "target",
+        "version",
+        "headers",
+        "keep_alive",
+        "chunked",
+        "content_length",
+        "expect",
+        "host",
+        "authority",
+        "body",
+        "complete",
+        "error",
+    )
+
+    def __init__(self) -> None:
+        self.method = ""
+        self.target = b""
+        self.version = "1.1"
+        # (lower-case name, value) in arrival order; names keep '-', values are stripped.
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.keep_alive = False
+        self.chunked = False
+        self.content_length: bytes | None = None
+        self.expect: bytes | None = None
+        self.host: bytes | None = None
+        self.authority: bytes | None = None  # of an absolute-form target; it overrides Host
+        self.body: deque[bytes] = deque()  # arrived but not yet read by the app
+        self.complete = False  # the whole body has arrived
+        # HTTPError: refused before the app ran.  ClientDisconnected: the body broke while
+        # the app may be reading it (raised at its next read).
+        self.error: HTTPError | ClientDisconnected | None = None
+
+    @property
+    def request_line(self) -> str:
+        """For log lines: ``METHOD target HTTP/x.y``."""
+        return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
+
+
+class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_in_head", "_head_bytes", "_size",
-                 "_connection", "_te", "_hay", "_scan", "_meta", "_max_body", "_left", "_chunks",
-                 "_sniff", "_whole")  # fmt: skip
+    __slots__ = (
+        "queue",
+        "dead",
+        "_parser",
+        "_cur",
+        "_url",
+        "_in_head",
+        "_head_bytes",
+        "_size",
+        "_connection",
+        "_te",
+        "_hay",
+        "_scan",
+        "_meta",
+        "_max_body",
+        "_left",
+        "_sniff",
+    )
 
     def __init__(self, max_body: int = 0) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
-        self._parser = self._new_parser()
+        self._parser = httptools.HttpRequestParser(self)
+        # Bytes after a `Connection: close` request are not an error: we answer it and close
+        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
+        self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
         self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (MAX_HEAD)
         # Set by on_message_begin: the target, header bytes as sent, Connection tokens, TE.
@@ -47,20 +106,11 @@ class Protocol(Cutter):
         self._connection: list[bytes] | None
         self._te: bytes | None
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
-        self._scan = 0  # ... from here: past the previous request's line
+        self._scan = 0  # ... from here: past the previous request's line (see feed)
         self._meta = 0  # bytes since a chunked body's last data: llhttp bounds none (CVE-2024-22019)
         self._max_body = max_body  # --max-request-body (0: none)
         self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
-        self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
-        self._whole: int  # set by each feed: fed whole at a boundary, 1 + the queue's length
-
-    def _new_parser(self) -> httptools.HttpRequestParser:
-        parser = httptools.HttpRequestParser(self)
-        # Bytes after a `Connection: close` request are not an error: we answer it and close
-        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
-        parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
-        return parser
 
     def close(self) -> None:
         """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
@@ -68,28 +118,21 @@ class Protocol(Cutter):
         self.dead = True
         del self._parser
 
-    def feed(self, data: bytes, piece: bool = False) -> None:
-        """Parse ``data``; never raises for bad input.  ``piece``: one of _cut's pieces."""
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
             return
+        if self._sniff:
+            return self._sniff_method(data)
         cur = self._cur
-        head = cur is None or self._in_head
-        whole = 0
-        if head:
-            if not piece:
-                if self._hay:
-                    return self._cut(data)  # a head in pieces
-                whole = len(self.queue) + 1  # a chunked head in here: _recut
+        if cur is None or self._in_head:
             self._head_bytes += len(data)
-        elif not piece and (self._chunks is not None or (not cur.chunked and 0 < self._left < len(data))):  # type: ignore[union-attr]
-            return self._cut(data)
-        elif cur.chunked:  # type: ignore[union-attr]
+        elif cur.chunked:
             self._meta += len(data)
-        if self._hay:  # a head began in an earlier piece: its request line is in there
+        if self._hay:  # a head began in an earlier read: its request line is in there
             self._hay += data
-        else:
-            self._hay, self._scan = data, 0
-        self._whole = whole
+        else:  # _scan 0: the read starts at a request (not inside a body), no line found yet
+            self._hay, self._scan = data, 0 if cur is None else 1
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -99,21 +142,17 @@ class Protocol(Cutter):
                 self.queue[-1].keep_alive = False
             return
         except httptools.HttpParserInvalidMethodError:
-            if not (whole and len(self.queue) >= whole):  # else after a request: _recut, to find its line
-                self._sniff = True  # see _sniff_method
-                if not piece:
-                    self._sniff_method(b"")
-                return
+            # Its line starts _hay only if no request came before it there (docs/http.md, "Methods").
+            if self._scan:
+                self._fail(HTTPError(400, "unknown or invalid method after another request"))
+            else:
+                self._sniff = True
+                self._sniff_method(b"")
+            return
         except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
-            if type(ctx) is not _Recut:
-                self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
-                return
-            ctx.__traceback__ = None  # its frames hold the old parser, which holds it
-        else:
-            whole = 0
-        if whole:  # out of the except: a callback's error then gets its own context
-            return self._recut(data, whole - 1)
+            self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
+            return
         cur = self._cur
         if cur is not None and self._in_head:
             if self._head_bytes > MAX_HEAD:
@@ -122,8 +161,6 @@ class Protocol(Cutter):
             self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
             if cur is not None and self._meta > MAX_CHUNK_META:
                 self._fail(HTTPError(400, "chunk extensions or trailers too long"))
-            elif head and cur is not None and cur.chunked:
-                self._chunks = Chunks()  # its head ended exactly where ``data`` ends
 
     def _sniff_method(self, data: bytes) -> None:
         """llhttp refuses a method it does not know at its first unknown byte: read on
@@ -254,8 +291,6 @@ class Protocol(Cutter):
             req.keep_alive = b"close" not in tokens
         else:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
-        if req.chunked and self._whole:
-            raise _Recut  # its body may follow in this same piece: cut it (Protocol._recut)
         self._in_head = False
         self._head_bytes = 0
         self._meta = 0
@@ -279,10 +314,6 @@ class Protocol(Cutter):
         if cur is not None:
             cur.complete = True
         self._cur = None
-
-
-class _Recut(Exception):
-    """Raised by on_headers_complete to stop llhttp at a chunked head fed whole."""
 
 
 def _method(raw: bytes) -> str:

@@ -140,7 +140,7 @@ CORPUS: list[tuple[str, bytes, list[Parsed]]] = [
     (
         "chunked-extensions-trailers",
         b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
-        b"5;name=val\r\nhello\r\n6;a;b=\"q x\"\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+        b'5;name=val\r\nhello\r\n6;a;b="q x"\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n',
         [
             (
                 "POST",
@@ -308,10 +308,7 @@ def test_corpus_concatenated_is_one_pipelined_stream() -> None:
 
 def test_request_attributes() -> None:
     proto = feed_all(
-        [
-            b"PUT /x HTTP/1.1\r\nHost: Example.COM:8080\r\nContent-Length: 4\r\n"
-            b"Expect: 100-Continue\r\n\r\n"
-        ]
+        [b"PUT /x HTTP/1.1\r\nHost: Example.COM:8080\r\nContent-Length: 4\r\nExpect: 100-Continue\r\n\r\n"]
     )
     (req,) = proto.queue
     assert (req.host, req.content_length, req.expect, req.chunked, req.complete) == (
@@ -540,12 +537,34 @@ def test_refused_fed_byte_by_byte(name: str, raw: bytes, status: int) -> None:
 
 @pytest.mark.parametrize(("name", "raw", "status"), ERRORS, ids=ERROR_IDS)
 def test_refused_after_a_good_request(name: str, raw: bytes, status: int) -> None:
+    """In the same read; an unknown method there gets 400 (docs/http.md, "Methods")."""
     proto = feed_all([b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n" + raw])
     assert proto.dead is True
     good, bad = proto.queue
     assert (good.target, good.error, good.keep_alive) == (b"/ok", None, True)
     assert isinstance(bad.error, HTTPError)
-    assert bad.error.status == status
+    assert bad.error.status == (400 if "method" in name else status)
+
+
+@pytest.mark.parametrize(
+    ("before", "status"),
+    [
+        (b"", 501),
+        (b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc", 400),
+    ],
+    ids=["alone", "after-a-get", "after-a-body"],
+)
+def test_unknown_method_is_501_at_the_start_of_a_read_else_400(before: bytes, status: int) -> None:
+    """Without a pause in llhttp, an unknown method's line is found only where a read
+    starts at a request: 501 there (a client waiting for each answer), 400 after another
+    request in the same read.  Each read is parsed once, never again after the error."""
+    for reads in ([before + b"BREW /pot HTTP/1.1\r\n"], [before, b"BR", b"EW /pot HTTP/1.1\r\n"]):
+        proto = feed_all(r for r in reads if r)
+        *good, bad = proto.queue
+        assert [r.error for r in good] == [None] * bool(before)
+        assert isinstance(bad.error, HTTPError)
+        assert (bad.error.status, proto.dead) == (status if len(reads) == 1 else 501, True)
 
 
 def test_limits_are_the_documented_ones() -> None:
@@ -749,91 +768,45 @@ def feed_with(proto: Protocol, data: bytes) -> Protocol:
     return proto
 
 
-# -- chunk extensions with BWS (chunks.py) -------------------------------------------
+# -- chunk extensions: strict, as llhttp (Node.js) has them ---------------------------
 BWS_BODIES = [
     b"5 ;a=b\r\nhello\r\n0\r\n\r\n",
     b"5\t;a=b\r\nhello\r\n0\r\n\r\n",
     b"5; a=b\r\nhello\r\n0\r\n\r\n",
     b"5;a = b\r\nhello\r\n0\r\n\r\n",
-    b"5 ; a = b ; c ;d=\"x ; y\"\r\nhello\r\n0 ; last\r\n\r\n",
-    b"5;a=b\r\nhello\r\n0\r\nX-T: t\r\n\r\n",
+    b"5;a=b\r\nhello\r\n0 ; last\r\n\r\n",
+    b"5 \r\nhello\r\n0\r\n\r\n",
 ]
 
 
 @pytest.mark.parametrize("body", BWS_BODIES)
-@pytest.mark.parametrize("split", [whole, bytewise])
-def test_chunk_extension_bws_is_accepted(body: bytes, split: object) -> None:
-    raw = CHUNKED_HEAD + body + b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
-    proto = feed_all(split(raw))  # type: ignore[operator]
-    assert [(r.target, b"".join(r.body), r.complete, r.error) for r in proto.queue] == [
-        (b"/", b"hello", True, None),
-        (b"/next", b"", True, None),
-    ]
-    assert proto.dead is False
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"5 \r\nhello\r\n0\r\n\r\n",  # BWS not followed by ";"
-        b"5;a \r\nhello\r\n0\r\n\r\n",  # BWS at the end of the line
-        b"5; a=b \r\nhello\r\n0\r\n\r\n",
-        b"5 5;a=b\r\nhello\r\n0\r\n\r\n",  # a space inside the size
-        b" 5;a=b\r\nhello\r\n0\r\n\r\n",  # before the size
-        b"5 ;a=b\nhello\r\n0\r\n\r\n",  # bare LF
-        b"5 ;a b\r\nhello\r\n0\r\n\r\n",  # a space inside the extension
-        b"5 ; =b\r\nhello\r\n0\r\n\r\n",  # no name
-        b"5 ;a=\r\nhello\r\n0\r\n\r\n",  # no value
-        b"5 ;a=\"b\r\nhello\r\n0\r\n\r\n",  # an unterminated quoted-string
-        b"5 ;a=b\rc\r\nhello\r\n0\r\n\r\n",  # a bare CR
-        b"0x5 ;a=b\r\nhello\r\n0\r\n\r\n",
-        b"5 ;a=b\r\nhelloXX0\r\n\r\n",  # no CRLF after the data
-        b"5 ;a=\x01\r\nhello\r\n0\r\n\r\n",
-    ],
-)
-def test_chunk_lines_outside_the_grammar_are_still_refused(body: bytes) -> None:
+def test_chunk_extension_with_whitespace_is_400(body: bytes) -> None:
+    """RFC 9112 §7.1.1 allows BWS there; no client sends it, llhttp refuses it, and so do
+    we (docs/http.md, "Chunk extensions"), fed whole, byte by byte, or after a request."""
     for pieces in ([CHUNKED_HEAD + body], list(bytewise(CHUNKED_HEAD + body))):
-        req = refused(pieces)
-        assert isinstance(req.error, HTTPError) and req.error.status == 400
+        assert refused(pieces).error.status == 400  # type: ignore[union-attr]
+    proto = feed_all([b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" + CHUNKED_HEAD + body])
+    good, bad = proto.queue
+    assert (good.target, good.error, proto.dead) == (b"/a", None, True)
+    assert isinstance(bad.error, HTTPError) and bad.error.status == 400
 
 
-def test_chunk_data_that_looks_like_a_bws_line_is_not_touched() -> None:
+def test_chunk_data_that_looks_like_a_chunk_line_is_data() -> None:
     data = b"5 ;a = b\r\n"
-    raw = CHUNKED_HEAD + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+    raw = CHUNKED_HEAD + b"%x;e=1\r\n%s\r\n0\r\n\r\n" % (len(data), data)
     for pieces in (whole(raw), bytewise(raw)):
         (req,) = feed_all(pieces).queue
         assert (b"".join(req.body), req.error) == (data, None)
 
 
-@pytest.mark.parametrize(
-    "before",
-    [
-        b"",
-        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
-        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
-    ],
-    ids=["alone", "after-a-get", "after-a-post"],
-)
-def test_a_chunked_request_in_one_read_with_others_is_cut_and_parsed_once(before: bytes) -> None:
-    """Fed whole, the chunked head stops llhttp (Protocol._recut): every request is queued
-    once, in order, and the BWS extension is accepted."""
-    raw = before + CHUNKED_HEAD + b"5 ; a = b\r\nhello\r\n0\r\n\r\n" + b"GET /z HTTP/1.1\r\nHost: h\r\n\r\n"
-    proto = feed_all([raw])
-    got = [(r.target, b"".join(r.body), r.error) for r in proto.queue]
-    assert got == [(b"/a", b"abc" if b"POST" in before else b"", None)] * bool(before) + [
-        (b"/", b"hello", None),
-        (b"/z", b"", None),
-    ]
-
-
-def test_the_recut_leaves_no_cyclic_garbage() -> None:
+def test_a_refused_request_leaves_no_cyclic_garbage() -> None:
     import gc
 
     gc.collect()
     gc.disable()
     try:
         bws = CHUNKED_HEAD + b"5 ;a=b\r\nhello\r\n0\r\n\r\n"
-        for raw in (bws, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\n\r\n"):
+        for raw in (bws, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\n\r\n", b"BREW / HTTP/1.1\r\n"):
             proto = feed_all([raw])
             assert len(proto.queue) in (1, 2)
             proto.close()
