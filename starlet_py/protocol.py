@@ -16,10 +16,15 @@ import httptools
 from .errors import ClientDisconnected, HTTPError
 from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
 
-MAX_REQUEST_LINE = 8192  # longer target: 414
-MAX_FIELD = 8192  # one header field (name + value): 431
-MAX_FIELDS = 100  # number of header fields: 431
-MAX_HEAD = 65536  # whole request head: 431
+# The defaults of Protocol's limits (--limit-request-line, --limit-request-fields,
+# --limit-request-field-size): the request line, CRLF included (414); the number of header
+# fields, and one field's name and value (431).
+MAX_REQUEST_LINE = 8192
+MAX_FIELDS = 100
+MAX_FIELD = 8192
+# The whole head (431): 8 times the larger of the line and field limits, so a raised limit
+# can be reached (nginx bounds a head by large_client_header_buffers' number × size).
+MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB
 # Chunk-size lines with their extensions, and trailers: bytes read with no chunk data
 # between them, counted over whole reads after the head (so the bound is loose by up to
 # two reads); past it, 400.
@@ -89,9 +94,20 @@ class Protocol:
         "_max_body",
         "_left",
         "_sniff",
+        "_max_line",
+        "_max_fields",
+        "_max_field",
+        "_max_head",
     )
 
-    def __init__(self, max_body: int = 0) -> None:
+    def __init__(
+        self,
+        max_body: int = 0,
+        *,
+        limit_request_line: int = MAX_REQUEST_LINE,
+        limit_request_fields: int = MAX_FIELDS,
+        limit_request_field_size: int = MAX_FIELD,
+    ) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
         self._parser = httptools.HttpRequestParser(self)
@@ -99,7 +115,7 @@ class Protocol:
         # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
         self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
-        self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (MAX_HEAD)
+        self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (_max_head)
         # Set by on_message_begin: the target, header bytes as sent, Connection tokens, TE.
         self._url: bytes
         self._size: int
@@ -111,6 +127,10 @@ class Protocol:
         self._max_body = max_body  # --max-request-body (0: none)
         self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
+        self._max_line = line = limit_request_line
+        self._max_field = field = limit_request_field_size
+        self._max_fields = limit_request_fields
+        self._max_head = 8 * (line if line > field else field)
 
     def close(self) -> None:
         """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
@@ -155,10 +175,10 @@ class Protocol:
             return
         cur = self._cur
         if cur is not None and self._in_head:
-            if self._head_bytes > MAX_HEAD:
-                self._fail(HTTPError(431, f"request head over {MAX_HEAD} bytes"))
+            if self._head_bytes > self._max_head:
+                self._fail(HTTPError(431, f"request head over {self._max_head} bytes"))
         else:
-            self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
+            self._hay = b""  # bounded: kept only while a head is incomplete (< _max_head)
             if cur is not None and self._meta > MAX_CHUNK_META:
                 self._fail(HTTPError(400, "chunk extensions or trailers too long"))
 
@@ -166,7 +186,7 @@ class Protocol:
         """llhttp refuses a method it does not know at its first unknown byte: read on
         (the parser is dead) until the method ends, then 501 or 400 (rfc.method_status)."""
         self._hay += data
-        status = method_status(self._hay, MAX_REQUEST_LINE)
+        status = method_status(self._hay, self._max_line)
         if status is not None:
             self._sniff = False
             self._fail(HTTPError(status, "unknown method" if status == 501 else "invalid method"))
@@ -204,8 +224,8 @@ class Protocol:
     def on_url(self, piece: bytes) -> None:
         # The target may arrive in pieces, even empty ones (docs/http.md, "Pieces"): joined.
         url = self._url = self._url + piece if self._url else piece
-        if len(url) > MAX_REQUEST_LINE:
-            raise HTTPError(414, f"request target over {MAX_REQUEST_LINE} bytes")
+        if len(url) > self._max_line:
+            raise HTTPError(414, f"request target over {self._max_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
@@ -213,13 +233,20 @@ class Protocol:
         n = len(name) + len(value)
         self._size += n + 4  # as sent: "name: value\r\n"
         headers = self._cur.headers  # type: ignore[union-attr]
-        if n > MAX_FIELD or len(headers) >= MAX_FIELDS or self._size > MAX_HEAD:
-            raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
+        if n > self._max_field or len(headers) >= self._max_fields or self._size > self._max_head:
+            raise HTTPError(431, self._too_large(n))
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
         headers.append((name, value))
+
+    def _too_large(self, n: int) -> str:
+        if n > self._max_field:
+            return f"a header field over {self._max_field} bytes"
+        if self._size > self._max_head:
+            return f"header fields over {self._max_head} bytes"
+        return f"over {self._max_fields} header fields"
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""
@@ -250,8 +277,8 @@ class Protocol:
         req.method = method = _METHODS.get(raw) or _method(raw)
         version = parser.get_http_version()
         req.target = target = self._url
-        if len(raw) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
-            raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
+        if len(raw) + len(target) + 12 > self._max_line:  # "M T HTTP/x.y\r\n"
+            raise HTTPError(414, f"request line over {self._max_line} bytes")
         self._scan = find_line(self._hay, self._scan, raw, target)
         if version not in ("1.1", "1.0"):
             version = spoken_version(version)  # llhttp checks only the digits (lenient_version)

@@ -640,6 +640,80 @@ def test_second_pipelined_head_is_bounded_too() -> None:
     assert isinstance(second.error, HTTPError) and second.error.status == 431
 
 
+# -- the limits as options (--limit-request-line, --limit-request-fields, --limit-request-field-size)
+def status_of(proto: Protocol, raw: bytes, piece: int = 65536) -> int:
+    """What ``raw``, read ``piece`` bytes at a time, gets: 200 if it is queued without error."""
+    for data in in_pieces(raw, piece):
+        proto.feed(data)
+    (req,) = proto.queue
+    return 200 if req.error is None else req.error.status  # type: ignore[union-attr]
+
+
+def test_a_longer_request_line_is_accepted_when_allowed() -> None:
+    line = b"GET /" + b"a" * (12288 - len(b"GET / HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
+    assert len(line) == 12288
+    raw = line + b"Host: h\r\n\r\n"
+    assert status_of(Protocol(), raw) == 414
+    assert status_of(Protocol(limit_request_line=12288), raw) == 200
+    assert status_of(Protocol(limit_request_line=12287), raw) == 414
+    assert status_of(Protocol(limit_request_line=12288), raw, 1) == 200
+    # An unknown method's line arriving in pieces is awaited up to the same limit.
+    brew = b"BREW" + line[3:]
+    assert status_of(Protocol(), brew, 1024) == 400
+    assert status_of(Protocol(limit_request_line=12289), brew, 1024) == 501
+
+
+def test_a_12k_cookie_is_accepted_when_the_field_size_allows_it() -> None:
+    """As nginx passes it on with large_client_header_buffers 4 16k (issue 17)."""
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\nCookie: " + b"c" * 12288 + b"\r\n\r\n"
+    assert status_of(Protocol(), raw) == 431
+    assert status_of(Protocol(limit_request_field_size=16384), raw) == 200
+    assert status_of(Protocol(limit_request_field_size=len(b"cookie") + 12288), raw, 1000) == 200
+    assert status_of(Protocol(limit_request_field_size=len(b"cookie") + 12287), raw) == 431
+
+
+@pytest.mark.parametrize(
+    ("limit", "count", "status"), [(200, 200, 200), (200, 201, 431), (10, 11, 431), (10, 10, 200)]
+)
+def test_the_number_of_fields_follows_its_limit(limit: int, count: int, status: int) -> None:
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\n" + fields(count - 1) + b"\r\n"
+    assert status_of(Protocol(limit_request_fields=limit), raw) == status
+
+
+def test_the_head_bound_grows_with_the_line_and_field_limits() -> None:
+    """8 times the larger of the two limits (64 KiB by default): a head of twelve 12 KiB
+    cookies (148 KiB) is refused with a 16 KiB field limit (a 128 KiB head), served with 24 KiB."""
+    cookies = b"".join(b"Cookie: c%d=%s\r\n" % (i, b"v" * 12288) for i in range(12))
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\n" + cookies + b"\r\n"
+    assert 128 * 1024 < len(raw) < 192 * 1024
+    for piece in (1024, 65536):
+        assert status_of(Protocol(limit_request_field_size=16384), raw, piece) == 431
+        assert status_of(Protocol(limit_request_field_size=24576), raw, piece) == 200
+        assert (
+            status_of(Protocol(limit_request_line=24576, limit_request_field_size=16384), raw, piece) == 200
+        )
+    # Lower limits make it smaller: 8 KiB here.
+    for size, status in ((8000, 200), (8500, 431)):
+        assert (
+            status_of(Protocol(limit_request_line=1024, limit_request_field_size=1024), big_head(size))
+            == status
+        )
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"X: " + b"v" * 9000 + b"\r\n", "a header field over 8192 bytes"),
+        (fields(100), "over 100 header fields"),
+        (b"".join(b"X-%d: %s\r\n" % (i, b"v" * 8000) for i in range(9)), "header fields over 65536 bytes"),
+    ],
+    ids=["field", "fields", "head"],
+)
+def test_a_431_names_the_limit_it_hit(head: bytes, reason: str) -> None:
+    (req,) = feed_all([b"GET / HTTP/1.1\r\nHost: h\r\n" + head + b"\r\n"]).queue
+    assert isinstance(req.error, HTTPError) and (req.error.status, str(req.error)) == (431, reason)
+
+
 # -- a body broken after its head ------------------------------------------------
 @pytest.mark.parametrize(
     "body",
