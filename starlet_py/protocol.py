@@ -5,6 +5,7 @@ its body keeps arriving in ``Request.body`` as the connection feeds what the
 app's reads pull in, so the body is never buffered whole.  httptools has no
 pause: one ``feed`` may complete several pipelined requests, so each one's
 state is captured inside the callbacks (docs/http.md, "No pause", "Per-request state").
+Each read is fed to llhttp once, as it came: llhttp alone frames requests and bodies.
 """
 
 from __future__ import annotations
@@ -162,7 +163,7 @@ class Protocol:
                 self.queue[-1].keep_alive = False
             return
         except httptools.HttpParserInvalidMethodError:
-            # Its line starts _hay only if no request came before it there (docs/http.md, "Methods").
+            # Its line is found only at the start of _hay (_scan 0): else 400 (docs/http.md, "Methods").
             if self._scan:
                 self._fail(HTTPError(400, "unknown or invalid method after another request"))
             else:
