@@ -104,7 +104,6 @@ class Protocol:
     def __init__(
         self,
         max_body: int = 0,
-        *,
         limit_request_line: int = MAX_REQUEST_LINE,
         limit_request_fields: int = MAX_FIELDS,
         limit_request_field_size: int = MAX_FIELD,
@@ -116,17 +115,21 @@ class Protocol:
         # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
         self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
-        self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (_max_head)
-        # Set by on_message_begin: the target, header bytes as sent, Connection tokens, TE.
+        self._head_bytes = 0  # bytes fed since the head began (_max_head)
+        self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
+        self._scan: int  # ... from here: past the previous request's line (set by feed)
+        # Set by on_message_begin: in the head, the target, header bytes as sent, Connection
+        # tokens, TE.  Set by on_headers_complete: bytes since a chunked body's last data
+        # (llhttp bounds none: CVE-2024-22019); the Content-Length body's bytes to come, or
+        # the chunked body's bytes --max-request-body allows.
+        self._in_head: bool
         self._url: bytes
         self._size: int
         self._connection: list[bytes] | None
         self._te: bytes | None
-        self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
-        self._scan = 0  # ... from here: past the previous request's line (see feed)
-        self._meta = 0  # bytes since a chunked body's last data: llhttp bounds none (CVE-2024-22019)
+        self._meta: int
+        self._left: int
         self._max_body = max_body  # --max-request-body (0: none)
-        self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
         self._max_line = line = limit_request_line
         self._max_field = field = limit_request_field_size
