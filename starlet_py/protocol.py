@@ -5,6 +5,7 @@ its body keeps arriving in ``Request.body`` as the connection feeds what the
 app's reads pull in, so the body is never buffered whole.  httptools has no
 pause: one ``feed`` may complete several pipelined requests, so each one's
 state is captured inside the callbacks (docs/http.md, "No pause", "Per-request state").
+Each read is fed to llhttp once, as it came: llhttp alone frames requests and bodies.
 """
 
 from __future__ import annotations
@@ -13,54 +14,127 @@ from collections import deque
 
 import httptools
 
-from .chunks import Chunks, Cutter
 from .errors import ClientDisconnected, HTTPError
-from .request import Request as Request  # re-exported: the request is the protocol's product
 from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
 
-MAX_REQUEST_LINE = 8192  # longer target: 414
-MAX_FIELD = 8192  # one header field (name + value): 431
-MAX_FIELDS = 100  # number of header fields: 431
-MAX_HEAD = 65536  # whole request head: 431
+# The defaults of Protocol's limits (--limit-request-line, --limit-request-fields,
+# --limit-request-field-size): the request line, CRLF included (414); the number of header
+# fields, and one field's name and value (431).
+MAX_REQUEST_LINE = 8192
+MAX_FIELDS = 100
+MAX_FIELD = 8192
+# The whole head (431): 8 times the larger of the line and field limits, so a raised limit
+# can be reached (nginx bounds a head by large_client_header_buffers' number × size).
+MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB
 # Chunk-size lines with their extensions, and trailers: bytes read with no chunk data
 # between them, counted over whole reads after the head (so the bound is loose by up to
 # two reads); past it, 400.
 MAX_CHUNK_META = 16384
 
 
-class Protocol(Cutter):
+class Request:
+    """One request as parsed.  ``error`` set on a request means: answer it, then close."""
+
+    __slots__ = (
+        "method",
+        "target",
+        "version",
+        "headers",
+        "keep_alive",
+        "chunked",
+        "content_length",
+        "expect",
+        "host",
+        "authority",
+        "body",
+        "complete",
+        "error",
+    )
+
+    def __init__(self) -> None:
+        self.method = ""
+        self.target = b""
+        self.version = "1.1"
+        # (lower-case name, value) in arrival order; names keep '-', values are stripped.
+        self.headers: list[tuple[bytes, bytes]] = []
+        self.keep_alive = False
+        self.chunked = False
+        self.content_length: bytes | None = None
+        self.expect: bytes | None = None
+        self.host: bytes | None = None
+        self.authority: bytes | None = None  # of an absolute-form target; it overrides Host
+        self.body: deque[bytes] = deque()  # arrived but not yet read by the app
+        self.complete = False  # the whole body has arrived
+        # HTTPError: refused before the app ran.  ClientDisconnected: the body broke while
+        # the app may be reading it (raised at its next read).
+        self.error: HTTPError | ClientDisconnected | None = None
+
+    @property
+    def request_line(self) -> str:
+        """For log lines: ``METHOD target HTTP/x.y``."""
+        return f"{self.method} {self.target.decode('latin-1')} HTTP/{self.version}"
+
+
+class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = ("queue", "dead", "_parser", "_cur", "_url", "_in_head", "_head_bytes", "_size",
-                 "_connection", "_te", "_hay", "_scan", "_meta", "_max_body", "_left", "_chunks",
-                 "_sniff", "_whole")  # fmt: skip
+    __slots__ = (
+        "queue",
+        "dead",
+        "_parser",
+        "_cur",
+        "_url",
+        "_in_head",
+        "_head_bytes",
+        "_size",
+        "_connection",
+        "_te",
+        "_hay",
+        "_scan",
+        "_meta",
+        "_max_body",
+        "_left",
+        "_sniff",
+        "_max_line",
+        "_max_fields",
+        "_max_field",
+        "_max_head",
+    )
 
-    def __init__(self, max_body: int = 0) -> None:
+    def __init__(
+        self,
+        max_body: int = 0,
+        limit_request_line: int = MAX_REQUEST_LINE,
+        limit_request_fields: int = MAX_FIELDS,
+        limit_request_field_size: int = MAX_FIELD,
+    ) -> None:
         self.queue: deque[Request] = deque()
         self.dead = False  # after an error or an upgrade: nothing more is parsed
-        self._parser = self._new_parser()
+        self._parser = httptools.HttpRequestParser(self)
+        # Bytes after a `Connection: close` request are not an error: we answer it and close
+        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
+        self._parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
         self._cur: Request | None = None  # the request whose bytes are being parsed
-        self._in_head, self._head_bytes = False, 0  # bytes fed since the head began (MAX_HEAD)
-        # Set by on_message_begin: the target, header bytes as sent, Connection tokens, TE.
+        self._head_bytes = 0  # bytes fed since the head began (_max_head)
+        self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
+        self._scan: int  # ... from here: past the previous request's line (set by feed)
+        # Set by on_message_begin: in the head, the target, header bytes as sent, Connection
+        # tokens, TE.  Set by on_headers_complete: bytes since a chunked body's last data
+        # (llhttp bounds none: CVE-2024-22019); the Content-Length body's bytes to come, or
+        # the chunked body's bytes --max-request-body allows.
+        self._in_head: bool
         self._url: bytes
         self._size: int
         self._connection: list[bytes] | None
         self._te: bytes | None
-        self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
-        self._scan = 0  # ... from here: past the previous request's line
-        self._meta = 0  # bytes since a chunked body's last data: llhttp bounds none (CVE-2024-22019)
+        self._meta: int
+        self._left: int
         self._max_body = max_body  # --max-request-body (0: none)
-        self._left = 0  # Content-Length body: bytes to come; chunked: bytes --max-request-body allows
-        self._chunks: Chunks | None = None  # the chunked body being passed through chunks.py
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
-        self._whole: int  # set by each feed: fed whole at a boundary, 1 + the queue's length
-
-    def _new_parser(self) -> httptools.HttpRequestParser:
-        parser = httptools.HttpRequestParser(self)
-        # Bytes after a `Connection: close` request are not an error: we answer it and close
-        # (docs/http.md, "Data after close"); which versions we speak is rfc.spoken_version's.
-        parser.set_dangerous_leniencies(lenient_data_after_close=True, lenient_version=True)
-        return parser
+        self._max_line = line = limit_request_line
+        self._max_field = field = limit_request_field_size
+        self._max_fields = limit_request_fields
+        self._max_head = 8 * (line if line > field else field)
 
     def close(self) -> None:
         """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
@@ -68,28 +142,21 @@ class Protocol(Cutter):
         self.dead = True
         del self._parser
 
-    def feed(self, data: bytes, piece: bool = False) -> None:
-        """Parse ``data``; never raises for bad input.  ``piece``: one of _cut's pieces."""
+    def feed(self, data: bytes) -> None:
+        """Parse ``data``; complete heads go to ``queue``; never raises for bad input."""
         if self.dead:
             return
+        if self._sniff:
+            return self._sniff_method(data)
         cur = self._cur
-        head = cur is None or self._in_head
-        whole = 0
-        if head:
-            if not piece:
-                if self._hay:
-                    return self._cut(data)  # a head in pieces
-                whole = len(self.queue) + 1  # a chunked head in here: _recut
+        if cur is None or self._in_head:
             self._head_bytes += len(data)
-        elif not piece and (self._chunks is not None or (not cur.chunked and 0 < self._left < len(data))):  # type: ignore[union-attr]
-            return self._cut(data)
-        elif cur.chunked:  # type: ignore[union-attr]
+        elif cur.chunked:
             self._meta += len(data)
-        if self._hay:  # a head began in an earlier piece: its request line is in there
+        if self._hay:  # a head began in an earlier read: its request line is in there
             self._hay += data
-        else:
-            self._hay, self._scan = data, 0
-        self._whole = whole
+        else:  # _scan 0: the read starts at a request (not inside a body), no line found yet
+            self._hay, self._scan = data, 0 if cur is None else 1
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -99,37 +166,31 @@ class Protocol(Cutter):
                 self.queue[-1].keep_alive = False
             return
         except httptools.HttpParserInvalidMethodError:
-            if not (whole and len(self.queue) >= whole):  # else after a request: _recut, to find its line
-                self._sniff = True  # see _sniff_method
-                if not piece:
-                    self._sniff_method(b"")
-                return
+            # Its line is found only at the start of _hay (_scan 0): else 400 (docs/http.md, "Methods").
+            if self._scan:
+                self._fail(HTTPError(400, "unknown or invalid method after another request"))
+            else:
+                self._sniff = True
+                self._sniff_method(b"")
+            return
         except httptools.HttpParserError as e:  # a callback's own error (414, 431...) is the context
             ctx = e.__context__
-            if type(ctx) is not _Recut:
-                self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
-                return
-            ctx.__traceback__ = None  # its frames hold the old parser, which holds it
-        else:
-            whole = 0
-        if whole:  # out of the except: a callback's error then gets its own context
-            return self._recut(data, whole - 1)
+            self._fail(ctx if isinstance(ctx, HTTPError) else HTTPError(400, str(e)))
+            return
         cur = self._cur
         if cur is not None and self._in_head:
-            if self._head_bytes > MAX_HEAD:
-                self._fail(HTTPError(431, f"request head over {MAX_HEAD} bytes"))
+            if self._head_bytes > self._max_head:
+                self._fail(HTTPError(431, f"request head over {self._max_head} bytes"))
         else:
-            self._hay = b""  # bounded: kept only while a head is incomplete (< MAX_HEAD)
+            self._hay = b""  # bounded: kept only while a head is incomplete (< _max_head)
             if cur is not None and self._meta > MAX_CHUNK_META:
                 self._fail(HTTPError(400, "chunk extensions or trailers too long"))
-            elif head and cur is not None and cur.chunked:
-                self._chunks = Chunks()  # its head ended exactly where ``data`` ends
 
     def _sniff_method(self, data: bytes) -> None:
         """llhttp refuses a method it does not know at its first unknown byte: read on
         (the parser is dead) until the method ends, then 501 or 400 (rfc.method_status)."""
         self._hay += data
-        status = method_status(self._hay, MAX_REQUEST_LINE)
+        status = method_status(self._hay, self._max_line)
         if status is not None:
             self._sniff = False
             self._fail(HTTPError(status, "unknown method" if status == 501 else "invalid method"))
@@ -170,8 +231,8 @@ class Protocol(Cutter):
     def on_url(self, piece: bytes) -> None:
         # The target may arrive in pieces, even empty ones (docs/http.md, "Pieces"): joined.
         url = self._url = self._url + piece if self._url else piece
-        if len(url) > MAX_REQUEST_LINE:
-            raise HTTPError(414, f"request target over {MAX_REQUEST_LINE} bytes")
+        if len(url) > self._max_line:
+            raise HTTPError(414, f"request target over {self._max_line} bytes")
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if not self._in_head:
@@ -179,13 +240,20 @@ class Protocol(Cutter):
         n = len(name) + len(value)
         self._size += n + 4  # as sent: "name: value\r\n"
         headers = self._cur.headers  # type: ignore[union-attr]
-        if n > MAX_FIELD or len(headers) >= MAX_FIELDS or self._size > MAX_HEAD:
-            raise HTTPError(431, f"over {MAX_FIELD} bytes, {MAX_FIELDS} fields or {MAX_HEAD} bytes of fields")
+        if n > self._max_field or len(headers) >= self._max_fields or self._size > self._max_head:
+            raise HTTPError(431, self._too_large(n))
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
         headers.append((name, value))
+
+    def _too_large(self, n: int) -> str:
+        if n > self._max_field:
+            return f"a header field over {self._max_field} bytes"
+        if self._size > self._max_head:
+            return f"header fields over {self._max_head} bytes"
+        return f"over {self._max_fields} header fields"
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""
@@ -216,8 +284,8 @@ class Protocol(Cutter):
         req.method = method = _METHODS.get(raw) or _method(raw)
         version = parser.get_http_version()
         req.target = target = self._url
-        if len(raw) + len(target) + 12 > MAX_REQUEST_LINE:  # "M T HTTP/x.y\r\n"
-            raise HTTPError(414, f"request line over {MAX_REQUEST_LINE} bytes")
+        if len(raw) + len(target) + 12 > self._max_line:  # "M T HTTP/x.y\r\n"
+            raise HTTPError(414, f"request line over {self._max_line} bytes")
         self._scan = find_line(self._hay, self._scan, raw, target)
         if version not in ("1.1", "1.0"):
             version = spoken_version(version)  # llhttp checks only the digits (lenient_version)
@@ -257,8 +325,6 @@ class Protocol(Cutter):
             req.keep_alive = b"close" not in tokens
         else:
             req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
-        if req.chunked and self._whole:
-            raise _Recut  # its body may follow in this same piece: cut it (Protocol._recut)
         self._in_head = False
         self._head_bytes = 0
         self._meta = 0
@@ -282,10 +348,6 @@ class Protocol(Cutter):
         if cur is not None:
             cur.complete = True
         self._cur = None
-
-
-class _Recut(Exception):
-    """Raised by on_headers_complete to stop llhttp at a chunked head fed whole."""
 
 
 def _method(raw: bytes) -> str:

@@ -11,7 +11,7 @@ from tests.requests.cases import Case, invalid, ok, valid
 
 HEAD = b"POST /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
 TE: dict[str, str | None] = {"HTTP_TRANSFER_ENCODING": "chunked", "CONTENT_LENGTH": None}
-BWS = "RFC 9112 §7.1.1 (BWS); RFC 9110 §5.6.3"
+BWS = "RFC 9112 §7.1.1 (BWS); refused as by llhttp (Node.js)"
 
 
 def chunked(id: str, body: bytes, data: bytes, ref: str, **env: str | None) -> Case:
@@ -34,34 +34,24 @@ CASES: list[Case] = [
         b"hello",
         "RFC 9112 §7.1.1; RFC 9110 §5.6.4 (quoted-string)",
     ),
-    # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] );
-    # RFC 9110 §5.6.3: a recipient MUST parse and remove BWS.  llhttp's strict mode refuses
-    # all of these; chunks.py removes the BWS first (docs/http.md, "Chunk extensions").
-    chunked("chunk-ext-bws-before-semicolon", b"5 ;a=b\r\nhello\r\n0\r\n\r\n", b"hello", BWS),
-    chunked("chunk-ext-bws-tab", b"5\t;a=b\r\nhello\r\n0\r\n\r\n", b"hello", BWS),
-    chunked("chunk-ext-bws-after-semicolon", b"5; a=b\r\nhello\r\n0\r\n\r\n", b"hello", BWS),
-    chunked("chunk-ext-bws-around-equals", b"5;a = b\r\nhello\r\n0\r\n\r\n", b"hello", BWS),
-    chunked("chunk-ext-bws-after-equals", b"5;a= b\r\nhello\r\n0\r\n\r\n", b"hello", BWS),
-    chunked(
-        "chunk-ext-bws-everywhere",
-        b'5 \t; a = b ;c ; d = "x ; y = z"\r\nhello\r\n3 ; e\r\nabc\r\n0 ; last = 1\r\nX-T: t\r\n\r\n',
-        b"helloabc",
-        BWS,
-    ),
-    # The chunk-size itself stays strict, and BWS only goes before ";" or "=".
+    # RFC 9112 §7.1.1: chunk-ext = *( BWS ";" BWS chunk-ext-name [ BWS "=" BWS chunk-ext-val ] ).
+    # No client sends the BWS; llhttp (Node.js) refuses it, and so do we (docs/http.md,
+    # "Chunk extensions"): one chunk framer only, llhttp's.
+    broken("chunk-ext-bws-before-semicolon", b"5 ;a=b\r\nhello\r\n0\r\n\r\n", BWS),
+    broken("chunk-ext-bws-tab", b"5\t;a=b\r\nhello\r\n0\r\n\r\n", BWS),
+    broken("chunk-ext-bws-after-semicolon", b"5; a=b\r\nhello\r\n0\r\n\r\n", BWS),
+    broken("chunk-ext-bws-around-equals", b"5;a = b\r\nhello\r\n0\r\n\r\n", BWS),
+    broken("chunk-ext-bws-after-equals", b"5;a= b\r\nhello\r\n0\r\n\r\n", BWS),
+    broken("chunk-ext-bws-last-chunk", b"5;a=b\r\nhello\r\n0 ; last = 1\r\n\r\n", BWS),
+    # The chunk-size itself is strict.
     broken("chunk-size-inner-space", b"5 5\r\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1 (1*HEXDIG)"),
     broken("chunk-size-inner-space-ext", b"1 0;a=b\r\n" + b"x" * 16 + b"\r\n0\r\n\r\n", "RFC 9112 §7.1"),
     broken("chunk-size-leading-space", b" 5;a=b\r\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1"),
     broken("chunk-ext-bws-at-end", b"5;a=b \r\nhello\r\n0\r\n\r\n", BWS),
-    broken("chunk-ext-bws-after-name", b"5 ;a \r\nhello\r\n0\r\n\r\n", BWS),
     broken("chunk-ext-bws-bare-lf", b"5 ;a=b\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1.1; CVE-2019-16785"),
-    broken("chunk-ext-bws-bare-cr", b"5 ;a=b\rc\r\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1.1, §2.2"),
-    broken("chunk-ext-space-in-name", b"5 ;a b=c\r\nhello\r\n0\r\n\r\n", BWS),
-    broken("chunk-ext-bws-no-name", b"5 ; =b\r\nhello\r\n0\r\n\r\n", BWS),
-    broken("chunk-ext-bws-no-value", b"5 ;a= \r\nhello\r\n0\r\n\r\n", BWS),
-    broken("chunk-ext-bws-open-quote", b'5 ;a="b\r\nhello\r\n0\r\n\r\n', BWS),
-    broken("chunk-ext-bws-0x", b"0x5 ;a=b\r\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1; CVE-2022-24761 (waitress)"),
-    # Chunk data that looks like a chunk-size line with BWS is data: passed on untouched.
+    broken("chunk-ext-bare-cr", b"5;a=b\rc\r\nhello\r\n0\r\n\r\n", "RFC 9112 §7.1.1, §2.2"),
+    broken("chunk-ext-open-quote", b'5;a="b\r\nhello\r\n0\r\n\r\n', "RFC 9112 §7.1.1; RFC 9110 §5.6.4"),
+    # Chunk data that looks like a chunk-size line is data.
     chunked("chunk-data-like-bws-line", b"a\r\n5 ;a = b\r\n\r\n0\r\n\r\n", b"5 ;a = b\r\n", BWS),
     chunked("chunk-size-upper-hex", b"A\r\n0123456789\r\n0\r\n\r\n", b"0123456789", "RFC 9112 §7.1 (HEXDIG)"),
     chunked("chunk-size-lower-hex", b"a\r\n0123456789\r\n0\r\n\r\n", b"0123456789", "RFC 9112 §7.1 (HEXDIG)"),

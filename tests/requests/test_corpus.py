@@ -51,11 +51,15 @@ READ_TIMEOUT = 5.0  # a reply must come within this; the server's own limits are
 CLOSE_TIMEOUT = 2.0  # after the last reply, the close must come within this
 PROBE = b"GET /__probe__ HTTP/1.1\r\nHost: probe\r\n\r\n"
 ARGS = (
-    "--max-keepalive-reqs", "100",
-    "--keepalive-timeout", "30",
-    "--timeout", "20",
-    "--max-reqs-per-child", "0",
-)  # fmt: skip
+    "--max-keepalive-reqs",
+    "100",
+    "--keepalive-timeout",
+    "30",
+    "--timeout",
+    "20",
+    "--max-reqs-per-child",
+    "0",
+)
 
 
 @pytest.fixture(scope="module")

@@ -65,15 +65,21 @@ def parse(data: bytes, **leniencies: bool) -> tuple[Recorder, Exception | None]:
 
 def test_no_pause() -> None:
     """One feed_data runs the callbacks of every pipelined request it holds."""
-    rec, err = parse(
-        b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n"
-        b"POST /b HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi"
-    )
+    rec, err = parse(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nPOST /b HTTP/1.0\r\nContent-Length: 2\r\n\r\nhi")
     assert err is None
     assert rec.kinds() == [
-        "begin", "url", "header", "head", "complete",
-        "begin", "url", "header", "head", "body", "complete",
-    ]  # fmt: skip
+        "begin",
+        "url",
+        "header",
+        "head",
+        "complete",
+        "begin",
+        "url",
+        "header",
+        "head",
+        "body",
+        "complete",
+    ]
     assert rec.heads() == [("head", b"GET", "1.1", True), ("head", b"POST", "1.0", False)]
 
 
@@ -121,8 +127,7 @@ def test_upgrade() -> None:
     """CONNECT, or ``Connection: upgrade`` with ``Upgrade:``: the message completes,
     then HttpParserUpgrade (not an HttpParserError); a body is not parsed."""
     head = (
-        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\n"
-        b"Content-Length: 3\r\n\r\n"
+        b"GET / HTTP/1.1\r\nHost: x\r\nConnection: upgrade\r\nUpgrade: websocket\r\nContent-Length: 3\r\n\r\n"
     )
     rec = Recorder()
     with pytest.raises(httptools.HttpParserUpgrade) as info:
@@ -183,9 +188,13 @@ def test_framing() -> None:
     Content-Length, else no body (what follows is the next request)."""
     public = {n for n in dir(httptools.HttpRequestParser) if not n.startswith("_")}
     assert public == {
-        "feed_data", "get_http_version", "get_method", "set_dangerous_leniencies",
-        "should_keep_alive", "should_upgrade",
-    }  # fmt: skip
+        "feed_data",
+        "get_http_version",
+        "get_method",
+        "set_dangerous_leniencies",
+        "should_keep_alive",
+        "should_upgrade",
+    }
     rec, err = parse(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc")
     assert err is None and rec.events[-2:] == [("body", b"abc"), ("complete",)]
     rec, err = parse(b"POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n")

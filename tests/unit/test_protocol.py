@@ -537,12 +537,34 @@ def test_refused_fed_byte_by_byte(name: str, raw: bytes, status: int) -> None:
 
 @pytest.mark.parametrize(("name", "raw", "status"), ERRORS, ids=ERROR_IDS)
 def test_refused_after_a_good_request(name: str, raw: bytes, status: int) -> None:
+    """In the same read; an unknown method there gets 400 (docs/http.md, "Methods")."""
     proto = feed_all([b"GET /ok HTTP/1.1\r\nHost: h\r\n\r\n" + raw])
     assert proto.dead is True
     good, bad = proto.queue
     assert (good.target, good.error, good.keep_alive) == (b"/ok", None, True)
     assert isinstance(bad.error, HTTPError)
-    assert bad.error.status == status
+    assert bad.error.status == (400 if "method" in name else status)
+
+
+@pytest.mark.parametrize(
+    ("before", "status"),
+    [
+        (b"", 501),
+        (b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+        (b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc", 400),
+    ],
+    ids=["alone", "after-a-get", "after-a-body"],
+)
+def test_unknown_method_is_501_at_the_start_of_a_read_else_400(before: bytes, status: int) -> None:
+    """Without a pause in llhttp, an unknown method's line is found only where a read
+    starts at a request: 501 there (a client waiting for each answer), 400 after another
+    request in the same read.  Each read is parsed once, never again after the error."""
+    for reads in ([before + b"BREW /pot HTTP/1.1\r\n"], [before, b"BR", b"EW /pot HTTP/1.1\r\n"]):
+        proto = feed_all(r for r in reads if r)
+        *good, bad = proto.queue
+        assert [r.error for r in good] == [None] * bool(before)
+        assert isinstance(bad.error, HTTPError)
+        assert (bad.error.status, proto.dead) == (status if len(reads) == 1 else 501, True)
 
 
 def test_limits_are_the_documented_ones() -> None:
@@ -616,6 +638,80 @@ def test_second_pipelined_head_is_bounded_too() -> None:
     first, second = proto.queue
     assert (first.target, first.error) == (b"/1", None)
     assert isinstance(second.error, HTTPError) and second.error.status == 431
+
+
+# -- the limits as options (--limit-request-line, --limit-request-fields, --limit-request-field-size)
+def status_of(proto: Protocol, raw: bytes, piece: int = 65536) -> int:
+    """What ``raw``, read ``piece`` bytes at a time, gets: 200 if it is queued without error."""
+    for data in in_pieces(raw, piece):
+        proto.feed(data)
+    (req,) = proto.queue
+    return 200 if req.error is None else req.error.status  # type: ignore[union-attr]
+
+
+def test_a_longer_request_line_is_accepted_when_allowed() -> None:
+    line = b"GET /" + b"a" * (12288 - len(b"GET / HTTP/1.1\r\n")) + b" HTTP/1.1\r\n"
+    assert len(line) == 12288
+    raw = line + b"Host: h\r\n\r\n"
+    assert status_of(Protocol(), raw) == 414
+    assert status_of(Protocol(limit_request_line=12288), raw) == 200
+    assert status_of(Protocol(limit_request_line=12287), raw) == 414
+    assert status_of(Protocol(limit_request_line=12288), raw, 1) == 200
+    # An unknown method's line arriving in pieces is awaited up to the same limit.
+    brew = b"BREW" + line[3:]
+    assert status_of(Protocol(), brew, 1024) == 400
+    assert status_of(Protocol(limit_request_line=12289), brew, 1024) == 501
+
+
+def test_a_12k_cookie_is_accepted_when_the_field_size_allows_it() -> None:
+    """As nginx passes it on with large_client_header_buffers 4 16k (issue 17)."""
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\nCookie: " + b"c" * 12288 + b"\r\n\r\n"
+    assert status_of(Protocol(), raw) == 431
+    assert status_of(Protocol(limit_request_field_size=16384), raw) == 200
+    assert status_of(Protocol(limit_request_field_size=len(b"cookie") + 12288), raw, 1000) == 200
+    assert status_of(Protocol(limit_request_field_size=len(b"cookie") + 12287), raw) == 431
+
+
+@pytest.mark.parametrize(
+    ("limit", "count", "status"), [(200, 200, 200), (200, 201, 431), (10, 11, 431), (10, 10, 200)]
+)
+def test_the_number_of_fields_follows_its_limit(limit: int, count: int, status: int) -> None:
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\n" + fields(count - 1) + b"\r\n"
+    assert status_of(Protocol(limit_request_fields=limit), raw) == status
+
+
+def test_the_head_bound_grows_with_the_line_and_field_limits() -> None:
+    """8 times the larger of the two limits (64 KiB by default): a head of twelve 12 KiB
+    cookies (148 KiB) is refused with a 16 KiB field limit (a 128 KiB head), served with 24 KiB."""
+    cookies = b"".join(b"Cookie: c%d=%s\r\n" % (i, b"v" * 12288) for i in range(12))
+    raw = b"GET / HTTP/1.1\r\nHost: h\r\n" + cookies + b"\r\n"
+    assert 128 * 1024 < len(raw) < 192 * 1024
+    for piece in (1024, 65536):
+        assert status_of(Protocol(limit_request_field_size=16384), raw, piece) == 431
+        assert status_of(Protocol(limit_request_field_size=24576), raw, piece) == 200
+        assert (
+            status_of(Protocol(limit_request_line=24576, limit_request_field_size=16384), raw, piece) == 200
+        )
+    # Lower limits make it smaller: 8 KiB here.
+    for size, status in ((8000, 200), (8500, 431)):
+        assert (
+            status_of(Protocol(limit_request_line=1024, limit_request_field_size=1024), big_head(size))
+            == status
+        )
+
+
+@pytest.mark.parametrize(
+    ("head", "reason"),
+    [
+        (b"X: " + b"v" * 9000 + b"\r\n", "a header field over 8192 bytes"),
+        (fields(100), "over 100 header fields"),
+        (b"".join(b"X-%d: %s\r\n" % (i, b"v" * 8000) for i in range(9)), "header fields over 65536 bytes"),
+    ],
+    ids=["field", "fields", "head"],
+)
+def test_a_431_names_the_limit_it_hit(head: bytes, reason: str) -> None:
+    (req,) = feed_all([b"GET / HTTP/1.1\r\nHost: h\r\n" + head + b"\r\n"]).queue
+    assert isinstance(req.error, HTTPError) and (req.error.status, str(req.error)) == (431, reason)
 
 
 # -- a body broken after its head ------------------------------------------------
@@ -747,91 +843,45 @@ def feed_with(proto: Protocol, data: bytes) -> Protocol:
     return proto
 
 
-# -- chunk extensions with BWS (chunks.py) -------------------------------------------
+# -- chunk extensions: strict, as llhttp (Node.js) has them ---------------------------
 BWS_BODIES = [
     b"5 ;a=b\r\nhello\r\n0\r\n\r\n",
     b"5\t;a=b\r\nhello\r\n0\r\n\r\n",
     b"5; a=b\r\nhello\r\n0\r\n\r\n",
     b"5;a = b\r\nhello\r\n0\r\n\r\n",
-    b'5 ; a = b ; c ;d="x ; y"\r\nhello\r\n0 ; last\r\n\r\n',
-    b"5;a=b\r\nhello\r\n0\r\nX-T: t\r\n\r\n",
+    b"5;a=b\r\nhello\r\n0 ; last\r\n\r\n",
+    b"5 \r\nhello\r\n0\r\n\r\n",
 ]
 
 
 @pytest.mark.parametrize("body", BWS_BODIES)
-@pytest.mark.parametrize("split", [whole, bytewise])
-def test_chunk_extension_bws_is_accepted(body: bytes, split: object) -> None:
-    raw = CHUNKED_HEAD + body + b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
-    proto = feed_all(split(raw))  # type: ignore[operator]
-    assert [(r.target, b"".join(r.body), r.complete, r.error) for r in proto.queue] == [
-        (b"/", b"hello", True, None),
-        (b"/next", b"", True, None),
-    ]
-    assert proto.dead is False
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        b"5 \r\nhello\r\n0\r\n\r\n",  # BWS not followed by ";"
-        b"5;a \r\nhello\r\n0\r\n\r\n",  # BWS at the end of the line
-        b"5; a=b \r\nhello\r\n0\r\n\r\n",
-        b"5 5;a=b\r\nhello\r\n0\r\n\r\n",  # a space inside the size
-        b" 5;a=b\r\nhello\r\n0\r\n\r\n",  # before the size
-        b"5 ;a=b\nhello\r\n0\r\n\r\n",  # bare LF
-        b"5 ;a b\r\nhello\r\n0\r\n\r\n",  # a space inside the extension
-        b"5 ; =b\r\nhello\r\n0\r\n\r\n",  # no name
-        b"5 ;a=\r\nhello\r\n0\r\n\r\n",  # no value
-        b'5 ;a="b\r\nhello\r\n0\r\n\r\n',  # an unterminated quoted-string
-        b"5 ;a=b\rc\r\nhello\r\n0\r\n\r\n",  # a bare CR
-        b"0x5 ;a=b\r\nhello\r\n0\r\n\r\n",
-        b"5 ;a=b\r\nhelloXX0\r\n\r\n",  # no CRLF after the data
-        b"5 ;a=\x01\r\nhello\r\n0\r\n\r\n",
-    ],
-)
-def test_chunk_lines_outside_the_grammar_are_still_refused(body: bytes) -> None:
+def test_chunk_extension_with_whitespace_is_400(body: bytes) -> None:
+    """RFC 9112 §7.1.1 allows BWS there; no client sends it, llhttp refuses it, and so do
+    we (docs/http.md, "Chunk extensions"), fed whole, byte by byte, or after a request."""
     for pieces in ([CHUNKED_HEAD + body], list(bytewise(CHUNKED_HEAD + body))):
-        req = refused(pieces)
-        assert isinstance(req.error, HTTPError) and req.error.status == 400
+        assert refused(pieces).error.status == 400  # type: ignore[union-attr]
+    proto = feed_all([b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n" + CHUNKED_HEAD + body])
+    good, bad = proto.queue
+    assert (good.target, good.error, proto.dead) == (b"/a", None, True)
+    assert isinstance(bad.error, HTTPError) and bad.error.status == 400
 
 
-def test_chunk_data_that_looks_like_a_bws_line_is_not_touched() -> None:
+def test_chunk_data_that_looks_like_a_chunk_line_is_data() -> None:
     data = b"5 ;a = b\r\n"
-    raw = CHUNKED_HEAD + b"%x\r\n%s\r\n0\r\n\r\n" % (len(data), data)
+    raw = CHUNKED_HEAD + b"%x;e=1\r\n%s\r\n0\r\n\r\n" % (len(data), data)
     for pieces in (whole(raw), bytewise(raw)):
         (req,) = feed_all(pieces).queue
         assert (b"".join(req.body), req.error) == (data, None)
 
 
-@pytest.mark.parametrize(
-    "before",
-    [
-        b"",
-        b"GET /a HTTP/1.1\r\nHost: h\r\n\r\n",
-        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc",
-    ],
-    ids=["alone", "after-a-get", "after-a-post"],
-)
-def test_a_chunked_request_in_one_read_with_others_is_cut_and_parsed_once(before: bytes) -> None:
-    """Fed whole, the chunked head stops llhttp (Protocol._recut): every request is queued
-    once, in order, and the BWS extension is accepted."""
-    raw = before + CHUNKED_HEAD + b"5 ; a = b\r\nhello\r\n0\r\n\r\n" + b"GET /z HTTP/1.1\r\nHost: h\r\n\r\n"
-    proto = feed_all([raw])
-    got = [(r.target, b"".join(r.body), r.error) for r in proto.queue]
-    assert got == [(b"/a", b"abc" if b"POST" in before else b"", None)] * bool(before) + [
-        (b"/", b"hello", None),
-        (b"/z", b"", None),
-    ]
-
-
-def test_the_recut_leaves_no_cyclic_garbage() -> None:
+def test_a_refused_request_leaves_no_cyclic_garbage() -> None:
     import gc
 
     gc.collect()
     gc.disable()
     try:
         bws = CHUNKED_HEAD + b"5 ;a=b\r\nhello\r\n0\r\n\r\n"
-        for raw in (bws, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\n\r\n"):
+        for raw in (bws, b"GET / HTTP/1.1\r\nHost: h\r\n\r\nBREW / HTTP/1.1\r\n\r\n", b"BREW / HTTP/1.1\r\n"):
             proto = feed_all([raw])
             assert len(proto.queue) in (1, 2)
             proto.close()
