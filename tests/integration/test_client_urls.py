@@ -67,7 +67,10 @@ def test_client_urls_reach_the_app_directly() -> None:
     with running("corpus_app:application") as server:
         assert mismatches(f"http://127.0.0.1:{server.port}", URLS + DIRECT_ONLY) == []
         # A NUL decoded into PATH_INFO is refused, not handed to the app.
-        assert curl(f"http://127.0.0.1:{server.port}/a%00b") == (400, b"400 Bad Request\n")
+        assert curl(f"http://127.0.0.1:{server.port}/a%00b") == (
+            400,
+            b"400 Bad Request: %00 (NUL) in the request path\n",
+        )
         log = server.log()
     assert "Traceback" not in log, log
 
