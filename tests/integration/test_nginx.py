@@ -26,7 +26,7 @@ import shutil
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,13 +87,13 @@ def render(ports: list[int], upstream: int, sock: str) -> str:
     return text
 
 
-def main_config(prefix: Path, include: Path) -> str:
+def main_config(prefix: Path, include: Path, workers: int = 2) -> str:
     temp = {name: prefix / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
     # As root, nginx switches its workers to an unprivileged user, as a stock nginx does.
     user = f"user nobody {WEB_GROUP};\n" if ROOT else ""
-    return f"""{user}worker_processes 2;
+    return f"""{user}worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 512; }}
@@ -109,23 +109,33 @@ http {{
 """
 
 
-def start_starlet(tmp: Path, sock: str, *extra: str) -> tuple[Supervised, int]:
-    """starlet-py on a pre-bound TCP port and the unix socket ``sock``, with the README's
-    options for nginx (plus ``extra``); returns it and the TCP port."""
+def start_starlet(
+    tmp: Path,
+    sock: str,
+    *extra: str,
+    args: Sequence[str] = STARLET_ARGS,
+    workers: int = WORKERS,
+    app: str = "deploy:application",
+    env: dict[str, str] | None = None,
+) -> tuple[Supervised, int]:
+    """starlet-py on a pre-bound TCP port and the unix socket ``sock``, with ``args`` (by
+    default this file's options for nginx) plus ``extra``; returns it and the TCP port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(128)
         port, fd = lsock.getsockname()[1], lsock.fileno()
-        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *STARLET_ARGS, *extra]
+        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *args, *extra]
         cmd += ["--socket-group", WEB_GROUP]  # the README's recipe: nginx's workers may connect
-        cmd += ["--max-workers", str(WORKERS)]
-        starlet = Supervised([*cmd, "deploy:application"], tmp / "starlet.log", pass_fds=[fd])
-    wait_for(lambda: len(starlet.kids()) == WORKERS or starlet.exited(), 30, "the starlet-py workers")
+        cmd += ["--max-workers", str(workers)]
+        starlet = Supervised([*cmd, app], tmp / "starlet.log", env=env, pass_fds=[fd])
+    wait_for(lambda: len(starlet.kids()) == workers or starlet.exited(), 30, "the starlet-py workers")
     assert not starlet.exited(), starlet.log()
     return starlet, port
 
 
-def start_nginx(prefix: Path, upstream: int, sock: str) -> tuple[Supervised, list[int]]:
+def start_nginx(prefix: Path, upstream: int, sock: str, workers: int = 2) -> tuple[Supervised, list[int]]:
+    """nginx (``workers`` worker processes) running the example in front of ``upstream``
+    and ``sock``; returns it and the example's four ports."""
     nginx = need_program("nginx")
     log = ""
     for attempt in range(3):
@@ -133,7 +143,7 @@ def start_nginx(prefix: Path, upstream: int, sock: str) -> tuple[Supervised, lis
         include = prefix / "starlet-py.conf"
         include.write_text(render(ports, upstream, sock))
         conf = prefix / "nginx.conf"
-        conf.write_text(main_config(prefix, include))
+        conf.write_text(main_config(prefix, include, workers))
         cmd = [nginx, "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "error.log")]
         proc = Supervised([*cmd, "-g", "daemon off; master_process on;"], prefix / f"nginx-{attempt}.out")
 
@@ -272,32 +282,32 @@ def client(variant: Variant, seed: int, master: int, tally: Tally) -> None:
 
 @contextmanager
 def behind_nginx(
-    tmp: Path, public: Path, *extra: str
+    tmp: Path, public: Path, *extra: str, nginx_workers: int = 2, **starlet: Any
 ) -> Iterator[tuple[Supervised, Supervised, list[int], Path]]:
-    """starlet-py (with ``extra``) behind the example nginx, under ``public``: yields
-    (starlet, nginx, nginx's ports, nginx's prefix).  A body that ends cleanly must leave
-    both able to stop with status 0 (nginx gracefully, SIGQUIT); both are stopped anyway."""
+    """starlet-py (with ``extra``, and start_starlet's keywords ``starlet``) behind the
+    example nginx (``nginx_workers`` processes), under ``public``: yields (starlet, nginx,
+    nginx's ports, nginx's prefix).  A body that ends cleanly must leave both able to stop
+    with status 0 (nginx gracefully, SIGQUIT); both are stopped anyway."""
     need_program("nginx")
     prefix = public / "nginx"
     prefix.mkdir()
     (public / "run").mkdir(mode=0o755)  # the README's `install -d /run/starlet-py`
     sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp, sock, *extra)
+    server, upstream = start_starlet(tmp, sock, *extra, **starlet)
     nginx: Supervised | None = None
     try:
-        nginx, ports = start_nginx(prefix, upstream, sock)
-        yield starlet, nginx, ports, prefix
+        nginx, ports = start_nginx(prefix, upstream, sock, nginx_workers)
+        yield server, nginx, ports, prefix
         assert nginx.stop(signal.SIGQUIT) == 0  # graceful: workers finish, then exit
-        assert starlet.stop() == 0
+        assert server.stop() == 0
     finally:
         if nginx is not None:
             nginx.stop(signal.SIGQUIT)
-        starlet.stop()
+        server.stop()
         shutil.rmtree(prefix / "temp", ignore_errors=True)
 
 
 # -- the test ------------------------------------------------------------------
-
 
 
 def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) -> None:
