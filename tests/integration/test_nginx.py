@@ -22,6 +22,7 @@ import os
 import pwd
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -31,6 +32,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.loadgen import (
     GEN_LINE,
@@ -85,6 +88,35 @@ def render(ports: list[int], upstream: int, sock: str) -> str:
         assert text.count(listen) == 1, listen
         text = text.replace(listen, f"listen 127.0.0.1:{new};")
     return text
+
+
+def readme_options(heading: str) -> list[str]:
+    """The options of the first ``starlet-py`` command in README.md after ``heading``,
+    without its ``--listen`` and ``--socket-group`` (the tests pass their own) and the app:
+    the tests run exactly the recipe the README gives."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    lines = text[text.index(heading) :].splitlines()
+    first = next(n for n, line in enumerate(lines) if line.lstrip().startswith("starlet-py "))
+    command = ""
+    for line in lines[first:]:
+        command += line.strip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    words = shlex.split(command)[1:-1]  # neither the program nor the app
+    options: list[str] = []
+    while words:
+        word = words.pop(0)
+        if word in ("--listen", "--socket-group"):
+            words.pop(0)
+        else:
+            options.append(word)
+    return options
+
+
+def without_workers(options: list[str]) -> tuple[list[str], int]:
+    """``options`` without ``--max-workers N``, and N."""
+    i = options.index("--max-workers")
+    return options[:i] + options[i + 2 :], int(options[i + 1])
 
 
 def main_config(prefix: Path, include: Path, workers: int = 2) -> str:
@@ -393,13 +425,11 @@ RESTARTS_BEHIND_NGINX = 10
 RETRIED = ("upstream prematurely closed connection", "Connection reset by peer", "Broken pipe")
 
 
-def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path) -> None:
-    """start_server runs starlet-py on the example's TCP and unix upstreams; clients go
-    through nginx (keep-alive pools over TCP and unix, and no pool over TCP) while
-    start_server gets HUP after HUP.  No client may see an error (no 502)."""
-    need_program("nginx")
-    prefix = public / "nginx"
-    prefix.mkdir()
+def starter_for_nginx(
+    tmp: Path, public: Path, args: Sequence[str] = STARLET_ARGS, workers: int = WORKERS
+) -> tuple[Supervised, int, str]:
+    """start_server (--interval=1) running starlet-py with ``args`` on a TCP port and a
+    unix socket under ``public``: returns it, the port and the socket's path."""
     # start_server binds the unix socket itself, with its umask: the README's recipe is
     # a setgid directory of the web server's group and umask 007.
     run = public / "run"
@@ -410,21 +440,40 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
     old_umask = os.umask(0o007)  # inherited by start_server
     try:
         sup, chosen = start_starter(
-            tmp_path,
-            lambda: [f"127.0.0.1:{free_port()}"],
-            [sock],
-            STARLET_ARGS,
-            ["--interval=1"],
-            workers=WORKERS,
+            tmp, lambda: [f"127.0.0.1:{free_port()}"], [sock], args, ["--interval=1"], workers=workers
         )
     finally:
         os.umask(old_umask)
     assert os.stat(sock).st_gid == grp.getgrnam(WEB_GROUP).gr_gid
+    return sup, int(chosen[0].split(":")[1]), sock
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        pytest.param((2, STARLET_ARGS, WORKERS), id="pools-below-workers"),
+        # 4 x 8 idle connections per pooled upstream, for 16 workers.
+        pytest.param((8, *without_workers(readme_options("**Behind nginx**"))), id="readme-8-nginx-workers"),
+    ],
+)
+def test_hot_restart_behind_nginx_loses_no_request(
+    tmp_path: Path, public: Path, sizes: tuple[int, Sequence[str], int]
+) -> None:
+    """start_server runs starlet-py on the example's TCP and unix upstreams; clients go
+    through nginx (keep-alive pools over TCP and unix, and no pool over TCP) while
+    start_server gets HUP after HUP.  No client may see an error (no 502).  With the
+    README's command behind 8 nginx workers, the pools can hold more idle connections
+    than there are workers, and each stop closes the idle ones at once."""
+    need_program("nginx")
+    nginx_workers, args, workers = sizes
+    prefix = public / "nginx"
+    prefix.mkdir()
+    sup, upstream, sock = starter_for_nginx(tmp_path, public, args, workers)
     nginx: Supervised | None = None
     loads: list[LoadLoop] = []
     stats: list[Stats] = []
     try:
-        nginx, ports = start_nginx(prefix, int(chosen[0].split(":")[1]), sock)
+        nginx, ports = start_nginx(prefix, upstream, sock, nginx_workers)
         for port in ports[:3]:  # TCP pool, unix pool, TCP without a pool
             connect = functools.partial(socket.create_connection, ("127.0.0.1", port), timeout=15)
             loads.append(LoadLoop(connect, close_threads=2, keepalive_threads=1).start())
@@ -436,7 +485,7 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
 
             def restarted(old: int = old) -> bool:
                 new = [m for m in sup.kids() if m != old]
-                if pid_alive(old) or len(new) != 1 or len(children(new[0])) != WORKERS:
+                if pid_alive(old) or len(new) != 1 or len(children(new[0])) != workers:
                     return False
                 return all(load.served_by_master(new[0]) >= 10 for load in loads)
 
