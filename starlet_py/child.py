@@ -30,13 +30,16 @@ SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells th
 SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
+# The master's word to a worker idle on a kept-alive connection while connections wait in
+# the accept queue: close it and go back to accept() (docs/design.md, "Keep-alive").
+SHED = int(signal.SIGURG)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by the master
 # Their default action would kill the master and orphan its workers (USR2 is
 # gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
 IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
 # Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.setup).
-BLOCKED = (*HANDLED, *IGNORED)
+BLOCKED = (*HANDLED, *IGNORED, signal.SIGURG)
 _SIGTERM = int(signal.SIGTERM)
 _set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 

@@ -48,18 +48,18 @@ class Host(typing.Protocol):
 
     def count_request(self) -> None: ...  # as each request starts; it may set ``stopping``
 
-    def idle(self, sock: socket.socket | None) -> bool: ...  # see Worker.idle (--keepalive-timeout 0)
+    def idle(self, conn: Connection | None) -> None: ...  # see Worker.idle
 
 
 class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
-    __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "_poll", "_continue",
-                 "_req", "_resp", "_t0", "_linger", "_waited", "_got")  # fmt: skip
+    __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "queued", "_poll",
+                 "_continue", "_req", "_resp", "_t0", "_linger", "_waited", "_got")  # fmt: skip
     _req: Request  # the request being answered (set by _handle)
     _resp: Response  # its response, while the app runs
 
-    def __init__(self, sock: socket.socket, names: PeerNames, host: Host) -> None:
+    def __init__(self, sock: socket.socket, names: PeerNames, host: Host, queued: bool = False) -> None:
         self.sock = sock
         self.names = names
         self.host = host
@@ -67,6 +67,7 @@ class Connection:
         self.proto = Protocol(host.config.max_request_body)
         self.out = Writer(sock)
         self.served = 0
+        self.queued = queued  # it waited in the accept queue: its client may have left (_gone)
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
@@ -87,6 +88,10 @@ class Connection:
                 if req.error is not None:
                     self._refuse(req.error.status, req)
                     return
+                if self.queued:
+                    self.queued = False
+                    if self._gone(req):
+                        return
                 self.served += 1
                 self.host.count_request()
                 if not self._handle(req, base):
@@ -125,18 +130,14 @@ class Connection:
         """The first bytes of a request: one blocking recv() in the common case.
 
         The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll(); how a stop ends that wait:
-        Worker.idle.
+        idle kept-alive connection costs no poll(); a stop, or the master's SHED
+        while connections wait in the accept queue, ends that wait (Worker.idle).
         """
         host = self.host
         idle = self.served > 0
-        # Only with --keepalive-timeout 0 must the worker know the idle socket (a stop
-        # wakes it: Worker.idle); otherwise SO_RCVTIMEO ends the wait and a request that
-        # comes during a stop gets `Connection: close`, so two calls per request are saved.
-        wake = idle and not host.config.keepalive_timeout
         try:
-            if wake and not host.idle(self.sock):
-                return self.sock.recv(READ_SIZE, socket.MSG_DONTWAIT)
+            if idle:
+                host.idle(self)
             return self.sock.recv(READ_SIZE)
         except BlockingIOError:
             if idle or host.stopping:
@@ -149,7 +150,7 @@ class Connection:
         except OSError:
             return b""
         finally:
-            if wake:
+            if idle:
                 host.idle(None)
 
     def _deadline(self, spent: float = 0.0) -> float | None:
@@ -195,6 +196,19 @@ class Connection:
                 req.complete = True
             return
         self.proto.feed(data)
+
+    def _gone(self, req: Request) -> bool:
+        """Has the client of a connection that waited in the accept queue closed it
+        (a proxy that gave up)?  Then its request is not run: logged as 499, as nginx
+        does (docs/http.md, "Clients that left").  One poll(), only after a queue."""
+        poller = select.poll()
+        poller.register(self.sock, select.POLLRDHUP)
+        if not poller.poll(0):
+            return False
+        access = self.host.access
+        if access is not None:
+            access.request(self.names.remote_addr, req, 499, 0, self._t0)
+        return True
 
     # -- answering ----------------------------------------------------------
     def _refuse(self, status: int, req: Request | None = None, remote: str | None = None) -> None:

@@ -279,3 +279,14 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
             set_timeouts(lst.sock, timeout, keepalive_timeout)
         if len(listeners) > 1:
             lst.sock.setblocking(False)
+
+
+def queue_length(sock: socket.socket) -> int:
+    """Connections waiting in a listening socket's accept queue: Linux gives the count in
+    TCP_INFO's tcpi_unacked (at byte 24) for a TCP listener; 1 for a unix socket, which
+    has no such count (the caller knows it is readable)."""
+    if sock.family == socket.AF_UNIX:
+        return 1
+    data = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
+    waiting: int = struct.unpack_from("I", data, 24)[0]
+    return max(waiting, 1)

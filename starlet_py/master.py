@@ -23,6 +23,7 @@ from .child import (
     DUMP,
     HANDLED,
     IGNORED,
+    SHED,
     SIG_DFL,
     STOP_SIGNALS,
     arm,
@@ -33,7 +34,7 @@ from .child import (
     set_title,
 )
 from .config import Config
-from .listeners import Listener, close_all
+from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
 from .pool import RESEND, RETIRED, Proc
@@ -64,7 +65,13 @@ class Master:
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
-        self.board = scoreboard.Board(2 * config.max_workers + 2) if config.request_timeout else None
+        keep_alive = config.max_keepalive_reqs != 1
+        need = config.request_timeout or keep_alive
+        self.board = scoreboard.Board(2 * config.max_workers + 2) if need else None
+        # With keep-alive, the listeners are watched for a queue that idle kept-alive
+        # workers must make way for (_shed); seen: when one was first seen, else None.
+        self.watched = [lst.sock for lst in listeners] if keep_alive else []
+        self.seen: float | None = None
         self._wake_r, self._wake_w, self._life = -1, -1, (-1, -1)  # made by _install
 
     # -- signals ------------------------------------------------------------
@@ -112,7 +119,7 @@ class Master:
             # Refuse new connections at once: with our copies (and the workers', see
             # Worker._on_stop) closed, nobody holds the socket but a supervisor.
             close_all(self.listeners)
-            self.listeners = []
+            self.listeners, self.watched = [], []
 
     # -- processes ----------------------------------------------------------
     def _spawn(self, count: int) -> None:
@@ -154,7 +161,7 @@ class Master:
             close_fds((self._wake_r, self._wake_w))  # (its signals came set: child.handed_down)
             arm(master, self._life[1], ends, i)
             if self.board and slot >= 0:
-                scoreboard.attach(self.board, slot)
+                scoreboard.attach(self.board, slot, bool(self.config.request_timeout))
             set_title("worker", self.config.app)
             worker.run()
         except BaseException:
@@ -212,14 +219,28 @@ class Master:
         for pid in pool.overdue(self.pool, now, grace):
             warning(
                 f"worker {pid} still running {grace:g}s after it was told to stop "
-                "(--graceful-timeout); its traceback follows, then SIGKILL"
+                "(--graceful-timeout); its traceback follows"
             )
             self._dump(pid, now)
-        if self.board is not None:
+        if self.board is not None and self.config.request_timeout:
             self._check_requests(self.board, now)
         for pid in pool.kills_due(self.pool, now):
-            self.pool[pid].killed = True
-            self._kill(pid, signal.SIGKILL)
+            self._kill_due(pid)
+
+    def _kill_due(self, pid: int) -> None:
+        """SIGKILL a worker whose traceback was asked for, unless it was for a request
+        (--request-timeout) that has ended since: it then leaves gracefully (it is
+        RETIRED), and the request it may have taken meanwhile is answered."""
+        proc = self.pool[pid]
+        if proc.seq is not None and self.board is not None:
+            slot = proc.slot
+            if not self.board.started(slot) or self.board.seq(slot) != proc.seq:
+                log(f"worker {pid}: that request ended before the SIGKILL; not killed, it leaves gracefully")
+                proc.kill_at = proc.seq = None
+                return
+        warning(f"worker {pid}: SIGKILL")
+        proc.killed = True
+        self._kill(pid, signal.SIGKILL)
 
     def _check_requests(self, board: scoreboard.Board, now: float) -> None:
         """--request-timeout: dump, then kill, a worker stuck in one request; replace it now."""
@@ -228,16 +249,19 @@ class Master:
         }
         limit = self.config.request_timeout
         for pid in pool.stuck(starts, now, limit):
-            seen = board.read(self.pool[pid].slot)
+            proc = self.pool[pid]
+            seq = board.seq(proc.slot)  # before the start: a request begun in between is spared
+            seen = board.read(proc.slot)
             if seen is None:
                 continue  # it finished, or began another request, just now
             start, line = seen
+            proc.seq = seq
             warning(
                 f"worker {pid}: request {line!r} has run {now - start:.1f}s "
-                f"(--request-timeout {limit:g}); its traceback follows, then SIGKILL"
+                f"(--request-timeout {limit:g}); its traceback follows"
             )
             self._dump(pid, now)
-            self.pool[pid].generation = RETIRED  # out of the pool: its replacement forks now
+            proc.generation = RETIRED  # out of the pool: its replacement forks now
 
     def _dump(self, pid: int, now: float) -> None:
         """Ask ``pid`` for its traceback (faulthandler, to stderr); SIGKILL it DUMP_GRACE later."""
@@ -273,6 +297,7 @@ class Master:
                 if self.ready_due and len(pool.current(self.pool, self.generation)) >= config.max_workers:
                     self.ready_due = False
                     self.notify.ready(f"serving with {config.max_workers} workers")
+                self._shed(now)
                 self._wait(self._deadline(now) - now)
         finally:
             close_all(self.listeners)
@@ -287,13 +312,41 @@ class Master:
         )  # fmt: skip
 
     def _wait(self, timeout: float) -> None:
-        """Sleep until a signal arrives or ``timeout`` passes."""
+        """Sleep until a signal arrives or ``timeout`` passes; with keep-alive, also until
+        a connection waits in a listener's queue (see _shed)."""
         if self.pending:
             return
-        ready, _, _ = select.select([self._wake_r], [], [], max(timeout, 0.0))
-        if ready:
+        fds: list[Any] = [self._wake_r]
+        if self.watched and self.seen is None:
+            fds += self.watched
+        elif self.seen is not None:
+            timeout = min(timeout, self.seen + pool.SHED_DELAY - time.monotonic())
+        ready, _, _ = select.select(fds, [], [], max(timeout, 0.0))
+        if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 512):
                     pass
             except BlockingIOError:
                 pass
+        if self.seen is None and len(ready) > (self._wake_r in ready):
+            self.seen = time.monotonic()  # a connection waits: does a free worker take it?
+
+    def _shed(self, now: float) -> None:
+        """Connections still waiting SHED_DELAY after one was seen, while workers sit idle
+        on kept-alive connections: tell as many of those as connections wait to close
+        them (Worker._on_shed).  An idle connection must never keep a waiting one from
+        being served (docs/design.md, "Keep-alive")."""
+        if self.seen is None or now < self.seen + pool.SHED_DELAY:
+            return
+        self.seen = None
+        waiting = select.select(self.watched, [], [], 0)[0]
+        if not waiting or self.board is None:
+            return
+        board = self.board
+        idle = [pid for pid, p in self.pool.items() if p.slot >= 0 and not p.killed and board.idle(p.slot)]
+        count = min(len(idle), sum(queue_length(sock) for sock in waiting))
+        if count:
+            debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")
+        for pid in idle[:count]:
+            self._kill(pid, SHED)
+        self.seen = now  # look again after SHED_DELAY

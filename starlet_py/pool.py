@@ -12,6 +12,9 @@ from collections.abc import Mapping
 RESEND = 1.0  # seconds between TERMs to workers that are still alive (one may race accept)
 TICK = 1.0  # the master wakes at least this often: the scoreboard and the timeouts are read then
 DUMP_GRACE = 0.5  # seconds between asking a worker for its traceback and SIGKILLing it
+# With keep-alive: how long a connection may wait in the accept queue for a free worker
+# before workers idle on kept-alive connections are told to make way (Master._shed).
+SHED_DELAY = 0.02
 RETIRED = -1  # the generation of a worker that left the pool (USR1, or being killed)
 
 
@@ -22,7 +25,7 @@ class Proc:
     the master, and so into the memory every worker shares (docs/design.md, "Memory").
     """
 
-    __slots__ = ("generation", "slot", "told", "kill_at", "killed")
+    __slots__ = ("generation", "slot", "told", "kill_at", "killed", "seq")
 
     def __init__(
         self,
@@ -34,10 +37,13 @@ class Proc:
         killed: bool = False,
     ) -> None:
         self.generation = generation
-        self.slot = slot  # its scoreboard slot (-1: none; --request-timeout off)
+        self.slot = slot  # its scoreboard slot (-1: none)
         self.told = told  # when it was first told to stop (TERM)
         self.kill_at = kill_at  # its traceback was asked for; SIGKILL is due then
         self.killed = killed  # SIGKILL sent, not yet reaped
+        # The scoreboard's sequence number of the request that ran past --request-timeout:
+        # the SIGKILL is only for that request (None: for whatever it does, --graceful-timeout).
+        self.seq: float | None = None
 
     def __repr__(self) -> str:  # for the table tests' failure messages
         return f"Proc({self.generation}, {self.slot}, told={self.told}, kill_at={self.kill_at})"

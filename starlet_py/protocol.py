@@ -16,7 +16,7 @@ import httptools
 from .chunks import Chunks, Cutter
 from .errors import ClientDisconnected, HTTPError
 from .request import Request as Request  # re-exported: the request is the protocol's product
-from .rfc import PATH_QUERY, check_codings, check_host, check_target, find_line, method_status, spoken_version
+from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
 
 MAX_REQUEST_LINE = 8192  # longer target: 414
 MAX_FIELD = 8192  # one header field (name + value): 431
@@ -225,9 +225,9 @@ class Protocol(Cutter):
             raise HTTPError(501, "CONNECT is not supported")
         if method == "SOURCE":
             raise HTTPError(400, "SOURCE is Icecast's, not HTTP's")
-        if target[:1] != b"/" or b"%" in target or target.translate(None, PATH_QUERY):
+        if target[:1] != b"/" or b"%00" in target:
             req.authority = check_target(method, target)
-        # (else origin-form with no escapes and only allowed bytes: check_target passes it)
+        # (else origin-form without "%00": llhttp let only visible ASCII through, all accepted)
         host = req.host
         if host and host not in _GOOD_HOSTS:
             check_host(host)

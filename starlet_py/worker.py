@@ -18,16 +18,19 @@ import select
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
+from . import scoreboard
 from .accesslog import AccessLog
-from .child import BLOCKED, SIG_DFL, SIG_IGN, STOP_SIGNALS, Handler, set_handler, set_mask
+from .child import BLOCKED, SHED, SIG_DFL, SIG_IGN, STOP_SIGNALS, Handler, set_handler, set_mask
 from .config import Config
 from .connection import Connection
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
+from .response import error_answer
 from .wsgi import builder, template
 
 if TYPE_CHECKING:
@@ -38,6 +41,10 @@ _TRANSIENT = {errno.ECONNABORTED, errno.EAGAIN, errno.EPROTO, errno.ENETDOWN, er
               errno.EHOSTDOWN, errno.ENONET, errno.EHOSTUNREACH, errno.EOPNOTSUPP,
               errno.ENETUNREACH, errno.EINTR}  # fmt: skip
 _NOFD = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+# An accept() that returns faster than this did not wait: the connection waited in the queue,
+# and its client may have left meanwhile (Connection.serve checks before the app runs).
+QUEUED = 0.0002
+STOP_GRACE = 0.5  # seconds a stopping worker still waits for a request on an idle connection
 
 
 def recycle_limit(config: Config, rng: random.Random) -> int:
@@ -67,7 +74,7 @@ class Worker:
         self.listeners = listeners
         self.child_exit = child_exit
         self.stopping = False
-        self._idle: socket.socket | None = None  # a kept-alive connection between requests
+        self._idle: Connection | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.wakeup_fd = -1
@@ -82,18 +89,36 @@ class Worker:
         if self.limit and self.requests >= self.limit:
             self.stopping = True
 
-    def idle(self, sock: socket.socket | None) -> bool:
-        """``sock`` now waits for its next request (None: it no longer does); called only
-        with --keepalive-timeout 0.
+    def idle(self, conn: Connection | None) -> None:
+        """``conn`` now waits for its next request (None: it no longer does).
 
-        A stop otherwise leaves that wait to its --keepalive-timeout: closing at once
-        would race a client (or nginx's pool) sending its next request right then,
-        which a POST cannot survive; a request that comes gets ``Connection: close``.
-        With --keepalive-timeout 0 nothing would end the wait, so a stop wakes it
-        (_on_stop), and False says: already stopping, do not block at all.
+        The scoreboard tells the master it is idle; meanwhile a stop, or the master's
+        SHED, ends the wait (_end_wait).
         """
-        self._idle = sock
-        return not self.stopping
+        self._idle = conn
+        slot = scoreboard.slot
+        if slot is not None:
+            slot.idle(conn is not None)
+        if conn is not None and self.stopping:
+            self._end_wait(conn, True)
+
+    def _end_wait(self, conn: Connection, stop: bool) -> None:
+        """No more requests on the idle ``conn``: one already arriving is still answered,
+        with `Connection: close`.  A stop waits STOP_GRACE for it (the signal interrupts
+        the recv(), which is retried under the new SO_RCVTIMEO); a SHED shuts the reading
+        side, which wakes the recv() at once (connections are waiting)."""
+        conn.limit = 0
+        try:
+            if stop:
+                set_timeouts(conn.sock, self.config.timeout, STOP_GRACE)
+            else:
+                conn.sock.shutdown(socket.SHUT_RD)
+        except OSError:
+            pass
+
+    def _on_shed(self, signum: int, frame: FrameType | None) -> None:
+        if self._idle is not None:  # see master.Master._shed
+            self._end_wait(self._idle, False)
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
@@ -102,22 +127,17 @@ class Worker:
         # module docstring.  A supervisor's own copy keeps the port open.
         for lst in self.listeners:
             lst.sock.close()
-        idle = self._idle  # only ever set with --keepalive-timeout 0 (idle)
-        if idle is not None:
-            # Shutting the reading side wakes its recv(), and still lets what already
-            # arrived be read.
-            try:
-                idle.shutdown(socket.SHUT_RD)
-            except OSError:
-                pass
+        if self._idle is not None:
+            self._end_wait(self._idle, True)
 
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
-        ours, CHLD as by default (SIGUSR2 dumps our traceback: child.DUMP).  A forked
+        ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
+        dumps our traceback: child.DUMP).  A forked
         worker inherits them (child.handed_down); setup() sets them otherwise."""
         on_stop = self._on_stop
         return [*((sig, on_stop) for sig in STOP_SIGNALS), (signal.SIGHUP, SIG_IGN),
-                (signal.SIGUSR1, SIG_IGN), (signal.SIGCHLD, SIG_DFL)]  # fmt: skip
+                (signal.SIGUSR1, SIG_IGN), (signal.SIGCHLD, SIG_DFL), (SHED, self._on_shed)]  # fmt: skip
 
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
@@ -196,14 +216,22 @@ class Worker:
                 except Exception:
                     log_exc("error in --child-exit hook")
 
-    def _serve(self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any]) -> None:
-        if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
-            set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
+    def _serve(
+        self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any], queued: bool
+    ) -> None:
         try:
-            Connection(conn, peer_names(conn, addr, listener), self).serve(base)
+            if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
+                set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
+            Connection(conn, peer_names(conn, addr, listener), self, queued).serve(base)
         except Exception:
-            # A bug of ours: log it, lose this connection, keep the worker.
+            # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
+            # that the client never hangs), keep the worker.
             log_exc("internal error serving a connection")
+            try:
+                conn.send(error_answer(500), socket.MSG_DONTWAIT)
+            except OSError:
+                pass
+            conn.close()
 
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]
@@ -211,17 +239,19 @@ class Worker:
         # socket.accept() wraps the new fd through enum-typed properties; doing it
         # with plain ints saves that work on every connection.
         accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
-        new = socket.socket
+        new, clock = socket.socket, time.monotonic
         while not self.stopping:
             try:
+                t = clock()
                 fd, addr = accept()
+                queued = clock() - t < QUEUED
                 conn = new(family, kind, 0, fd)
             except OSError as e:
                 if self.stopping:
                     break
                 self._accept_failed(e)
                 continue
-            self._serve(conn, addr, listener, base)
+            self._serve(conn, addr, listener, base, queued)
 
     def _accept_many(self, base: dict[str, Any]) -> None:
         # Listeners are non-blocking here (the master made them so for every process
@@ -235,8 +265,12 @@ class Worker:
             poller.register(fd, select.POLLIN)
             by_fd[fd] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
+        clock = time.monotonic
         while not self.stopping:
-            for fd, _ in poller.poll():
+            t = clock()
+            ready = poller.poll()
+            queued = clock() - t < QUEUED  # poll() did not wait: see QUEUED
+            for fd, _ in ready:
                 if fd == self.wakeup_fd:
                     self.drain_wakeup()
                     continue
@@ -248,7 +282,7 @@ class Worker:
                         return  # the stop handler closed the listeners
                     self._accept_failed(e)
                     continue
-                self._serve(conn, addr, lst, base)
+                self._serve(conn, addr, lst, base, queued)
                 if self.stopping:
                     return
 

@@ -75,6 +75,9 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
         target = raw[raw.index("://") + 3 + len(authority) :]
         if target[:1] != "/":
             target = "/" + target
+    if "#" in target:
+        # A fragment is the client's (RFC 3986 §3.5): dropped, as nginx's $uri drops it.
+        target = target.partition("#")[0]
     path, _, query = target.partition("?")
     if "%" in path:
         path = unquote(path.encode("latin-1")).decode("latin-1")

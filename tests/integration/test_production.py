@@ -10,6 +10,7 @@ import re
 import signal
 import socket
 import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -158,15 +159,60 @@ def test_a_stuck_request_is_logged_with_its_traceback_and_its_worker_replaced_at
     mark = tmp_path / "hang"
     line = re.search(
         rf"worker {stuck}: request 'GET /hang\?mark={re.escape(quote(str(mark)))} HTTP/1.1' "
-        r"has run (\d+\.\d)s \(--request-timeout 1\); its traceback follows, then SIGKILL",
+        r"has run (\d+\.\d)s \(--request-timeout 1\); its traceback follows\n",
         log,
     )
     assert line and float(line[1]) >= 1.0, log
     after = log[line.end() :]
     assert re.search(r'File ".*stuck\.py", line \d+ in stuck_forever\n', after), log
     assert re.search(r'File ".*stuck\.py", line \d+ in application\n', after), log
-    assert f"worker {stuck} killed by SIGKILL" in after
+    assert re.search(rf"worker {stuck}: SIGKILL\n.*worker {stuck} killed by SIGKILL", after, re.S), log
     assert get(server).status == 200
+
+
+def _trials(server: Server, durations: list[float], lost: list[str]) -> None:
+    """The issue's scenario, once per duration: a slow request just past --request-timeout
+    (1 s), then 0.2 s later three short ones, which queue behind it on the one worker."""
+    for slow in durations:
+        first = send(server, f"/sleep?s={slow}")
+        threading.Event().wait(0.2)
+        short = [send(server, "/sleep?s=0.3") for _ in range(3)]
+        with first:
+            read_all(first)  # answered, or closed by the SIGKILL: either is right
+        for i, conn in enumerate(short):
+            with conn:
+                data = read_all(conn)
+            if not data.endswith(b"slept"):
+                lost.append(f"slow {slow}s: short request {i} got {data[:60]!r}")
+
+
+def test_request_timeout_never_kills_the_request_that_came_after_the_slow_one(
+    make_server: type[Server], tmp_path: Path, orphans: set[int]
+) -> None:
+    # 20 trials over two single-worker servers at once; the slow request ends at varied
+    # moments after the master's traceback signal, where the SIGKILL used to land on the
+    # next request.  A truly stuck request is still killed.
+    args = ["--request-timeout", "1", "--max-workers", "1"]
+    servers = [make_server(APP, args, workers=1) for _ in range(2)]
+    for server in servers:
+        orphans.update(server.workers())
+    lost: list[str] = []
+    plans = [[1.3 + 0.06 * i for i in range(10)], [1.33 + 0.06 * i for i in range(10)]]
+    threads = [
+        threading.Thread(target=_trials, args=(sv, plan, lost))
+        for sv, plan in zip(servers, plans, strict=True)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert lost == []
+    log = servers[0].log() + servers[1].log()
+    assert "not killed, it leaves gracefully" in log  # the race the fix is about did happen
+    conn, stuck = hang(servers[0], tmp_path)
+    with conn:
+        assert read_all(conn) == b""
+    wait_for(lambda: f"worker {stuck}: SIGKILL" in servers[0].log(), what="the stuck worker killed")
 
 
 def test_a_request_under_the_limit_and_an_idle_keepalive_connection_are_not_killed(
@@ -359,8 +405,11 @@ def test_notify_under_systemd_socket_activate_with_the_example_unit(tmp_path: Pa
         sock.bind(path)
         port = free_port()
         cmd = ["systemd-socket-activate", "-l", f"127.0.0.1:{port}", "-E", "NOTIFY_SOCKET"]
-        cmd += ["-E", "PYTHONUNBUFFERED", *(a for n in ("PYTHONPATH", "VIRTUAL_ENV") if n in os.environ
-                                             for a in ("-E", n))]
+        cmd += [
+            "-E",
+            "PYTHONUNBUFFERED",
+            *(a for n in ("PYTHONPATH", "VIRTUAL_ENV") if n in os.environ for a in ("-E", n)),
+        ]
         cmd += [*starlet_command(), *options, "--max-workers", "2", APP]
         sup = Supervised(cmd, tmp_path / "activate.log", env={"NOTIFY_SOCKET": path})
         try:
@@ -375,3 +424,33 @@ def test_notify_under_systemd_socket_activate_with_the_example_unit(tmp_path: Pa
             assert sup.proc.wait(20) == 0
         finally:
             sup.stop()
+
+
+# -- an internal error never leaves a client hanging ----------------------------------------
+BROKEN_SETUP = """
+import sys
+from starlet_py import connection, cli
+
+def broken(*args, **kwargs):
+    raise AttributeError("'HttpRequestParser' object has no attribute 'set_dangerous_leniencies'")
+
+connection.Protocol = broken  # what an httptools older than the declared floor did
+sys.exit(cli.main())
+"""
+
+
+def test_a_connection_whose_setup_fails_gets_a_500_and_is_closed(tmp_path: Path) -> None:
+    port = free_port()
+    server = Spawned(
+        ["--listen", f"127.0.0.1:{port}", "--max-workers", "1"],
+        command=[sys.executable, "-c", BROKEN_SETUP],
+    )
+    try:
+        server.wait_workers(1)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as conn:
+            conn.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+            answer = parse_response(read_all(conn))  # at once: a hang fails on the timeout
+        assert answer.status == 500
+        assert "internal error serving a connection" in server.log()
+    finally:
+        assert server.stop() == 0

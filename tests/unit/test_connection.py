@@ -192,14 +192,14 @@ def test_the_recycle_limit_closes_after_its_last_request(client: Callable[..., C
     assert c.worker.stopping is True
 
 
-def test_a_stop_wakes_an_idle_connection_without_keepalive_timeout(client: Callable[..., Client]) -> None:
+def test_a_shed_ends_the_wait_of_an_idle_connection_at_once(client: Callable[..., Client]) -> None:
     c = client(max_keepalive_reqs=10, keepalive_timeout=0)
     thread = c.in_thread()
     c.sock.sendall(GET)
     assert c.sock.recv(65536) == answer(b"/x")
     while c.worker._idle is None and thread.is_alive():
         thread.join(0.01)  # until the connection waits for its next request
-    c.worker._on_stop(signal.SIGTERM, None)  # what the signal runs: it shuts the idle socket's reading side
+    c.worker._on_shed(signal.SIGURG, None)  # what the master's SHED runs: shuts the reading side
     thread.join(10)
     assert not thread.is_alive()
     assert (c.read_all(), c.worker._idle) == (b"", None)
@@ -271,8 +271,12 @@ def test_file_wrapper_goes_out_with_sendfile(client: Callable[..., Client], tmp_
 
 @pytest.mark.parametrize(
     "data",
-    [GET + CLOSE, b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + CLOSE,
-     b"GET / HTTP/1.1\r\n\r\n", b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n"],
+    [
+        GET + CLOSE,
+        b"POST /p HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\n\r\nabc" + CLOSE,
+        b"GET / HTTP/1.1\r\n\r\n",
+        b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n",
+    ],
     ids=["keep-alive then close", "post", "no Host (400)", "bad target (400)"],
 )
 def test_a_connection_leaves_no_cyclic_garbage(data: bytes) -> None:

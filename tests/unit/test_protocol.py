@@ -339,6 +339,10 @@ def test_expect_100_continue_is_accepted_in_any_case() -> None:
         (b"http://example.com:8080/p?q", b"example.com:8080"),
         (b"HTTPS://[::1]?q", b"[::1]"),
         (b"http://h", b"h"),
+        # What real clients send unescaped passes; the authority is still checked.
+        (b"/v?ids[]=1&filter[a]=x|y", None),
+        (b'/[x]{y}^"`<b>\\%zz#f', None),
+        (b"http://h:1/[x]?a[]=|#f", b"h:1"),
     ],
 )
 def test_authority_of_the_target_is_kept(target: bytes, authority: bytes | None) -> None:
@@ -506,6 +510,11 @@ ERRORS: list[tuple[str, bytes, int]] = [
     ("two-content-types", b"POST / HTTP/1.1\r\nHost: h\r\nContent-Type: a\r\ncontent-type: a\r\n\r\n", 400),
     ("garbage", b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),
     ("relative-target", b"GET foo HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("nul-escape-in-path", b"GET /a%00b HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("nul-escape-in-absolute-path", b"GET http://h/a%00 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("raw-8-bit-in-target", b"GET /caf\xe9 HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("del-in-target", b"GET /a\x7f HTTP/1.1\r\nHost: h\r\n\r\n", 400),
+    ("bad-char-in-target-authority", b"GET http://h|x/ HTTP/1.1\r\nHost: h\r\n\r\n", 400),
     ("space-in-field-name", b"GET / HTTP/1.1\r\nHost: h\r\nBad Name: x\r\n\r\n", 400),
     ("bare-lf-in-value", b"GET / HTTP/1.1\r\nHost: h\r\nX: a\rb\r\n\r\n", 400),
     ("target-9000", b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),

@@ -194,6 +194,23 @@ def test_build_does_not_change_the_template() -> None:
         ("/p?a=%20b&c=d+e", "/p", "a=%20b&c=d+e"),
         ("/p?q=%E3%81%82&r=a?b", "/p", "q=%E3%81%82&r=a?b"),
         ("/%E3%81%82?%E3%81%82", "/\xe3\x81\x82", "%E3%81%82"),
+        # What real clients send unescaped (docs/http.md, "Request targets"): passed as is.
+        ("/version?ids[]=1&ids[]=2", "/version", "ids[]=1&ids[]=2"),  # axios
+        ("/v?filter[name]=x&page[size]=10", "/v", "filter[name]=x&page[size]=10"),  # JSON:API
+        ("/version/[x]", "/version/[x]", ""),
+        ('/{x}^"`<b>|\\', '/{x}^"`<b>|\\', ""),
+        ('/p?fields=a|b&q="{x}"^`<b>\\', "/p", 'fields=a|b&q="{x}"^`<b>\\'),
+        ("/%5B%5d%7C", "/[]|", ""),
+        # An invalid escape stays as it is (as Werkzeug and gunicorn leave it).
+        ("/a%zz", "/a%zz", ""),
+        ("/%zz%41%4%", "/%zzA%4%", ""),
+        ("/p?q=%zz", "/p", "q=%zz"),
+        ("/p?x=%00", "/p", "x=%00"),  # the query is raw: no NUL in it
+        # A fragment is dropped (REQUEST_URI keeps it), as nginx's $uri drops it.
+        ("/a#frag", "/a", ""),
+        ("/a?b=1#c?d", "/a", "b=1"),
+        ("/public#/../admin", "/public", ""),
+        ("/a#%00", "/a", ""),
     ],
 )
 def test_path_info_decoded_query_string_raw(target: str, path: str, query: str) -> None:
@@ -202,9 +219,13 @@ def test_path_info_decoded_query_string_raw(target: str, path: str, query: str) 
     assert env["REQUEST_URI"] == env["RAW_URI"] == target
 
 
-def test_bad_escape_is_refused_before_the_environ() -> None:
+@pytest.mark.parametrize(
+    "target", [b"/%00", b"/a%00b?c", b"/a/%00#x", b"http://h/%00", b"HTTPS://h:1/a%00?b"]
+)
+def test_nul_in_the_path_is_refused_before_the_environ(target: bytes) -> None:
+    """A %00 would put a NUL into PATH_INFO, which apps hand to C (open, stat): 400."""
     proto = Protocol()
-    proto.feed(b"GET /%zz HTTP/1.1\r\nHost: h\r\n\r\n")
+    proto.feed(b"GET " + target + b" HTTP/1.1\r\nHost: h\r\n\r\n")
     (req,) = proto.queue
     assert isinstance(req.error, HTTPError) and req.error.status == 400
 
@@ -218,6 +239,13 @@ def test_absolute_form_target() -> None:
 def test_absolute_form_without_path() -> None:
     env = environ_for(get("http://example.com"))
     assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/", "")
+
+
+def test_absolute_form_with_brackets_and_a_fragment() -> None:
+    env = environ_for(get("http://example.com/#f"))
+    assert (env["PATH_INFO"], env["QUERY_STRING"], env["SERVER_NAME"]) == ("/", "", "example.com")
+    env = environ_for(get("http://example.com/[x]%zz?a[]=1|2#f"))
+    assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/[x]%zz", "a[]=1|2")
 
 
 def test_absolute_form_with_empty_path_keeps_the_query() -> None:
@@ -501,8 +529,7 @@ def test_mixed_operations_match_bytesio(make: Callable[[], Body]) -> None:
 def test_never_reads_past_the_body() -> None:
     proto = Protocol()
     proto.feed(  # one feed: the body and the next request together
-        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhello"
-        b"GET /next HTTP/1.1\r\nHost: h\r\n\r\n"
+        b"POST /a HTTP/1.1\r\nHost: h\r\nContent-Length: 5\r\n\r\nhelloGET /next HTTP/1.1\r\nHost: h\r\n\r\n"
     )
     req, following = proto.queue
     inp = Input(req, no_pull)
