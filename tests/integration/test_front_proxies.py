@@ -108,6 +108,18 @@ def stop_clean(server: Supervised, within: float) -> None:
     assert "Traceback" not in log and "still running" not in log, log[-3000:]
 
 
+def fill_pools(ports: list[int], upstream: int, at_once: int = 8, path: str = "/gen?size=100") -> int:
+    """Requests, ``at_once`` at a time, through the example's pooled locations ``ports``;
+    then nothing is in flight and nginx's pools hold idle connections.  Returns how many
+    TCP connections to starlet-py stay open."""
+    with ThreadPoolExecutor(at_once) as pool:
+        results = list(pool.map(lambda i: timed_get(ports[i % len(ports)], path, 10.0), range(4 * at_once)))
+    assert [e for _, e in results if e] == []
+    pooled = tcp_established(upstream)
+    assert pooled > 0, "nginx kept no idle connection"
+    return pooled
+
+
 # -- 3. nginx: more pooled connections than workers --------------------------------
 
 NGINX_WORKERS = 8  # what worker_processes auto gives on an 8-core machine
@@ -139,11 +151,16 @@ def test_nginx_pools_larger_than_the_pool_of_workers(tmp_path: Path, public: Pat
         assert stats.failures == [], stats.failures[:10]
         assert stats.retries == 0 and stats.ok == stats.sent > 1000
 
-        # Nothing in flight now; the pools hold their idle connections.
-        with ThreadPoolExecutor(8) as pool:
-            results = list(pool.map(lambda _: timed_get(ports[2], "/gen?size=100", 3.0), range(40)))
+        # The pools fill with idle connections (as many requests at once as there are
+        # workers: they need not queue); then nothing is in flight.
+        pinned = fill_pools(ports[:1], upstream, workers, "/gen?size=100&delay=0.2")
+        # workers - 1 requests at once need workers that sit on idle pooled connections.
+        with ThreadPoolExecutor(workers - 1) as pool:
+            path = "/gen?size=100&delay=0.3"
+            results = list(pool.map(lambda _: timed_get(ports[2], path, 3.0), range(3 * (workers - 1))))
         slowest = max(t for t, _ in results)
-        print(f"[nginx x{NGINX_WORKERS}] unpooled after the load: slowest {slowest:.3f}s")
+        print(f"[nginx x{NGINX_WORKERS}] pinned {pinned}; unpooled, 0.3 s each: slowest {slowest:.3f}s")
+        assert pinned >= workers // 2, "the pools hold too few idle connections for the test to mean much"
         assert [e for _, e in results if e] == []
         assert slowest < 1.0, sorted(t for t, _ in results)[-5:]
         # nginx resent the GETs whose pooled connection was closed under them: those
@@ -459,18 +476,6 @@ def test_posts_haproxy_gave_up_on_are_not_run(tmp_path: Path, public: Path) -> N
 GRACE = ("--graceful-timeout", "3")
 
 
-def fill_pools(ports: list[int], upstream: int) -> int:
-    """Requests, several at once, through the example's two pooled locations (TCP and unix
-    upstreams); then nothing is in flight and nginx's pools hold idle connections.
-    Returns how many TCP connections to starlet-py stay open."""
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(lambda i: timed_get(ports[i % 2], "/gen?size=100", 10.0), range(32)))
-    assert [e for _, e in results if e] == []
-    pooled = tcp_established(upstream)
-    assert pooled > 0, "nginx kept no idle connection"
-    return pooled
-
-
 @pytest.mark.parametrize("supervisor", ["none", "start_server"])
 def test_stop_with_idle_pooled_connections(tmp_path: Path, public: Path, supervisor: str) -> None:
     """The README's command (with --graceful-timeout 3) behind the example nginx; the pools
@@ -486,7 +491,7 @@ def test_stop_with_idle_pooled_connections(tmp_path: Path, public: Path, supervi
             ports,
             prefix,
         ):
-            pooled = fill_pools(ports, upstream_port(prefix))
+            pooled = fill_pools(ports[:2], upstream_port(prefix), path="/gen?size=100&delay=0.1")
             print(f"\n[stop] idle pooled TCP connections: {pooled}")
             stop_clean(starlet, 2.0)
         return
@@ -496,7 +501,7 @@ def test_stop_with_idle_pooled_connections(tmp_path: Path, public: Path, supervi
     nginx: Supervised | None = None
     try:
         nginx, ports = start_nginx(prefix, upstream, sock)
-        pooled = fill_pools(ports, upstream)
+        pooled = fill_pools(ports[:2], upstream, path="/gen?size=100&delay=0.1")
         print(f"\n[stop] idle pooled TCP connections: {pooled}")
         stop_clean(sup, 2.0)
         assert sup.group() == [], "a process of ours outlived start_server"
