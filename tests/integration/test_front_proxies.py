@@ -9,7 +9,7 @@ must cope whatever the proxy's sizing:
 * an idle kept-alive connection never keeps a waiting connection from being served;
 * a request whose client (the proxy) gave up while it waited in the queue is not
   given to the app: the access log shows it as 499;
-* a stop closes idle kept-alive connections at once: it ends in well under
+* a stop closes idle kept-alive connections promptly: it ends well within
   --graceful-timeout, with no traceback logged.
 
 Every test runs the repository's own example file (examples/nginx.conf,
