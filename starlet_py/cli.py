@@ -1,8 +1,8 @@
-"""The ``starlet-py`` command: options generated from Config, env overrides, start.
+"""The ``starlet-py`` command: the command line and STARLET_* variables -> a Config, then serve.
 
-Every option can also come from ``STARLET_<OPTION>`` (e.g. STARLET_MAX_WORKERS);
-the command line wins.  Everything is validated before anything forks: a bad
-value or APP is one line on stderr and exit status 2.
+Every option can also come from ``STARLET_<OPTION>`` (STARLET_MAX_WORKERS); the
+command line wins, an empty variable is unset.  Everything is checked before
+anything forks: a bad option, value or APP is one line on stderr and exit status 2.
 """
 
 from __future__ import annotations
@@ -10,21 +10,51 @@ from __future__ import annotations
 import gc
 import os
 import sys
-from collections.abc import Callable
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
-from .config import Config
+from .config import HELP, Config
 from .errors import ConfigError
 from .listeners import close_all, open_listeners, tune
-from .log import log, set_level
+from .log import log, quiet, setup, warning
 
-FIELDS = {f.name: f for f in Config.FIELDS}
-SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's short forms
-# gunicorn's spelling -> ours, for the "did you mean" hint
-GUNICORN = {"--bind": "--listen", "--workers": "--max-workers", "--max-requests": "--max-reqs-per-child",
-            "--max-requests-jitter": "--min-reqs-per-child", "--keep-alive": "--keepalive-timeout",
-            "--access-logfile": "--access-log"}  # fmt: skip
+
+def _kind(hint: Any) -> tuple[type, bool]:
+    """The scalar type of ``int | None``, ``tuple[str, ...]``, ``float``..., and whether it repeats."""
+    args = get_args(hint)
+    return (args[0] if args else hint), get_origin(hint) is tuple
+
+
+KINDS = {name: _kind(hint) for name, hint in get_type_hints(Config).items() if name != "app"}
+KINDS |= {"host": (str, False), "port": (str, False)}
+SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
+YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+FLAGS = {flag: name for name in KINDS for flag in (SHORT.get(name), "--" + name.replace("_", "-")) if flag}
+# gunicorn's options: ours under another name, or what to do instead
+GUNICORN = {
+    "--bind": "--listen",
+    "--workers": "--max-workers",
+    "--worker": "--max-workers",
+    "--max-requests": "--max-reqs-per-child",
+    "--max-requests-jitter": "--min-reqs-per-child",
+    "--keep-alive": "--keepalive-timeout",
+    "--access-logfile": "--access-log",
+    "--user": "run it as that user (systemd's User=)",
+    "--group": "run it in that group (systemd's Group=); --socket-group is the unix socket's",
+    "--chdir": "cd there first (systemd's WorkingDirectory=): APP is imported from the current directory",
+    "--daemon": "it stays in the foreground: run it under systemd or start_server",
+    "--pid": "the master's pid is systemd's $MAINPID, or start_server --pid-file",
+    "--preload": "the app is always loaded once, in the master, before the workers are forked",
+    "--backlog": "we listen with the kernel's largest backlog (sysctl net.core.somaxconn; systemd: Backlog=)",
+    "--reload": "no reloader: restart for new code (under start_server, kill -HUP it: no request is lost)",
+    "--certfile": "no TLS here: let nginx terminate it",
+    "--keyfile": "no TLS here: let nginx terminate it",
+    "--threads": "a worker serves one request at a time: raise --max-workers instead",
+    "--worker-class": "one kind of worker: a process serving one request at a time",
+    "--error-logfile": "the log goes to stderr: redirect it, or let systemd's journal keep it",
+    "--log-file": "the log goes to stderr: redirect it, or let systemd's journal keep it",
+}
 EPILOG = """\
 Every option may also be set as STARLET_<OPTION> in the environment
 (e.g. STARLET_MAX_WORKERS=16, STARLET_PORT=8000); the command line wins, and
@@ -35,7 +65,7 @@ signals to the master:
   HUP              fresh workers from the loaded app (no dropped request);
                    they also reopen --access-log
   USR1             with --spawn-interval, retire one worker per interval,
-                   then exit; otherwise the same as TERM
+                   then exit; otherwise the same as HUP (logrotate's reopen)
   USR2, TTIN, TTOU, WINCH  ignored (logged)
 
 examples:
@@ -53,52 +83,31 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _convert(kind: type, text: str, what: str) -> Any:
-    if kind is bool:
-        if text.lower() in ("1", "true", "yes", "on"):
-            return True
-        if text.lower() in ("0", "false", "no", "off", ""):
-            return False
-    else:
-        try:
-            return kind(text)
-        except ValueError:
-            pass
-    fail(f"{what}: expected {kind.__name__}, got {text!r}")
+def _close(name: str, known: Iterable[str]) -> str | None:
+    """The one known name that ``name`` begins, or is a near typo of (difflib ratio 0.8), else None."""
+    known = list(known)
+    starts = [k for k in known if k.startswith(name)]
+    if len(starts) == 1:
+        return starts[0]
+    import difflib  # only on this error path
+
+    return next(iter(difflib.get_close_matches(name, known, 1, 0.8)), None)
 
 
-def _octal(text: str, what: str) -> int:
+def _value(name: str, text: str, source: str) -> Any:
+    """``text`` as option ``name``'s type; ``source`` (its flag or variable) names it in the error."""
+    kind = KINDS[name][0]
     try:
-        return int(text, 8)
+        if name == "socket_mode":
+            return int(text, 8)
+        if kind is not bool:
+            return kind(text)
+        if text.lower() in YES + NO:
+            return text.lower() in YES
     except ValueError:
-        fail(f"{what}: expected an octal mode like 660, got {text!r}")
-
-
-def _flags() -> dict[str, str]:
-    """Each spelling of an option (-w, --max-workers) -> where its value goes."""
-    flags = {"-h": "help", "--help": "help"}
-    for f in Config.FIELDS[1:]:  # APP is the positional argument
-        flags |= {SHORT[f.name]: f.name} if f.name in SHORT else {}
-        flags["--" + f.name.replace("_", "-")] = f.name
-    return flags | {"--host": "host", "--port": "port", "--version": "version"}
-
-
-def _check_long_options(known: list[str], argv: list[str]) -> None:
-    """An unknown --option is one line, with a hint when it is close to a known one.
-
-    Checked before parsing, so that it is the first error (gunicorn's spelling:
-    ``--workers 4 app:app``), not one about its value.
-    """
-    for arg in argv:
-        if arg == "--":
-            return
-        name = arg.partition("=")[0]
-        if not name.startswith("--") or len([k for k in known if k.startswith(name)]) == 1 or name in known:
-            continue  # known, or an unambiguous abbreviation
-        import difflib  # only on this error path
-
-        close = GUNICORN.get(name) or next(iter(difflib.get_close_matches(name, known, 1)), None)
-        fail(f"unrecognized option {name}" + (f": did you mean {close}?" if close else ""))
+        pass
+    wanted = "an octal mode like 660" if name == "socket_mode" else kind.__name__
+    fail(f"{source}: expected {wanted}, got {text!r}")
 
 
 def _is_value(arg: str) -> bool:
@@ -107,54 +116,41 @@ def _is_value(arg: str) -> bool:
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    """The command line -> {field: value}, converted; a repeatable option's values in a list.
+    """The command line -> {option: value} ("app" included); a repeatable option's values in a list.
 
-    As argparse did (docs/design.md, "Command line"): ``--opt value`` or
-    ``--opt=value``, ``-w 4`` or ``-w4``, unambiguous abbreviations, ``--`` ends
-    the options; exits 0 after --help and --version, 2 after a one-line error.
+    ``--opt value``, ``--opt=value``, ``-w 4`` or ``-w4``; ``--`` ends the options.
+    Exits 0 after --help and --version, 2 after a one-line error.
     """
-    flags = _flags()
-    longs = [k for k in flags if k.startswith("--")]
-    _check_long_options(longs, argv)
     out: dict[str, Any] = {}
     apps: list[str] = []
     args = iter(argv)
     for arg in args:
         if arg == "--":
-            apps.extend(args)
-            break
-        if _is_value(arg):
+            apps += args
+        elif _is_value(arg):
             apps.append(arg)
-            continue
-        name, eq, text = arg.partition("=") if arg[:2] == "--" else (arg[:2], arg[2:3], arg[2:])
-        name = name if name in flags else next((k for k in longs if k.startswith(name)), name)
-        dest = flags.get(name)
-        if dest is None:
-            fail(f"unrecognized arguments: {arg}")
-        if dest in ("help", "version"):
-            sys.stdout.write(_help() if dest == "help" else f"starlet-py {__version__}\n")
+        elif arg in ("-h", "--help", "-V", "--version"):
+            sys.stdout.write(_help() if arg in ("-h", "--help") else f"starlet-py {__version__}\n")
             raise SystemExit(0)
-        shown = "/".join(k for k in flags if flags[k] == dest)  # as argparse: -w/--max-workers
-        field = FIELDS.get(dest)
-        if field is not None and field.kind is bool:
-            if eq:
-                fail(f"argument {shown}: ignored explicit argument {text!r}")
-            out[dest] = True
-            continue
-        if not eq:
-            following = next(args, None)
-            if following is None or not _is_value(following):
-                fail(f"argument {shown}: expected one argument")
-            text = following
-        flag = shown.rpartition("/")[2]
-        value: Any = text
-        if field is not None:
-            value = _octal(text, flag) if field.name == "socket_mode" else _convert(field.kind, text, flag)
-        out[dest] = [*out.get(dest, ()), value] if field is not None and field.repeatable else value
-    if not apps:
-        fail("the following arguments are required: APP")
-    if len(apps) > 1:
-        fail(f"unrecognized arguments: {' '.join(apps[1:])}")
+        else:
+            flag, eq, text = arg.partition("=") if arg[:2] == "--" else (arg[:2], arg[2:], arg[2:])
+            name = FLAGS.get(flag)
+            if name is None:
+                hint = GUNICORN.get(flag) or _close(flag, FLAGS)
+                hint = f"did you mean {hint}?" if hint and hint[:2] == "--" else hint
+                fail(f"unrecognized option {flag}" + (f": {hint}" if hint else ""))
+            kind, repeatable = KINDS[name]
+            if kind is bool and eq:
+                fail(f"{flag} takes no value, got {text!r}")
+            if kind is not bool and not eq:
+                following = next(args, None)
+                if following is None or not _is_value(following):
+                    fail(f"{flag} needs a value")
+                text = following
+            value = True if kind is bool else _value(name, text, "--" + name.replace("_", "-"))
+            out[name] = [*out.get(name, ()), value] if repeatable else value
+    if len(apps) != 1:
+        fail(f"more than one APP: {' '.join(apps)}" if apps else "no APP given (module:callable)")
     return out | {"app": apps[0]}
 
 
@@ -162,19 +158,16 @@ def _help() -> str:
     """The --help text: every option with its default, then the environment, signals, examples."""
     import textwrap  # only for --help
 
-    rows = [("APP", FIELDS["app"].help), ("-h, --help", "show this help message and exit")]
-    for f in Config.FIELDS[1:]:
-        default = f.default
-        shown = "" if default is None or default is False else f" (default {default!r})"
-        if f.repeatable:
-            shown = f" (default {' '.join(default)})" if default else ""
-        elif f.name == "socket_mode":
-            shown = f" (default {default:o})"
-        spelled = ", ".join(k for k, v in _flags().items() if v == f.name)
-        rows.append((spelled + ("" if f.kind is bool else f" {f.metavar}"), f.help + shown))
-    rows += [("--host HOST", "shorthand: listen on HOST (with --port; default 127.0.0.1)"),
-             ("--port PORT", "shorthand: listen on PORT (with --host; default 5000)"),
-             ("--version", "show program's version number and exit")]  # fmt: skip
+    rows = [("APP", "the WSGI app: module:callable, or module (callable 'application')")]
+    rows += [("-h, --help", "show this help and exit"), ("-V, --version", "show the version and exit")]
+    for name in KINDS:
+        metavar, text = HELP[name]
+        default = Config._field_defaults.get(name)
+        default = " ".join(default) if isinstance(default, tuple) else default
+        if default is not None and default is not False and default != "":
+            text += f" (default {default:{'o' if name == 'socket_mode' else ''}})"
+        spelled = ", ".join(flag for flag, n in FLAGS.items() if n == name)
+        rows.append((spelled + ("" if metavar == "-" else f" {metavar}"), text))
     lines = ["usage: starlet-py [OPTION]... APP", "", "A lean prefork WSGI server, after Perl's Starlet.", ""]
     for left, text in rows:
         wrapped = textwrap.wrap(text, 54)
@@ -184,42 +177,44 @@ def _help() -> str:
     return "\n".join(lines) + "\n\n" + EPILOG
 
 
-def config_from(argv: list[str] | None, environ: dict[str, str]) -> Config:
-    """Parse the command line and STARLET_* variables into a validated Config."""
-    args = parse(sys.argv[1:] if argv is None else argv)
-    values: dict[str, Any] = {}
-    for f in Config.FIELDS:
-        if f.name == "app":
-            continue
-        what = "STARLET_" + f.name.upper()
-        env = environ.get(what) or None  # an empty variable means unset
-        if args.get(f.name) is not None:
-            values[f.name] = args[f.name]
-        elif env is not None:
-            if f.repeatable:
-                values[f.name] = env.split()
-            else:
-                values[f.name] = _octal(env, what) if f.name == "socket_mode" else _convert(f.kind, env, what)
-    host, port = args.get("host"), args.get("port")
-    if host is None and port is None and args.get("listen") is None:
-        host, port = environ.get("STARLET_HOST") or None, environ.get("STARLET_PORT") or None
-        base = values.get("listen", ())  # STARLET_LISTEN, if set
-    else:
-        # Added to the command line's --listen; the environment's STARLET_LISTEN loses.
-        base = args.get("listen") or ()
-    if host is not None or port is not None:
+def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
+    """The command line and STARLET_* variables as a checked Config."""
+    given = parse(sys.argv[1:] if argv is None else argv)
+    env: dict[str, Any] = {}
+    for name, (_, repeatable) in KINDS.items():
+        var = "STARLET_" + name.upper()
+        text = environ.get(var)
+        if text:  # an empty variable is unset
+            env[name] = text.split() if repeatable else _value(name, text, var)
+    # --host/--port add to the command line's --listen; STARLET_HOST/PORT count only if it has none.
+    where = given if given.keys() & {"host", "port", "listen"} else env
+    host, port = where.get("host"), where.get("port")
+    values = {k: v for k, v in (env | given).items() if k not in ("host", "port")}
+    if host or port:
         host = host or "127.0.0.1"
         shown = f"[{host}]" if ":" in host else host
-        values["listen"] = [*base, f"{shown}:{port or 5000}"]
-    for name in values:
-        if FIELDS[name].repeatable:
-            values[name] = tuple(values[name])
-    return Config(app=args["app"], **values)
+        values["listen"] = [*where.get("listen", ()), f"{shown}:{port or 5000}"]
+    if values.get("max_workers") == 0:  # the master enforces these: without workers, nothing would
+        for name in ("request_timeout", "graceful_timeout"):
+            if values.get(name):
+                flag = "--" + name.replace("_", "-")
+                raise ConfigError(f"{flag} needs workers to watch: not with --max-workers 0")
+    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+
+
+def unknown_variables(environ: Mapping[str, str]) -> list[str]:
+    """A warning for each STARLET_* variable that is no option (a typo is otherwise silent)."""
+    known = ["STARLET_" + name.upper() for name in KINDS]
+    lines = []
+    for var in sorted(v for v in environ if v.startswith("STARLET_") and v not in known):
+        close = _close(var, known)
+        lines.append(f"unknown variable {var} ignored" + (f": did you mean {close}?" if close else ""))
+    return lines
 
 
 def _load_child_exit(spec: str | None) -> Callable[..., Any] | None:
     try:
-        return loader.load(spec) if spec else None
+        return loader.load(spec, "a function") if spec else None
     except ConfigError as e:
         raise ConfigError(f"--child-exit: {e}") from None
 
@@ -242,8 +237,10 @@ def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
     gc.disable()  # until the fork: see Master.run; workers enable it again
     try:
-        config = config_from(argv, dict(os.environ))
-        set_level(config.log_level)
+        config = config_from(argv, os.environ)
+        setup(config.log_level, os.environ)
+        for line in unknown_variables(os.environ):
+            warning(line)
         app = loader.load(config.app)
         child_exit = _load_child_exit(config.child_exit)
         if config.access_log not in (None, "-"):
@@ -275,6 +272,6 @@ def main(argv: list[str] | None = None) -> int:
     from .master import Master
     from .prewarm import prewarm
 
-    prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
+    with quiet():  # its refusals (a small --max-request-body, say) are nobody's business
+        prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
     return Master(app, config, listeners, child_exit).run()
-

@@ -1,241 +1,145 @@
-"""The server's settings: one frozen class, validated on creation, no I/O.
+"""The server's settings: a NamedTuple that ``check`` validates as ``Config(...)`` makes it; no I/O.
 
-The command line (cli.py) is generated from these fields, so an option is
-spelled once: its name, type, default and help text all live here.  The fields
-are collected here rather than by ``dataclasses``, which imports inspect, ast,
-dis and tokenize into the master: 1.3 MiB that every worker's pool pays for
-(docs/design.md, "Memory").
+An option is written here once: its name, type and default as a field, its text in
+HELP; the command line (cli.py) is generated from them.  Not a dataclass: that
+imports inspect, ast, dis and tokenize into the master, 1.3 MiB that every
+worker's pool pays for (docs/design.md, "Memory").  No ``from __future__ import
+annotations``: the fields' types are objects, which typing need not evaluate from
+strings (11 KiB less in the master).
 """
 
-from __future__ import annotations
-
-from typing import Any, ClassVar, NamedTuple, NoReturn, dataclass_transform
+from typing import Any, NamedTuple
 
 from .accesslog import FORMATS
 from .errors import ConfigError
 from .log import LEVELS
 from .proxy import parse as parse_proxies
 
-KINDS: dict[str, type] = {"str": str, "int": int, "float": float, "bool": bool}
+
+class Settings(NamedTuple):
+    """Every option, with its default; zero is always a real value, never "use the default"."""
+
+    app: str
+    listen: tuple[str, ...] = ("127.0.0.1:5000",)
+    max_workers: int = 10
+    timeout: float = 300.0
+    keepalive_timeout: float = 2.0
+    max_keepalive_reqs: int = 1
+    max_reqs_per_child: int = 1000
+    min_reqs_per_child: int | None = None
+    spawn_interval: float = 0.0
+    err_respawn_interval: float = 1.0
+    graceful_timeout: float = 30.0
+    request_timeout: float = 0.0
+    max_request_body: int = 1073741824
+    min_body_rate: float = 500.0
+    max_worker_rss: int = 0
+    child_exit: str | None = None
+    reuse_port: bool = False
+    warmup: tuple[str, ...] = ()
+    access_log: str | None = None
+    access_log_format: str = "common"
+    log_level: str = "info"
+    forwarded_allow_ips: str = ""
+    socket_mode: int = 0o660
+    socket_group: str | None = None
 
 
-class Field:
-    """One option: ``kind`` is its scalar type; a ``repeatable`` one holds a tuple of them."""
-
-    __slots__ = ("name", "default", "help", "metavar", "kind", "repeatable")
-
-    def __init__(self, default: Any, help: str, metavar: str | None) -> None:
-        self.name = ""
-        self.default, self.help, self.metavar = default, help, metavar
-        self.kind: type = str
-        self.repeatable = False
-
-    def typed(self, name: str, annotation: str) -> Field:
-        """Name it and read its kind from the annotation's text (``int | None``, ``tuple[str, ...]``)."""
-        self.name = name
-        text = annotation.removesuffix(" | None")
-        self.repeatable = text.startswith("tuple[")
-        self.kind = KINDS[text.removeprefix("tuple[").removesuffix(", ...]")]
-        return self
-
-
-def _opt(default: Any, help: str, metavar: str | None = None) -> Any:
-    return Field(default, help, metavar)
-
-
-@dataclass_transform(kw_only_default=True, frozen_default=True)
-class Frozen:
-    """Keyword arguments or the defaults, then ``__post_init__``; no assignment afterwards."""
-
-    FIELDS: ClassVar[tuple[Field, ...]] = ()
-
-    def __init_subclass__(cls) -> None:
-        notes = cls.__dict__.get("__annotations__", {})  # strings: `from __future__ import annotations`
-        cls.FIELDS = tuple(v.typed(k, notes[k]) for k, v in vars(cls).items() if isinstance(v, Field))
-        for f in cls.FIELDS:
-            setattr(cls, f.name, f.default)
-
-    def __init__(self, **values: Any) -> None:
-        for f in self.FIELDS:
-            object.__setattr__(self, f.name, values.pop(f.name, f.default))
-        if values:
-            raise TypeError(f"{type(self).__name__}() got an unexpected keyword argument {min(values)!r}")
-        self.__post_init__()
-
-    def __post_init__(self) -> None:
-        pass
-
-    def __setattr__(self, name: str, value: Any) -> NoReturn:
-        raise AttributeError(f"cannot assign to field {name!r}")
-
-    def __delattr__(self, name: str) -> NoReturn:
-        raise AttributeError(f"cannot delete field {name!r}")
-
-    def _values(self) -> tuple[Any, ...]:
-        return tuple(getattr(self, f.name) for f in self.FIELDS)
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Frozen) and type(other) is type(self) and self._values() == other._values()
-
-    def __hash__(self) -> int:
-        return hash(self._values())
-
-    def __repr__(self) -> str:
-        shown = ", ".join(f"{f.name}={getattr(self, f.name)!r}" for f in self.FIELDS)
-        return f"{type(self).__name__}({shown})"
+# Each option as --help shows it: NAME METAVAR (- for a flag) and its text, continued on
+# indented lines; its type and default are the field's (--host and --port only add to --listen).
+OPTIONS = """\
+listen ADDR  HOST:PORT, [V6]:PORT, PORT (all addresses), a unix socket (a path with a '/', or
+    unix:PATH) or fd://N (an inherited fd); repeatable
+max_workers N  size of the worker pool; 0 serves in the master (no fork)
+timeout S  seconds a read or write may make no progress, and the limit for a whole request head;
+    0 waits forever
+keepalive_timeout S  seconds an idle kept-alive connection may wait for its next request
+max_keepalive_reqs N  requests per connection; 1 disables keep-alive (Starlet's default)
+max_reqs_per_child N  a worker exits after N requests and is replaced; 0 never recycles
+min_reqs_per_child N  if set, each worker's limit is drawn uniformly from [MIN, max-reqs-per-child]
+spawn_interval S  at least S seconds between forks; with USR1, retire one worker every S
+    seconds, then exit (without it, USR1 replaces the workers as HUP does: logrotate's reopen)
+err_respawn_interval S  after a worker dies abnormally, wait S seconds before the next fork
+graceful_timeout S  a worker still running S seconds after it was told to stop (TERM/INT/QUIT, HUP,
+    USR1) has its traceback logged and is killed; 0 waits forever
+request_timeout S  a request in the app for more than S seconds has its worker's traceback logged,
+    and the worker killed and replaced; 0 turns it off
+max_request_body BYTES  largest request body in bytes: a bigger Content-Length gets 413 before the
+    app runs, a chunked body that grows past it fails the app's next read; 0: no limit
+min_body_rate BYTES_PER_S  while the app waits for request body, it must arrive at an average of at
+    least this many bytes/s after a first --timeout of grace (else 408); 0 turns it off
+max_worker_rss MIB  a worker whose resident memory exceeds MIB (checked every 16th request) answers
+    that request with Connection: close and exits; 0 turns it off
+child_exit FUNC  module:func called (no arguments) in a worker just before it exits
+reuse_port -  set SO_REUSEPORT on sockets we bind (restart without a supervisor)
+warmup PATH  GET PATH (or http://HOST/PATH) through the app in the master before forking, so what
+    the app builds lazily is shared by every worker; a non-2xx is an error; repeatable
+access_log PATH  write an access log (one line per answered request) to PATH, or - for stderr
+access_log_format FORMAT  common (Apache's), combined (plus Referer, User-Agent and the
+    microseconds taken) or json (one object per line)
+log_level LEVEL  log only events at this level and above: debug, info, warning, error
+forwarded_allow_ips ADDRS  comma-separated peers (IP addresses, 'unix' for unix-socket clients,
+    '*' for any) whose X-Forwarded-Proto and X-Forwarded-For are believed; default: none
+socket_mode OCTAL  permissions (octal) of the unix sockets we create; nginx's user needs rw: see
+    --socket-group
+socket_group GROUP  group (name or number) of the unix sockets we create; default: our own group
+host HOST  shorthand: listen on HOST (with --port; default 127.0.0.1)
+port PORT  shorthand: listen on PORT (with --host; default 5000)
+"""
+HELP = {
+    n: (m, t.strip()) for n, m, t in (o.split(" ", 2) for o in OPTIONS.replace("\n    ", " ").splitlines())
+}
 
 
-class Config(Frozen):
-    """Validated settings.  Zero is always a real value, never "use the default"."""
+class Config(Settings):
+    """Settings that passed ``check`` (as they are made: ``_replace`` does not check)."""
 
-    app: str = _opt("", "the WSGI app: module:callable, or module (callable 'application')")
-    listen: tuple[str, ...] = _opt(
-        ("127.0.0.1:5000",),
-        "HOST:PORT, [V6]:PORT, PORT (all addresses), a unix socket path, or fd://N "
-        "(an inherited fd); repeatable",
-        "ADDR",
-    )
-    max_workers: int = _opt(10, "size of the worker pool; 0 serves in the master (no fork)", "N")
-    timeout: float = _opt(
-        300.0,
-        "seconds a read or write may make no progress, and the limit for a whole request "
-        "head; 0 waits forever",
-        "S",
-    )
-    keepalive_timeout: float = _opt(
-        2.0, "seconds an idle kept-alive connection may wait for its next request", "S"
-    )
-    max_keepalive_reqs: int = _opt(
-        1, "requests per connection; 1 disables keep-alive (Starlet's default)", "N"
-    )
-    max_reqs_per_child: int = _opt(
-        1000, "a worker exits after N requests and is replaced; 0 never recycles", "N"
-    )
-    min_reqs_per_child: int | None = _opt(
-        None, "if set, each worker's limit is drawn uniformly from [MIN, max-reqs-per-child]", "N"
-    )
-    spawn_interval: float = _opt(
-        0.0, "at least S seconds between forks; with USR1, retire one worker every S", "S"
-    )
-    err_respawn_interval: float = _opt(
-        1.0, "after a worker dies abnormally, wait S seconds before the next fork", "S"
-    )
-    graceful_timeout: float = _opt(
-        30.0,
-        "a worker still running S seconds after it was told to stop (TERM/INT/QUIT, HUP, "
-        "USR1) has its traceback logged and is killed; 0 waits forever",
-        "S",
-    )
-    request_timeout: float = _opt(
-        0.0,
-        "a request in the app for more than S seconds has its worker's traceback logged, "
-        "and the worker killed and replaced; 0 turns it off",
-        "S",
-    )
-    max_request_body: int = _opt(
-        1073741824,
-        "largest request body in bytes: a bigger Content-Length gets 413 before the app "
-        "runs, a chunked body that grows past it fails the app's next read; 0: no limit",
-        "BYTES",
-    )
-    min_body_rate: float = _opt(
-        500.0,
-        "while the app waits for request body, it must arrive at an average of at least "
-        "this many bytes/s after a first --timeout of grace (else 408); 0 turns it off",
-        "BYTES_PER_S",
-    )
-    max_worker_rss: int = _opt(
-        0,
-        "a worker whose resident memory exceeds MIB (checked every 16th request) answers "
-        "that request with Connection: close and exits; 0 turns it off",
-        "MIB",
-    )
-    child_exit: str | None = _opt(
-        None, "module:func called (no arguments) in a worker just before it exits", "FUNC"
-    )
-    reuse_port: bool = _opt(False, "set SO_REUSEPORT on sockets we bind (restart without a supervisor)")
-    warmup: tuple[str, ...] = _opt(
-        (),
-        "GET PATH (or http://HOST/PATH) through the app in the master before forking, so "
-        "what the app builds lazily is shared by every worker; a non-2xx is an error; repeatable",
-        "PATH",
-    )
-    access_log: str | None = _opt(
-        None, "write an access log (one line per answered request) to PATH, or - for stderr", "PATH"
-    )
-    access_log_format: str = _opt(
-        "common",
-        "common (Apache's), combined (plus Referer, User-Agent and the microseconds taken) "
-        "or json (one object per line)",
-        "FORMAT",
-    )
-    log_level: str = _opt(
-        "info", "log only events at this level and above: debug, info, warning, error", "LEVEL"
-    )
-    forwarded_allow_ips: str = _opt(
-        "",
-        "comma-separated peers (IP addresses, 'unix' for unix-socket clients, '*' for any) "
-        "whose X-Forwarded-Proto and X-Forwarded-For are believed; default: none",
-        "ADDRS",
-    )
-    socket_mode: int = _opt(
-        0o660,
-        "permissions (octal) of the unix sockets we create; nginx's user needs rw: see --socket-group",
-        "OCTAL",
-    )
-    socket_group: str | None = _opt(
-        None, "group (name or number) of the unix sockets we create; default: our own group", "GROUP"
-    )
+    __slots__ = ()
 
-    def __post_init__(self) -> None:
-        for f in self.FIELDS:
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or value is None:
-                continue
-            top = 2**63 if f.name == "max_request_body" else 1e9  # 1 GiB is its default
-            if isinstance(value, int | float) and not (0 <= value < top):  # also refuses nan, inf
-                raise ConfigError(f"--{_dash(f.name)} must be a number >= 0, got {value}")
-        if not self.app:
-            raise ConfigError("no APP given (module:callable)")
-        if self.max_keepalive_reqs < 1:
-            raise ConfigError("--max-keepalive-reqs must be >= 1 (1 disables keep-alive)")
-        low = self.min_reqs_per_child
-        if low is not None:
-            if low < 1:
-                raise ConfigError("--min-reqs-per-child must be >= 1")
-            if self.max_reqs_per_child == 0:
-                raise ConfigError("--min-reqs-per-child needs a non-zero --max-reqs-per-child")
-            if low > self.max_reqs_per_child:
-                raise ConfigError(
-                    f"--min-reqs-per-child ({low}) is above --max-reqs-per-child "
-                    f"({self.max_reqs_per_child})"
-                )
-        if not self.listen:
-            raise ConfigError("no --listen address")
-        for addr in self.listen:
-            parse_address(addr)  # raises ConfigError on a bad address
-        if self.log_level not in LEVELS:
-            raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {self.log_level!r}")
-        if self.access_log_format not in FORMATS:
-            raise ConfigError(
-                f"--access-log-format must be one of {', '.join(FORMATS)}, got {self.access_log_format!r}"
-            )
-        parse_proxies(self.forwarded_allow_ips)  # raises ConfigError on a bad item
-        if self.socket_mode > 0o777:
-            raise ConfigError(f"--socket-mode must be octal 0-777, got {self.socket_mode:o}")
-        for path in self.warmup:
-            good = path[:1] == "/" or (path.startswith("http://") and len(path) > 7)
-            if not good or not path.isascii() or not path.isprintable() or " " in path:
-                raise ConfigError(f"--warmup must be /PATH or http://HOST/PATH, got {path!r}")
-        if self.child_exit is not None and ":" not in self.child_exit:
-            raise ConfigError(f"--child-exit must be module:func, got {self.child_exit!r}")
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Config":
+        return check(super().__new__(cls, *args, **kwargs))
 
 
-def _dash(name: str) -> str:
-    return name.replace("_", "-")
+def check(c: Config) -> Config:
+    """``c`` if every value is usable, else a one-line ConfigError naming the option."""
+    for name, value in zip(c._fields, c, strict=True):
+        top = 2**63 if name == "max_request_body" else 1e9  # 1 GiB is its default
+        if isinstance(value, int | float) and not 0 <= value < top:  # also refuses nan, inf
+            raise ConfigError(f"--{name.replace('_', '-')} must be a number >= 0, got {value}")
+    if not c.app:
+        raise ConfigError("no APP given (module:callable)")
+    if c.max_keepalive_reqs < 1:
+        raise ConfigError("--max-keepalive-reqs must be >= 1 (1 disables keep-alive)")
+    low, high = c.min_reqs_per_child, c.max_reqs_per_child
+    if low is not None and low < 1:
+        raise ConfigError("--min-reqs-per-child must be >= 1")
+    if low is not None and high == 0:
+        raise ConfigError("--min-reqs-per-child needs a non-zero --max-reqs-per-child")
+    if low is not None and low > high:
+        raise ConfigError(f"--min-reqs-per-child ({low}) is above --max-reqs-per-child ({high})")
+    if not c.listen:
+        raise ConfigError("no --listen address")
+    for addr in c.listen:
+        parse_address(addr)  # raises ConfigError on a bad address
+    if c.log_level not in LEVELS:
+        raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {c.log_level!r}")
+    if c.access_log_format not in FORMATS:
+        raise ConfigError(
+            f"--access-log-format must be one of {', '.join(FORMATS)}, got {c.access_log_format!r}"
+        )
+    parse_proxies(c.forwarded_allow_ips)  # raises ConfigError on a bad item
+    if c.socket_mode > 0o777:
+        raise ConfigError(f"--socket-mode must be octal 0-777, got {c.socket_mode:o}")
+    for path in c.warmup:
+        good = path[:1] == "/" or (path.startswith("http://") and len(path) > 7)
+        if not good or not path.isascii() or not path.isprintable() or " " in path:
+            raise ConfigError(f"--warmup must be /PATH or http://HOST/PATH, got {path!r}")
+    if c.child_exit is not None and ":" not in c.child_exit:
+        raise ConfigError(f"--child-exit must be module:func, got {c.child_exit!r}")
+    return c
 
 
-class Address(NamedTuple):  # not a dataclass: see the module docstring
+class Address(NamedTuple):
     """A parsed ``--listen`` value: exactly one of host/port, path or fd is meaningful."""
 
     kind: str  # "tcp", "unix" or "fd"
@@ -246,12 +150,19 @@ class Address(NamedTuple):  # not a dataclass: see the module docstring
 
 
 def parse_address(text: str) -> Address:
-    """Parse HOST:PORT, [V6]:PORT, PORT, a unix path (contains '/') or fd://N."""
-    if text.startswith("fd://"):
-        num = text[5:]
-        if not (num.isascii() and num.isdigit()):
+    """HOST:PORT, [V6]:PORT, PORT, a unix socket (a path with '/', or unix:PATH) or fd://N."""
+    scheme, sep, rest = text.partition("://")
+    if text.startswith("unix:"):  # gunicorn's and uWSGI's form (and unix://PATH, as gunicorn)
+        path = text[5:].removeprefix("//")
+        if not path:
+            raise ConfigError(f"bad --listen {text!r}: unix: needs a path")
+        return Address("unix", path=path)
+    if scheme == "fd":
+        if not (rest.isascii() and rest.isdigit()):
             raise ConfigError(f"bad --listen {text!r}: fd://N needs a number")
-        return Address("fd", fd=int(num))
+        return Address("fd", fd=int(rest))
+    if sep and scheme.isalpha():  # tcp://, http://: we take the address alone
+        raise ConfigError(f"bad --listen {text!r}: no scheme, write HOST:PORT ({rest.rstrip('/')})")
     if "/" in text:
         return Address("unix", path=text)
     host, port = "", text
@@ -262,6 +173,8 @@ def parse_address(text: str) -> Address:
         host = inner
     elif ":" in text:
         host, _, port = text.rpartition(":")
+    elif text and not text.isdigit():  # web.sock: a file in this directory, or a host without port?
+        raise ConfigError(f"bad --listen {text!r}: a unix socket here is ./{text}, a host needs :PORT")
     if not (port.isascii() and port.isdigit()) or int(port) > 65535:
         raise ConfigError(f"bad --listen {text!r}: port must be a number 0-65535")
     return Address("tcp", host=host, port=int(port))

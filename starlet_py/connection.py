@@ -18,12 +18,13 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import scoreboard
+from .accesslog import quote
 from .config import Config
 from .errors import ClientDisconnected
 from .listeners import PeerNames
-from .log import log_exc
+from .log import info, log_exc
 from .protocol import Protocol, Request
-from .response import CONTINUE, Response, error_answer, keep_alive
+from .response import CONTINUE, REASONS, Response, error_answer, keep_alive
 from .writer import Writer, linger
 from .wsgi import FileWrapper, Input
 
@@ -122,7 +123,7 @@ class Connection:
                 if e.status == 408:
                     if self.host.access is not None:
                         self._t0 = time.monotonic() - self.host.config.timeout
-                    self._refuse(408)
+                    self._refuse(408, why=str(e))
                 return False
         return False
 
@@ -211,12 +212,17 @@ class Connection:
         return True
 
     # -- answering ----------------------------------------------------------
-    def _refuse(self, status: int, req: Request | None = None, remote: str | None = None) -> None:
+    def _refuse(
+        self, status: int, req: Request | None = None, remote: str | None = None, why: str = ""
+    ) -> None:
         """Answer a request we will not pass to the app, then the connection closes.
 
         ``req`` (when there is one) and ``remote`` (REMOTE_ADDR as the app left it)
-        are for the access log."""
-        answer = error_answer(status)
+        are for the logs; ``why`` defaults to the request's own error.  One info line
+        says who was refused and why (the target cut short, never the headers)."""
+        if not why and req is not None and req.error is not None:
+            why = str(req.error)
+        answer = error_answer(status, why)
         self._linger = req is None or req.error is not None or not req.complete
         sent = 0
         try:
@@ -224,12 +230,24 @@ class Connection:
             sent = len(answer) - answer.index(b"\r\n\r\n") - 4
         except ClientDisconnected:
             pass
+        peer = self.names.remote_addr if remote is None else remote
+        if status != 500:  # an app's error was logged with its traceback
+            line = ""
+            if req is not None and req.method:
+                target = req.target.decode("latin-1")
+                target = target if len(target) <= 200 else target[:200] + "..."
+                line = f' "{quote(f"{req.method} {target} HTTP/{req.version}")}"'
+            info(f"refused {peer}: {status} {why or REASONS.get(status, '')}{line}")
         access = self.host.access
         if access is not None:
-            access.request(self.names.remote_addr if remote is None else remote, req, status, sent, self._t0)
+            access.request(peer, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
-        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping)
+        # Not while connections wait in the accept queue (the master's flag): this worker
+        # is needed there, and a `Connection: close` races no client, unlike a SHED.
+        slot = scoreboard.slot
+        crowded = slot is not None and slot.crowded()
+        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping or crowded)
 
     def write(self, data: bytes) -> None:
         """The app's ``write()``, and how the server sends each block the app yields."""
@@ -255,6 +273,8 @@ class Connection:
             slot.begin(req.request_line)
         try:
             result = self.host.app(env, resp.start_response)
+            if req.error is not None and req.error.status == 413 and not resp.head_sent:
+                raise req.error  # the body was refused: 413, whatever the app made of it
             sent = resp.head_sent  # the app called write(): the iterable's items follow
             if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
                 head, body = resp.whole(result[0])  # nothing is owed after it: no finish()

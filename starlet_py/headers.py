@@ -5,14 +5,19 @@ Errors are the app's (PEP 3333), so they are TypeError/ValueError, not HTTP erro
 
 from __future__ import annotations
 
+from .log import debug
 from .rfc import TCHAR
 
 # RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
-# (PEP 3333, "Other HTTP Features"), the server owns the framing.
+# (PEP 3333, "Other HTTP Features").  Apps that pass on an upstream response's headers
+# do, so they are dropped (the server owns them), as gunicorn does; only
+# Transfer-Encoding, which would contradict the framing we choose, is the app's error.
 HOP_BY_HOP = frozenset(
     ("connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "te",
-     "trailer", "trailers", "transfer-encoding", "upgrade")
+     "trailer", "trailers", "upgrade")
 )  # fmt: skip
+_DROPPED = (b"", 0, None)
+_told: set[str] = set()  # the hop-by-hop names this worker logged (once each)
 
 # Field names are tokens (rfc.TCHAR); field values: visible, SP, HTAB, obs-text (RFC 9110 §5.5).
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
@@ -96,18 +101,22 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int | None]:
     if bvalue.translate(None, _VALUE):
         raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
     lname = name.lower()
-    if lname in HOP_BY_HOP:
+    if lname == "transfer-encoding":
         raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
-    flag, length = 0, None
-    if lname == "content-length":
+    entry: tuple[bytes, int, int | None] = (bname + b": " + bvalue + b"\r\n", 0, None)
+    if lname in HOP_BY_HOP:
+        if lname not in _told:
+            _told.add(lname)
+            debug(f"hop-by-hop header {name!r} from the app dropped: the server's to send")
+        entry = _DROPPED
+    elif lname == "content-length":
         if not (value.isascii() and value.isdigit()):
             raise ValueError(f"bad Content-Length {value!r}")
-        flag, length = IS_LENGTH, int(value)
+        entry = (entry[0], IS_LENGTH, int(value))
     elif lname == "date":
-        flag = HAS_DATE
+        entry = (entry[0], HAS_DATE, None)
     elif lname == "server":
-        flag = HAS_SERVER
-    entry = (bname + b": " + bvalue + b"\r\n", flag, length)
+        entry = (entry[0], HAS_SERVER, None)
     if len(_checked) < 1024:  # bounded: per-request values (cookies, ETags) may never repeat
         _checked[item] = entry
     return entry

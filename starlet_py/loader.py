@@ -11,7 +11,7 @@ from typing import Any
 from .errors import ConfigError
 
 
-def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
+def load(spec: str, what: str = "a WSGI callable") -> Callable[..., Any]:
     """Import ``spec`` with the current directory first on sys.path.
 
     Any failure (missing module, import-time exception, missing or
@@ -22,7 +22,7 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
     module_name, sep, attr = spec.partition(":")
     if sep and not attr:
         raise ConfigError(f"bad APP {spec!r}: nothing after ':'")
-    attr = attr or default_attr
+    attr = attr or "application"
     if not module_name:
         raise ConfigError(f"bad APP {spec!r}: expected module:callable")
     cwd = os.getcwd()
@@ -45,7 +45,9 @@ def load(spec: str, default_attr: str = "application") -> Callable[..., Any]:
         except AttributeError:
             raise ConfigError(f"{module_name!r} has no attribute {attr!r}") from None
     if not callable(obj):
-        raise ConfigError(f"{spec!r} is not callable")
+        kind = type(obj).__name__
+        article = "an" if kind[:1] in "aeiou" else "a"
+        raise ConfigError(f"{attr!r} in {module_name} is {article} {kind}, not {what}")
     return obj  # type: ignore[no-any-return]
 
 

@@ -1,7 +1,9 @@
-"""One line per event on stderr, with a timestamp, the pid and a level.
+"""One line per event on stderr: a timestamp, the pid, the level, the message.
 
-``--log-level`` (``set_level``) hides the levels below it; routine events (a
-worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or above.
+``--log-level`` (``setup``) hides the levels below it; routine events (a worker
+spawned or recycled) are ``debug``, an abnormal one ``warning`` or above.  When
+stderr is the journal, each line starts with its syslog priority (``<6>``), so
+``journalctl -p`` can filter on it.
 """
 
 from __future__ import annotations
@@ -9,30 +11,61 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
-_threshold = [LEVELS["info"]]
+TAGS = {10: ("DEBUG", 7), 20: ("INFO", 6), 30: ("WARNING", 4), 40: ("ERROR", 3)}  # and syslog's priority
+_state = [LEVELS["info"], False]  # the threshold, and whether stderr is the journal
 
 
-def set_level(name: str) -> None:
-    """Log only at ``name`` (one of LEVELS) and above; raises KeyError otherwise."""
-    _threshold[0] = LEVELS[name]
+def setup(level: str, environ: Mapping[str, str]) -> None:
+    """Log at ``level`` (one of LEVELS) and above; use the journal's priorities if stderr is it.
+
+    systemd sets JOURNAL_STREAM to the device:inode of the stream it gave us; a
+    child whose stderr was redirected inherits the variable, hence the fstat.
+    """
+    _state[0] = LEVELS[level]
+    try:
+        st = os.fstat(sys.stderr.fileno())
+        _state[1] = environ.get("JOURNAL_STREAM") == f"{st.st_dev}:{st.st_ino}"
+    except (OSError, ValueError):
+        _state[1] = False  # no usable stderr: log() writes nothing anyway
 
 
 def log(message: str, level: int = 20) -> None:
     """Write ``message`` (may span lines, e.g. a traceback) to stderr, prefixed."""
-    if level < _threshold[0]:
+    if level < _state[0]:
         return
     stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
+    name, priority = TAGS[level]
+    line = f"{stamp}Z [{os.getpid()}] [{name}] {message.rstrip()}"
+    if _state[1]:  # the journal makes each line an entry: each gets the priority
+        line = f"<{priority}>" + line.replace("\n", f"\n<{priority}>")
     try:
-        sys.stderr.write(f"{stamp}Z [{os.getpid()}] {message.rstrip()}\n")
+        sys.stderr.write(line + "\n")
         sys.stderr.flush()
     except (OSError, ValueError):
         pass  # stderr closed under us: logging must never take the server down
 
 
+@contextmanager
+def quiet() -> Iterator[None]:
+    """Nothing but errors while the block runs (the prewarm's own requests)."""
+    saved = _state[0]
+    _state[0] = max(saved, LEVELS["error"])
+    try:
+        yield
+    finally:
+        _state[0] = saved
+
+
 def debug(message: str) -> None:
     log(message, 10)
+
+
+def info(message: str) -> None:
+    log(message, 20)
 
 
 def warning(message: str) -> None:
@@ -48,4 +81,3 @@ def log_exc(message: str) -> None:
     import traceback  # only on errors: not loaded into every worker before it needs it
 
     error(f"{message}:\n{traceback.format_exc()}")
-

@@ -95,20 +95,19 @@ class Master:
                 log(f"received {name}: ignored")
             elif sig in STOP_SIGNALS:
                 self._stop(f"received {name}: stopping gracefully")
-            elif sig == signal.SIGHUP and not (self.stopping or self.retiring):
+            elif sig == signal.SIGUSR1 and self.config.spawn_interval > 0:
+                log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
+                self.retiring = True
+                self.next_term = 0.0
+                self.notify.stopping()
+            elif not (self.stopping or self.retiring):
+                # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
+                # gunicorn send to reopen the logs; new workers reopen the access log.
                 self.generation += 1
                 log(f"received {name}: replacing the workers (generation {self.generation})")
                 self.next_term = 0.0
                 self.ready_due = True
                 self.notify.reloading()
-            elif sig == signal.SIGUSR1:
-                if self.config.spawn_interval > 0:
-                    log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
-                    self.retiring = True
-                    self.next_term = 0.0
-                    self.notify.stopping()
-                else:
-                    self._stop(f"received {name}: no --spawn-interval, stopping gracefully")
 
     def _stop(self, message: str) -> None:
         log(message)
@@ -332,21 +331,27 @@ class Master:
             self.seen = time.monotonic()  # a connection waits: does a free worker take it?
 
     def _shed(self, now: float) -> None:
-        """Connections still waiting SHED_DELAY after one was seen, while workers sit idle
-        on kept-alive connections: tell as many of those as connections wait to close
-        them (Worker._on_shed).  An idle connection must never keep a waiting one from
-        being served (docs/design.md, "Keep-alive")."""
-        if self.seen is None or now < self.seen + pool.SHED_DELAY:
-            return
-        self.seen = None
-        waiting = select.select(self.watched, [], [], 0)[0]
-        if not waiting or self.board is None:
+        """Connections still waiting SHED_DELAY after one was seen: the board says the
+        pool is crowded, so responses that end now close their connections (no race with
+        a client).  Still waiting SHED_DELAY later, while workers sit idle on kept-alive
+        connections: tell as many of those as connections wait to close them
+        (Worker._on_shed).  An idle connection must never keep a waiting one from being
+        served (docs/design.md, "Keep-alive")."""
+        if self.seen is None or now < self.seen + pool.SHED_DELAY or self.board is None:
             return
         board = self.board
-        idle = [pid for pid, p in self.pool.items() if p.slot >= 0 and not p.killed and board.idle(p.slot)]
-        count = min(len(idle), sum(queue_length(sock) for sock in waiting))
-        if count:
-            debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")
-        for pid in idle[:count]:
-            self._kill(pid, SHED)
+        waiting = select.select(self.watched, [], [], 0)[0]
+        if not waiting:
+            self.seen = None
+            board.crowd(False)
+            return
+        if board.crowded():  # since the last look, and connections still wait
+            procs = self.pool.items()
+            idle = [pid for pid, p in procs if p.slot >= 0 and not p.killed and board.idle(p.slot)]
+            count = min(len(idle), sum(queue_length(sock) for sock in waiting))
+            if count:
+                debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")
+            for pid in idle[:count]:
+                self._kill(pid, SHED)
+        board.crowd(True)
         self.seen = now  # look again after SHED_DELAY

@@ -13,8 +13,9 @@ RESEND = 1.0  # seconds between TERMs to workers that are still alive (one may r
 TICK = 1.0  # the master wakes at least this often: the scoreboard and the timeouts are read then
 DUMP_GRACE = 0.5  # seconds between asking a worker for its traceback and SIGKILLing it
 # With keep-alive: how long a connection may wait in the accept queue for a free worker
-# before workers idle on kept-alive connections are told to make way (Master._shed).
-SHED_DELAY = 0.02
+# before responses stop keeping their connections, and as long again before workers idle
+# on kept-alive connections are told to make way (Master._shed).
+SHED_DELAY = 0.05
 RETIRED = -1  # the generation of a worker that left the pool (USR1, or being killed)
 
 

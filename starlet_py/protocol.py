@@ -137,7 +137,7 @@ class Protocol(Cutter):
     def _fail(self, error: HTTPError) -> None:
         self.dead = True
         error.__traceback__ = None  # raised in a callback: its frames hold us (a cycle)
-        cur = self._cur
+        cur = parsed = self._cur
         queue = self.queue
         if cur is not None and queue and queue[-1] is cur:
             # Still queued, so the app has not started it: refuse it whole.  (llhttp checks
@@ -151,7 +151,10 @@ class Protocol(Cutter):
             cur.keep_alive = False
             cur.complete = True
         else:
+            # A new request, keeping what was parsed of the head, for the logs.
             cur = Request()
+            if parsed is not None:
+                cur.method, cur.target, cur.version = parsed.method, parsed.target, parsed.version
             cur.error, cur.complete = error, True
             self.queue.append(cur)
         self._cur = None

@@ -66,6 +66,8 @@ def apply(env: dict[str, Any]) -> None:
         if scheme == "https":
             env["wsgi.url_scheme"] = "https"
             env["HTTPS"] = "on"
+            if env.get("SERVER_PORT") == "80" and not env.get("HTTP_HOST", ":").rpartition("]")[2].count(":"):
+                env["SERVER_PORT"] = "443"  # Host named no port: https's default
         elif scheme == "http":
             env["wsgi.url_scheme"] = "http"
             env.pop("HTTPS", None)

@@ -55,12 +55,19 @@ def chunk(data: bytes) -> bytes:
     return b"%x\r\n%b\r\n" % (len(data), data)
 
 
-def error_answer(status: int) -> bytes:
-    """The whole answer to a request the server refuses itself; the connection then closes."""
+def error_answer(status: int, why: str = "") -> bytes:
+    """The whole answer to a request the server refuses itself; the connection then closes.
+
+    ``why`` (the server's own words, never the client's bytes) goes into the one-line
+    text/plain body, escaped to printable ASCII all the same."""
     reason = REASONS.get(status, "Error").encode()
+    if why:
+        why = why.encode("ascii", "backslashreplace").decode("ascii")
+        reason += b": " + "".join(c if c.isprintable() else "?" for c in why).encode()
     body = b"%d %s\n" % (status, reason)
     head = b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
-    return head % (status, reason, len(body)) + date_line() + SERVER + b"\r\n" + body
+    head %= (status, REASONS.get(status, "Error").encode(), len(body))
+    return head + date_line() + SERVER + b"\r\n" + body
 
 
 def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:

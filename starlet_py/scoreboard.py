@@ -30,14 +30,23 @@ _H = SLOT // 2  # ... and in the array of unsigned shorts
 
 
 class Board:
-    """The shared mapping: ``slots`` slots, all clear."""
+    """The shared mapping: ``slots`` slots, all clear, and one more for the pool: its
+    first unsigned short is the master's "crowded" flag (connections wait in the accept
+    queue: a response ending now closes its connection instead of keeping it)."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
-        self.map = mmap.mmap(-1, max(slots, 1) * SLOT)  # MAP_SHARED | MAP_ANONYMOUS
+        self.map = mmap.mmap(-1, (slots + 1) * SLOT)  # MAP_SHARED | MAP_ANONYMOUS
         view = memoryview(self.map)
         self.times = view.cast("d")
         self.shorts = view.cast("H")
+        self.flag = slots * _H  # where the crowded flag is, in ``shorts``
+
+    def crowd(self, crowded: bool) -> None:
+        self.shorts[self.flag] = crowded
+
+    def crowded(self) -> bool:
+        return self.shorts[self.flag] == 1
 
     def clear(self, i: int) -> None:
         self.times[i * _T] = 0.0
@@ -69,11 +78,11 @@ class Slot:
     """A worker's own slot: ``begin`` as a request enters the app, ``end`` when it is
     answered; ``idle`` around the wait for a kept-alive connection's next request."""
 
-    __slots__ = ("_map", "_times", "_shorts", "_t", "_h", "_off")
+    __slots__ = ("_map", "_times", "_shorts", "_t", "_h", "_off", "_flag")
 
     def __init__(self, board: Board, i: int) -> None:
         self._map, self._times, self._shorts = board.map, board.times, board.shorts
-        self._t, self._h, self._off = i * _T, i * _H + 8, i * SLOT + 24
+        self._t, self._h, self._off, self._flag = i * _T, i * _H + 8, i * SLOT + 24, board.flag
 
     def begin(self, request_line: str) -> None:
         raw = request_line.encode("latin-1", "replace")[:LINE]
@@ -87,6 +96,9 @@ class Slot:
 
     def idle(self, flag: int) -> None:
         self._shorts[self._h + 1] = flag
+
+    def crowded(self) -> bool:
+        return self._shorts[self._flag] == 1
 
 
 # This process's slot, set in a worker right after the fork (master.py): ``mine`` when

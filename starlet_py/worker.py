@@ -170,20 +170,17 @@ class Worker:
                 self.limit = recycle_limit(self.config, random.Random())
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """``app``, followed on every 16th call by a look at our resident memory: one
-        pread of /proc/self/statm (kept open).  Over --max-worker-rss, ``stopping``: the
+        """``app``, followed on every call by a look at our resident memory: one pread of
+        /proc/self/statm (kept open; about 2 µs, docs/design.md).  Over --max-worker-rss, ``stopping``: the
         response (its head is built after the app returns) says `Connection: close`,
         and the worker exits with status 0, replaced without the --err-respawn-interval."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         page = os.sysconf("SC_PAGE_SIZE")
         limit = self.config.max_worker_rss << 20
-        calls = 0
 
         def app_watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-            nonlocal calls
             result = app(environ, start_response)
-            calls += 1
-            if not calls & 15 and not self.stopping:
+            if not self.stopping:
                 rss = int(os.pread(fd, 64, 0).split()[1]) * page  # statm: size resident ...
                 if rss > limit:
                     mib = self.config.max_worker_rss

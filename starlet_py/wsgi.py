@@ -99,7 +99,9 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
     if host:
         hname, hport = _hosts.get(host) or _split_host(host)
         server_name = hname or server_name
-        server_port = hport or server_port
+        # No port in Host: the scheme's default (proxy.apply makes it 443 with https), as
+        # gunicorn does; never the listener's, which for a unix socket is its path.
+        server_port = hport or "80"
     env["SERVER_NAME"] = server_name
     env["SERVER_PORT"] = server_port
     env["wsgi.input"] = inp

@@ -54,6 +54,7 @@ def whoami(request: HttpRequest) -> HttpResponse:
             "secure": request.is_secure(),
             "url": request.build_absolute_uri("/"),
             "remote": request.META["REMOTE_ADDR"],
+            "port": request.get_port(),
         }
     )
 

@@ -58,3 +58,10 @@ def stream() -> Response:
 def whoami() -> Response:
     """What Flask makes of the request's scheme and client (the proxy-header tests)."""
     return jsonify(url=url_for("index", _external=True), secure=request.is_secure, remote=request.remote_addr)
+
+
+@app.get("/relay")
+def relay() -> Response:
+    """Passes on an upstream response's headers, hop-by-hop ones included, as proxies do."""
+    upstream = {"Connection": "keep-alive", "Keep-Alive": "timeout=5, max=100", "X-Upstream": "yes"}
+    return Response("relayed", headers=upstream)

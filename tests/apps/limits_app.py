@@ -31,8 +31,9 @@ def application(environ: Environ, start_response: StartResponse) -> Iterable[byt
     _say(environ, f"started {path}")
     if path == "/ignore":  # answers without reading the body
         return _text(start_response, b"ignored\n")
-    if path == "/grow":  # keeps 1 MiB more each time
-        _kept.append(bytes(1 << 20))
+    if path == "/grow":  # keeps 1 MiB more each time (?mib=N: N MiB)
+        mib = int(environ.get("QUERY_STRING", "").partition("mib=")[2] or 1)
+        _kept.append(b"\x01" * (mib << 20))  # written: resident, unlike calloc's zero pages
         return _text(start_response, b"%d\n" % len(_kept))
     if path.startswith("/sleep/"):  # does not read for a while, then reads
         time.sleep(float(path[7:]))

@@ -99,12 +99,13 @@ def test_answers_the_server_makes_itself_are_logged(tmp_path: Path) -> None:
     finally:
         assert server.stop() == 0
     assert statuses == [400, 431, 501, 417]
+    big = b"431 Request Header Fields Too Large: over 8192 bytes, 100 fields or 65536 bytes of fields\n"
     assert _clf(lines) == [
-        ("-", "400", str(len(b"400 Bad Request\n"))),
-        ("-", "431", str(len(b"431 Request Header Fields Too Large\n"))),
-        ("-", "501", str(len(b"501 Not Implemented\n"))),
-        # Refused by the parser, like the others (RFC 9110 §10.1.1): no request was made of it.
-        ("-", "417", str(len(b"417 Expectation Failed\n"))),
+        ("-", "400", str(len(b"400 Bad Request: invalid method\n"))),
+        ("-", "431", str(len(big))),
+        # Refused once the head was parsed: the request line is logged.
+        ("POST / HTTP/1.1", "501", str(len(b"501 Not Implemented: transfer coding other than chunked\n"))),
+        ("PUT / HTTP/1.1", "417", str(len(b"417 Expectation Failed: unknown expectation\n"))),
     ]
 
 
@@ -172,3 +173,28 @@ def test_unix_socket_client_is_logged_as_a_dash(tmp_path: Path) -> None:
         proc.terminate()
         assert proc.wait(15) == 0
     assert re.fullmatch(r'- - - \[[^]]+\] "GET /u HTTP/1\.1" 200 2', lines[0]), lines
+
+
+def test_a_refused_request_says_why_in_its_body_the_error_log_and_the_access_log(tmp_path: Path) -> None:
+    log = tmp_path / "access.log"
+    server = Server("procs:application", ["--access-log", str(log), "--max-request-body", "10"], workers=1)
+    try:
+        big = b"POST /upload?x=1 HTTP/1.1\r\nHost: h\r\nCookie: secret\r\nContent-Length: 100\r\n\r\n"
+        answer = parse_response(server.raw(big))
+        assert (answer.status, answer.body) == (
+            413,
+            b"413 Content Too Large: Content-Length over --max-request-body (10)\n",
+        )
+        noline = parse_response(server.raw(b"GET /\x01 HTTP/1.1\r\nHost: h\r\n\r\n"))
+        assert (noline.status, noline.body) == (400, b"400 Bad Request: Invalid char in url path\n")
+        wait_for(lambda: log.read_text().count("\n") >= 2, what="two access log lines")
+        lines = log.read_text().splitlines()
+        assert lines[0].endswith('"POST /upload?x=1 HTTP/1.1" 413 67'), lines
+        assert lines[1].endswith('"-" 400 42'), lines
+        errors = server.log()
+        why = "413 Content-Length over --max-request-body (10)"
+        assert f'refused 127.0.0.1: {why} "POST /upload?x=1 HTTP/1.1"\n' in errors, errors
+        assert "refused 127.0.0.1: 400 Invalid char in url path\n" in errors
+        assert "secret" not in errors
+    finally:
+        server.stop()

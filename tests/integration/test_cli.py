@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import re
 import shutil
 import signal
 import socket
@@ -22,7 +24,17 @@ from tests.integration.proctools import (
     run_cli,
     socket_inodes,
 )
-from tests.support import TESTS, Server, free_port, has_ipv6_loopback, parse_response, read_all, wait_for
+from tests.support import (
+    TESTS,
+    Server,
+    children,
+    free_port,
+    has_ipv6_loopback,
+    parse_response,
+    read_all,
+    starlet_command,
+    wait_for,
+)
 
 APP = "procs:application"
 MakeServer = Callable[..., Server]
@@ -47,6 +59,8 @@ OPTIONS = (
     "--socket-group",
     "-w",
     "-b",
+    "-V",
+    "unix:PATH",
 )
 
 
@@ -301,3 +315,127 @@ def test_port_only_listen_binds_all_addresses_and_names_the_server() -> None:
         assert server.stop() == 0
     finally:
         server.stop()
+
+
+# -- what a gunicorn user trips over (issue 17, "The command line") ----------------
+
+
+def test_listen_takes_the_unix_prefix(tmp_path: Path) -> None:
+    path = tmp_path / "app.sock"
+    server = Spawned(["--listen", f"unix:{path}", "-w", "1"])
+    try:
+        server.wait_workers(1)
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+            s.settimeout(10)
+            s.connect(str(path))
+            s.sendall(b"GET /env HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+            assert env_of(read_all(s))["REMOTE_ADDR"] == ""
+        assert f"listening on unix:{path} " in server.log()
+    finally:
+        assert server.stop() == 0
+    assert not path.exists()
+
+
+@pytest.mark.parametrize(
+    ("addr", "hint"),
+    [
+        ("web.sock", "a unix socket here is ./web.sock, a host needs :PORT"),
+        ("tcp://127.0.0.1:8000", "no scheme, write HOST:PORT (127.0.0.1:8000)"),
+        ("http://0.0.0.0:8000/", "no scheme, write HOST:PORT (0.0.0.0:8000)"),
+    ],
+)
+def test_listen_forms_we_do_not_take_get_a_hint(addr: str, hint: str) -> None:
+    line = one_line_error(run_cli(["--listen", addr, APP], timeout=5))
+    assert line == f"starlet-py: error: bad --listen {addr!r}: {hint}"
+
+
+@pytest.mark.parametrize(
+    ("option", "advice"),
+    [
+        ("--user=www-data", "systemd's User="),
+        ("--group=www-data", "systemd's Group="),
+        ("--chdir=/srv", "systemd's WorkingDirectory="),
+        ("--daemon", "stays in the foreground"),
+        ("--pid=/run/x.pid", "$MAINPID"),
+        ("--preload", "always loaded once, in the master"),
+        ("--backlog=2048", "net.core.somaxconn"),
+        ("--reload", "restart for new code"),
+        ("--certfile=x.pem", "let nginx terminate it"),
+    ],
+)
+def test_gunicorn_options_we_lack_say_what_to_do_instead(option: str, advice: str) -> None:
+    line = one_line_error(run_cli([option, APP], timeout=5))
+    assert line.startswith(f"starlet-py: error: unrecognized option {option.partition('=')[0]}: "), line
+    assert advice in line and "did you mean" not in line, line
+
+
+@pytest.mark.parametrize("option", ["--paste", "--ca-certs", "--statsd-host", "--worker-tmp-dir"])
+def test_a_far_name_gets_no_hint(option: str) -> None:
+    """Only a really close name is suggested: --paste is no typo of --listen."""
+    line = one_line_error(run_cli([option, "x", APP], timeout=5))
+    assert line == f"starlet-py: error: unrecognized option {option}"
+
+
+def test_unknown_starlet_variable_is_a_warning(make_server: MakeServer) -> None:
+    server = make_server(APP, workers=1, env={"STARLET_MAX_WORKER": "4", "STARLET_NOPE": "1"})
+    lines = [line for line in server.log().splitlines() if "[WARNING]" in line]
+    assert [line.partition("[WARNING] ")[2] for line in lines] == [
+        "unknown variable STARLET_MAX_WORKER ignored: did you mean STARLET_MAX_WORKERS?",
+        "unknown variable STARLET_NOPE ignored",
+    ], server.log()
+    assert len(server.workers()) == 1
+
+
+@pytest.mark.parametrize("option", ["--request-timeout", "--graceful-timeout"])
+def test_master_timeouts_without_workers_are_refused(option: str) -> None:
+    line = one_line_error(run_cli(["-w", "0", option, "5", APP], timeout=5))
+    assert line == f"starlet-py: error: {option} needs workers to watch: not with --max-workers 0"
+
+
+def test_a_dict_bound_to_application_says_so(tmp_path: Path) -> None:
+    (tmp_path / "dictapp.py").write_text("application = {'DEBUG': True}\n")
+    line = one_line_error(run_cli(["dictapp"], env={"PYTHONPATH": str(tmp_path)}, timeout=5))
+    assert line == "starlet-py: error: 'application' in dictapp is a dict, not a WSGI callable"
+
+
+def test_dash_v_is_the_version() -> None:
+    result = subprocess.run([*starlet_command(), "-V"], capture_output=True, text=True, timeout=30)
+    assert (result.returncode, result.stdout, result.stderr) == (0, "starlet-py 0.1.0\n", "")
+
+
+LOG_LINE = re.compile(r"(<\d>)?\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \[(\d+)\] \[(DEBUG|INFO|WARNING|ERROR)\] (.*)")
+
+
+def test_log_lines_carry_their_level(make_server: MakeServer) -> None:
+    server = make_server(APP, ["--log-level", "debug"], workers=1)
+    assert server.stop() == 0
+    text = server.stderr_path.read_text()
+    lines = [LOG_LINE.fullmatch(line) for line in text.splitlines()]
+    assert all(lines), text
+    assert {"DEBUG", "INFO"} <= {m[3] for m in lines if m}, text
+    assert not any(m[1] for m in lines if m)  # no journal: no priority prefix
+    assert any(m[3] == "INFO" and m[4].startswith("listening on ") for m in lines if m)
+
+
+@pytest.mark.parametrize("ours", [True, False], ids=["stderr-is-the-journal", "inherited-variable"])
+def test_journal_stream_gets_syslog_priorities(tmp_path: Path, ours: bool) -> None:
+    """systemd sets JOURNAL_STREAM to the device:inode of our stderr; a child whose stderr was
+    redirected elsewhere inherits the variable and must not take it for itself."""
+    err_path = tmp_path / "stderr"
+    with open(err_path, "w+b") as err, socket.socket() as lsock:
+        lsock.bind(("127.0.0.1", 0))
+        lsock.listen(16)
+        st = os.fstat(err.fileno())
+        stream = f"{st.st_dev}:{st.st_ino}" if ours else f"{st.st_dev}:{st.st_ino + 1}"
+        env = {**os.environ, "JOURNAL_STREAM": stream, "STARLET_MAX_WORKER": "4"}
+        cmd = [*starlet_command(), "--listen", f"fd://{lsock.fileno()}", "-w", "1", APP]
+        proc = subprocess.Popen(cmd, cwd=TESTS / "apps", env=env, pass_fds=(lsock.fileno(),), stderr=err)
+    try:
+        wait_for(lambda: children(proc.pid), what="a worker")
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(15) == 0
+    lines = [LOG_LINE.fullmatch(line) for line in err_path.read_text().splitlines()]
+    assert all(lines), err_path.read_text()
+    want = {"WARNING": "<4>", "INFO": "<6>"} if ours else {"WARNING": None, "INFO": None}
+    assert {m[3]: m[1] for m in lines if m} == want, err_path.read_text()

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tests.support import IN_CI, Response, Server, parse_response
+from tests.support import IN_CI, Response, Server, parse_response, read_all
 
 MakeServer = Callable[..., Server]
 
@@ -117,6 +117,42 @@ def test_flask_streamed_response(flask_server: Server) -> None:
     # A generator: no length known, so the server frames it with chunks.
     assert (resp.header("transfer-encoding"), resp.header("content-length")) == ("chunked", None)
     assert resp.body == "".join(f"line {i} of 50\n" for i in range(50)).encode()
+
+
+def test_flask_passing_on_hop_by_hop_headers_gets_its_answer_without_them(flask_server: Server) -> None:
+    resp = call(flask_server, "GET", "/relay")
+    assert (resp.status, resp.body, resp.header("x-upstream")) == (200, b"relayed", "yes")
+    assert resp.header("keep-alive") is None
+    assert resp.header_all("connection") == ["close"]  # ours: call() asks for it
+
+
+def test_flask_reading_a_chunked_body_over_the_limit_gets_413_not_500(make_server: MakeServer) -> None:
+    # Flask catches what wsgi.input.read() raises and answers 500; the server's 413 wins.
+    server = make_server("flask_app:app", ["--max-request-body", "4096"], workers=1)
+    boundary = "b0undary"
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\n'
+    body = part.encode() + b"x" * 65536 + f"\r\n--{boundary}--\r\n".encode()
+    with server.connect() as conn:
+        conn.sendall(
+            b"POST /upload HTTP/1.1\r\nHost: app.test\r\nTransfer-Encoding: chunked\r\n"
+            b"Expect: 100-continue\r\nContent-Type: multipart/form-data; boundary="
+            + boundary.encode()
+            + b"\r\n\r\n"
+        )
+        assert conn.recv(100) == b"HTTP/1.1 100 Continue\r\n\r\n"  # the app is reading now
+        try:
+            for i in range(0, len(body), 1024):
+                conn.sendall(b"%x\r\n%b\r\n" % (len(body[i : i + 1024]), body[i : i + 1024]))
+            conn.sendall(b"0\r\n\r\n")
+        except OSError:
+            pass  # the server may close its side first; the answer is already on its way
+        resp = parse_response(read_all(conn))
+    assert resp.status == 413
+    assert (
+        resp.body
+        == b"413 Content Too Large: refused request body: chunked body over --max-request-body (4096)\n"
+    )
+    assert "refused 127.0.0.1: 413 refused request body" in server.log()
 
 
 # -- Django --------------------------------------------------------------------

@@ -247,3 +247,41 @@ def test_zero_workers_serve_in_the_master(make_server: MakeServer) -> None:
     assert server.workers() == []
     assert pid_of(server) == server.pid
     assert server.stop() == 0
+
+
+def test_usr1_without_spawn_interval_replaces_the_workers_and_reopens_the_access_log(
+    make_server: MakeServer, orphans: set[int], tmp_path: Path
+) -> None:
+    # What a logrotate snippet written for gunicorn does: rotate, then USR1 to reopen.
+    log = tmp_path / "access.log"
+    server = make_server(APP, ["--access-log", str(log)], workers=2)
+    old = set(server.workers())
+    orphans.update(old)
+    assert server.get("/pid").status == 200
+    log.rename(tmp_path / "access.log.1")
+    server.signal(signal.SIGUSR1)
+    wait_for(
+        lambda: len(set(server.workers()) - old) == 2 and not set(server.workers()) & old, what="new workers"
+    )
+    orphans.update(server.workers())
+    assert server.proc.poll() is None, "USR1 stopped the server"
+    assert server.get("/pid").status == 200
+    wait_for(lambda: log.exists() and log.read_text().count("\n") == 1, what="a line in the new access log")
+    assert "received SIGUSR1: replacing the workers" in server.log()
+
+
+def test_the_readmes_post_fork_hook_gives_each_worker_its_own_resource(
+    make_server: MakeServer, orphans: set[int]
+) -> None:
+    server = make_server("at_fork:application", workers=2)
+    workers = set(server.workers())
+    orphans.update(workers)
+    seen: dict[int, int] = {}
+    deadline = time.monotonic() + 10
+    while set(seen) != workers and time.monotonic() < deadline:
+        resp = server.get("/")
+        assert resp.status == 200
+        pid, opened_by, one = map(int, resp.body.split())
+        seen[pid] = opened_by
+        assert one == 1
+    assert seen == {pid: pid for pid in workers}  # each worker opened its own, after its fork

@@ -65,7 +65,8 @@ def test_django_is_secure_only_behind_a_trusted_proxy(allow: str, secure: bool) 
     got = whoami("django_app:application", ["--forwarded-allow-ips", allow])
     scheme = "https" if secure else "http"
     remote = "203.0.113.7" if secure else "127.0.0.1"
-    assert got == {"secure": secure, "url": f"{scheme}://app.test/", "remote": remote}
+    port = "443" if secure else "80"  # Host named none: the scheme's default
+    assert got == {"secure": secure, "url": f"{scheme}://app.test/", "remote": remote, "port": port}
 
 
 def _env_over_unix(tmp_path: Path, allow: str) -> Any:
@@ -110,9 +111,7 @@ def test_a_bad_address_is_a_one_line_error() -> None:
     assert re.search(r"--forwarded-allow-ips: 'nginx' is not an IP address", run.stderr), run.stderr
 
 
-def test_behind_the_example_nginx_remote_addr_is_the_client_nginx_saw(
-    tmp_path: Path, public: Path
-) -> None:
+def test_behind_the_example_nginx_remote_addr_is_the_client_nginx_saw(tmp_path: Path, public: Path) -> None:
     """The README's recipe: examples/nginx.conf, --forwarded-allow-ips 127.0.0.1,unix.
     The client connects from 127.0.0.2 and sends forged X-Forwarded-* fields: nginx
     overwrites the proto with its $scheme and appends 127.0.0.2, the last hop we believe."""

@@ -121,10 +121,10 @@ def test_server_starter_port_every_entry_answers_with_its_own_port(tmp_path: Pat
             cases.append((tcp("::1", v6_port), "::1", str(v6_port)))
         workers = set(children(master))
         for connect, name, port in cases:
-            # No Host: the listener names itself; a Host without a port: its name, our port.
+            # No Host: the listener names itself; a Host without a port: its name, http's port.
             for request, expected in (
                 (b"GET /env HTTP/1.0\r\n\r\n", (name, port)),
-                (b"GET /env HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", ("h", port)),
+                (b"GET /env HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n", ("h", "80")),
             ):
                 seen = env_of(ask(connect, request))
                 assert (seen["SERVER_NAME"], seen["SERVER_PORT"]) == expected, (port, seen)
@@ -523,7 +523,7 @@ def test_slow_restart_with_usr1_and_spawn_interval(tmp_path: Path) -> None:
         # One at a time, as the old master itself records it (sampling the pool's size
         # from here could miss a state on a loaded machine): each of its workers is
         # retired in turn, the count left going 3, 2, 1, 0.
-        retired = re.findall(rf"\[{old}\] retiring worker (\d+) \((\d+) left\)", log)
+        retired = re.findall(rf"\[{old}\] \[INFO\] retiring worker (\d+) \((\d+) left\)", log)
         assert [int(left) for _pid, left in retired] == [3, 2, 1, 0], (old, retired)
         assert sorted(int(pid) for pid, _left in retired) == sorted(workers), (old, retired, workers)
         # start_server waits --interval (1 s), then 4 retirements 0.2 s apart.

@@ -4,6 +4,7 @@ paths, which are one line and exit 2, also when starlet-py runs as an unprivileg
 from __future__ import annotations
 
 import grp
+import json
 import os
 import shutil
 import socket
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.proctools import NOBODY, STARLET_AS_NOBODY, Spawned, as_nobody
-from tests.support import APPS, starlet_command
+from tests.support import APPS, parse_response, read_all, starlet_command
 
 NOBODY_GROUP = grp.getgrgid(NOBODY.pw_gid).gr_name  # "nogroup" on Debian, "nobody" elsewhere
 
@@ -55,9 +56,7 @@ def connect_as_nobody(path: Path) -> str:
         "try:\n    s.connect(sys.argv[1]); print('ok')\n"
         "except OSError as e:\n    print(type(e).__name__)\n"
     )
-    out = subprocess.run(
-        [*as_nobody(code), str(path)], capture_output=True, text=True
-    )
+    out = subprocess.run([*as_nobody(code), str(path)], capture_output=True, text=True)
     return out.stdout.strip() or out.stderr
 
 
@@ -174,5 +173,29 @@ def test_live_socket_is_not_clobbered(tmp: Path) -> None:
     server = start(["--listen", str(path)])
     try:
         assert refused(["--listen", str(path)]).endswith("another server is answering there")
+    finally:
+        assert server.stop() == 0
+
+
+@pytest.mark.parametrize(("proto", "port"), [("http", "80"), ("https", "443")])
+def test_django_over_a_unix_socket_gets_the_schemes_port_not_the_path(
+    tmp: Path, proto: str, port: str
+) -> None:
+    pytest.importorskip("django")
+    path = tmp / "web.sock"
+    args = ["--listen", str(path), "--max-workers", "1", "--forwarded-allow-ips", "unix"]
+    server = Spawned(args, app="django_app:application")
+    try:
+        server.wait_workers(1)
+        with socket.socket(socket.AF_UNIX) as conn:
+            conn.settimeout(10)
+            conn.connect(str(path))
+            conn.sendall(
+                f"GET /whoami HTTP/1.1\r\nHost: app.test\r\nX-Forwarded-Proto: {proto}\r\n"
+                "Connection: close\r\n\r\n".encode()
+            )
+            answer = parse_response(read_all(conn))
+        assert answer.status == 200
+        assert json.loads(answer.body)["port"] == port  # was the socket's path
     finally:
         assert server.stop() == 0

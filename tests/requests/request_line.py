@@ -105,7 +105,7 @@ CASES: list[Case] = [
             "c=d",
             HTTP_HOST=ANY,
             SERVER_NAME="example.com",
-            SERVER_PORT=PORT,  # no port named: the listener's (docs/design.md, "Choices")
+            SERVER_PORT="80",  # no port named: the scheme's default (docs/design.md, "Choices")
             REQUEST_URI="http://example.com/a/b?c=d",
         ),
         ref="RFC 9112 §3.2.2 (MUST ignore Host)",

@@ -1,11 +1,11 @@
-"""The hand-written command line parser: argparse's forms, without importing argparse."""
+"""The command line parser: the forms people type, without importing argparse."""
 
 from __future__ import annotations
 
 import pytest
 
-from starlet_py.cli import config_from
-from starlet_py.config import Config
+from starlet_py.cli import KINDS, config_from
+from starlet_py.config import HELP, Config
 from starlet_py.errors import ConfigError
 
 APP = "myapp:application"
@@ -18,11 +18,11 @@ APP = "myapp:application"
         ["--max-workers=4", "--listen=127.0.0.1:1", APP],
         ["-w", "4", "-b", "127.0.0.1:1", APP],
         ["-w4", "-b127.0.0.1:1", APP],
-        [APP, "--max-workers", "4", "--lis", "127.0.0.1:1"],  # an abbreviation, options after APP
+        [APP, "--max-workers", "4", "--listen", "127.0.0.1:1"],  # options after APP
         ["-w", "4", "-b", "127.0.0.1:1", "--", APP],
     ],
 )
-def test_the_forms_argparse_took(argv: list[str]) -> None:
+def test_the_forms_people_type(argv: list[str]) -> None:
     assert config_from(argv, {}) == Config(app=APP, max_workers=4, listen=("127.0.0.1:1",))
 
 
@@ -38,19 +38,20 @@ def test_values_that_look_like_options() -> None:
 @pytest.mark.parametrize(
     ("argv", "line"),
     [
-        (["--listen", "--max-workers", "3", APP], "argument -b/--listen: expected one argument"),
-        ([APP, "--timeout"], "argument --timeout: expected one argument"),
-        (["--reuse-port=yes", APP], "argument --reuse-port: ignored explicit argument 'yes'"),
-        ([APP, "other:app"], "unrecognized arguments: other:app"),
-        (["-x", APP], "unrecognized arguments: -x"),
-        (["--max", "3", APP], "unrecognized option --max"),  # ambiguous
+        (["--listen", "--max-workers", "3", APP], "--listen needs a value"),
+        ([APP, "--timeout"], "--timeout needs a value"),
+        (["--reuse-port=yes", APP], "--reuse-port takes no value, got 'yes'"),
+        ([APP, "4"], f"more than one APP: {APP} 4"),
+        (["-x", APP], "unrecognized option -x"),
+        (["--max", "3", APP], "unrecognized option --max"),  # the beginning of several
+        (["--lis", "127.0.0.1:1", APP], "unrecognized option --lis: did you mean --listen?"),
         (["--max-workers=x", APP], "--max-workers: expected int, got 'x'"),
         (["-w", "x", APP], "--max-workers: expected int, got 'x'"),
-        (["--socket-m", "9", APP], "--socket-mode: expected an octal mode like 660, got '9'"),
-        (["--reuse-port"], "the following arguments are required: APP"),
+        (["--socket-mode", "9", APP], "--socket-mode: expected an octal mode like 660, got '9'"),
+        (["--reuse-port"], "no APP given (module:callable)"),
     ],
 )
-def test_errors_are_argparse_lines(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
+def test_errors_are_one_line(argv: list[str], line: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
         config_from(argv, {})
     assert caught.value.code == 2
@@ -64,13 +65,33 @@ def test_help_shows_each_option_with_its_default(capsys: pytest.CaptureFixture[s
     out = capsys.readouterr().out
     assert out.startswith("usage: starlet-py [OPTION]... APP\n")
     assert "\n  -w, --max-workers N   size of the worker pool;" in out
-    assert "(default 10)" in out and "(default 127.0.0.1:5000)" in out and "(default 'info')" in out
+    assert "(default 10)" in out and "(default 127.0.0.1:5000)" in out and "(default info)" in out
+    assert (
+        "\n  --socket-mode OCTAL" in out
+        and "660)" in out
+        and "(default None)" not in out
+        and "(default False)" not in out
+    )
     assert "\n  --reuse-port          set SO_REUSEPORT" in out
     assert out.rstrip().endswith("myproject.wsgi:application")
 
 
-def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize("flag", ["--version", "-V"])
+def test_version(flag: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as caught:
-        config_from(["--version"], {})
+        config_from([flag], {})
     assert caught.value.code == 0
     assert capsys.readouterr().out == "starlet-py 0.1.0\n"
+
+
+def test_every_option_has_help_and_a_type_from_config() -> None:
+    assert list(HELP) == [*Config._fields[1:], "host", "port"]
+    assert KINDS["listen"] == (str, True) and KINDS["warmup"] == (str, True)
+    assert KINDS["min_reqs_per_child"] == (int, False) and KINDS["max_workers"] == (int, False)
+    assert (KINDS["timeout"], KINDS["reuse_port"], KINDS["socket_group"]) == (
+        (float, False),
+        (bool, False),
+        (str, False),
+    )
+    assert HELP["max_workers"][0] == "N" and "worker pool" in HELP["max_workers"][1]
+    assert HELP["reuse_port"][0] == "-" and "\n" not in HELP["listen"][1] and "  " not in HELP["listen"][1]

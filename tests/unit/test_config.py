@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from starlet_py.cli import config_from
+from starlet_py.cli import config_from, unknown_variables
 from starlet_py.config import Address, Config, parse_address
 from starlet_py.errors import ConfigError
 from starlet_py.listeners import inherited_fds
@@ -83,8 +83,19 @@ def test_bad_value_names_the_option(kwargs: dict[str, Any], fragment: str) -> No
 
 def test_missing_app() -> None:
     with pytest.raises(ConfigError) as caught:
-        Config()
+        Config(app="")
     assert "APP" in str(caught.value)
+
+
+def test_config_is_a_checked_value() -> None:
+    a, b = Config(app="m:a", max_workers=3), Config(app="m:a", max_workers=3)
+    assert a == b and hash(a) == hash(b) and a != Config(app="m:a")
+    assert repr(a).startswith("Config(app='m:a', listen=('127.0.0.1:5000',), max_workers=3,")
+    assert Config._fields[:3] == ("app", "listen", "max_workers")
+    with pytest.raises(TypeError, match="unexpected keyword argument 'max_worker'"):
+        Config(app="m:a", max_worker=3)
+    with pytest.raises(ConfigError, match="--max-workers must be a number >= 0, got -3"):
+        Config(app="m:a", max_workers=-3)
 
 
 @pytest.mark.parametrize("option", ["timeout", "keepalive_timeout", "spawn_interval", "err_respawn_interval"])
@@ -283,6 +294,39 @@ def test_config_from_bad_value_is_config_error(argv: list[str], env: dict[str, s
     assert fragment in str(caught.value)
 
 
+@pytest.mark.parametrize(
+    ("argv", "env"),
+    [
+        (["-w", "0", "--request-timeout", "5"], {}),
+        (["--graceful-timeout", "10"], {"STARLET_MAX_WORKERS": "0"}),
+        (["-w", "0"], {"STARLET_GRACEFUL_TIMEOUT": "10"}),
+    ],
+)
+def test_master_timeouts_need_workers(argv: list[str], env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError, match="timeout needs workers to watch: not with --max-workers 0"):
+        config_from([*argv, APP], env)
+
+
+def test_master_timeouts_off_or_unset_go_with_zero_workers() -> None:
+    c = config_from(["-w", "0", "--request-timeout", "0", "--graceful-timeout", "0", APP], {})
+    assert (c.max_workers, c.request_timeout, c.graceful_timeout) == (0, 0, 0)
+    assert config_from(["-w", "0", APP], {}).graceful_timeout == 30  # the default: no error
+
+
+def test_unknown_variables() -> None:
+    env = {
+        "STARLET_MAX_WORKER": "4",
+        "STARLET_PORT": "1",
+        "STARLET_TIMEOUT": "",
+        "STARLET_X": "1",
+        "PATH": "/",
+    }
+    assert unknown_variables(env) == [
+        "unknown variable STARLET_MAX_WORKER ignored: did you mean STARLET_MAX_WORKERS?",
+        "unknown variable STARLET_X ignored",
+    ]
+
+
 # -- recycle_limit --------------------------------------------------------------------------
 def test_recycle_limit_without_min_is_max() -> None:
     c = Config(app=APP, max_reqs_per_child=750)
@@ -385,8 +429,9 @@ def test_load_missing_attribute(app_dir: Path) -> None:
 
 
 def test_load_not_callable(app_dir: Path) -> None:
-    name = module(app_dir, "application = 42\n")
-    assert "not callable" in load_error(name)
+    name = module(app_dir, "application = 42\nsettings = {}\n")
+    assert load_error(name) == f"'application' in {name} is an int, not a WSGI callable"
+    assert load_error(f"{name}:settings") == f"'settings' in {name} is a dict, not a WSGI callable"
 
 
 def test_load_import_time_exception_is_one_line(app_dir: Path) -> None:
@@ -468,6 +513,9 @@ def test_load_missing_dependency_whose_name_prefixes_the_app(app_dir: Path) -> N
         ("./s.sock", Address("unix", path="./s.sock")),
         ("fd://3", Address("fd", fd=3)),
         ("fd://0", Address("fd", fd=0)),
+        ("unix:/run/app.sock", Address("unix", path="/run/app.sock")),  # gunicorn's and uWSGI's form
+        ("unix:web.sock", Address("unix", path="web.sock")),
+        ("unix:///run/app.sock", Address("unix", path="/run/app.sock")),  # gunicorn takes this too
     ],
 )
 def test_parse_address(text: str, address: Address) -> None:
@@ -498,6 +546,22 @@ def test_parse_address_refuses(text: str) -> None:
     with pytest.raises(ConfigError) as caught:
         parse_address(text)
     assert "--listen" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("text", "hint"),
+    [
+        ("web.sock", "a unix socket here is ./web.sock, a host needs :PORT"),
+        ("localhost", "a unix socket here is ./localhost, a host needs :PORT"),
+        ("tcp://127.0.0.1:8000", "no scheme, write HOST:PORT (127.0.0.1:8000)"),
+        ("http://0.0.0.0:8000/", "no scheme, write HOST:PORT (0.0.0.0:8000)"),
+        ("unix:", "unix: needs a path"),
+    ],
+)
+def test_parse_address_hints(text: str, hint: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_address(text)
+    assert str(caught.value) == f"bad --listen {text!r}: {hint}"
 
 
 # -- inherited_fds ---------------------------------------------------------------------

@@ -21,7 +21,7 @@ from starlet_py import response
 from starlet_py.config import Config
 from starlet_py.connection import Connection
 from starlet_py.listeners import PeerNames, set_timeouts
-from starlet_py.response import CONTINUE, error_answer
+from starlet_py.response import CONTINUE, REASONS, error_answer
 from starlet_py.worker import Worker
 from starlet_py.wsgi import FileWrapper, template
 
@@ -122,21 +122,33 @@ def test_the_last_request_under_max_keepalive_reqs_says_close(client: Callable[.
 
 
 @pytest.mark.parametrize(
-    ("raw", "status"),
+    ("raw", "status", "why"),
     [
-        (b"GET / HTTP/1.1\r\n\r\n", 400),  # no Host
-        (b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx", 417),
-        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414),
+        (b"GET / HTTP/1.1\r\n\r\n", 400, "HTTP/1.1 request without Host"),
+        (
+            b"PUT / HTTP/1.1\r\nHost: h\r\nExpect: 200-ok\r\nContent-Length: 1\r\n\r\nx",
+            417,
+            "unknown expectation",
+        ),
+        (b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: h\r\n\r\n", 414, "request target over 8192 bytes"),
     ],
     ids=["400", "417", "414"],
 )
-def test_a_refused_request_gets_its_answer_and_the_socket_closes(
-    client: Callable[..., Client], raw: bytes, status: int
+def test_a_refused_request_gets_its_answer_with_the_reason_and_the_socket_closes(
+    client: Callable[..., Client], raw: bytes, status: int, why: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
     called = []
     c = client(lambda env, sr: called.append(env) or hello(env, sr), max_keepalive_reqs=10)
-    assert c.serve(GET, raw, GET) == answer(b"/x") + error_answer(status)
+    assert c.serve(GET, raw, GET) == answer(b"/x") + error_answer(status, why)
+    assert error_answer(status, why).endswith(f"\r\n\r\n{status} {REASONS[status]}: {why}\n".encode())
     assert (called and len(called), c.worker.requests) == (1, 1)  # the app never saw it
+    logged = capsys.readouterr().err
+    assert f"refused : {status} {why}" in logged and "Host: h" not in logged
+
+
+def test_the_reason_in_a_refusal_is_printable_ascii_whatever_it_holds() -> None:
+    body = error_answer(400, "bad \x00\n\u00e9 <b>").split(b"\r\n\r\n", 1)[1]
+    assert body == b"400 Bad Request: bad ??\\xe9 <b>\n"
 
 
 def test_client_going_away_mid_body(client: Callable[..., Client]) -> None:
@@ -152,7 +164,7 @@ def test_client_going_away_mid_body(client: Callable[..., Client]) -> None:
 
     c = client(reader, max_keepalive_reqs=10)
     raw = c.serve(b"POST / HTTP/1.1\r\nHost: h\r\nContent-Length: 10\r\n\r\nabc", eof=True)
-    assert raw == error_answer(400)  # no response had started
+    assert raw == error_answer(400, "client closed the connection mid-body")  # no response had started
     assert [str(e) for e in seen] == ["client closed the connection mid-body"]
 
 

@@ -60,8 +60,11 @@ def summary(proto: Protocol) -> list[Any]:
     out: list[Any] = [proto.dead]
     for r in proto.queue:
         error = None if r.error is None else (type(r.error).__name__, getattr(r.error, "status", None))
+        # A refused request's line is only for the logs: how far the head got may depend
+        # on where the input was cut.
+        line = (r.method, r.target, r.version) if r.error is None else None
         out.append(
-            (r.method, r.target, r.version, tuple(r.headers), r.keep_alive, r.chunked, r.content_length,
+            (line, tuple(r.headers), r.keep_alive, r.chunked, r.content_length,
              r.expect, r.host, b"".join(r.body), r.complete, error)
         )  # fmt: skip
     return out

@@ -76,7 +76,7 @@ def refused(pieces: Iterable[bytes]) -> Request:
     assert len(proto.queue) == 1, [summary(r) for r in proto.queue]
     req = proto.queue[0]
     assert isinstance(req.error, HTTPError), repr(req.error)
-    assert req.method == ""
+    assert (req.headers, list(req.body)) == ([], [])  # a fresh request: only its line, for the logs
     assert req.keep_alive is False
     return req
 
@@ -140,7 +140,7 @@ CORPUS: list[tuple[str, bytes, list[Parsed]]] = [
     (
         "chunked-extensions-trailers",
         b"POST /up HTTP/1.1\r\n" + H + b"Transfer-Encoding: chunked\r\n\r\n"
-        b"5;name=val\r\nhello\r\n6;a;b=\"q x\"\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n",
+        b'5;name=val\r\nhello\r\n6;a;b="q x"\r\n world\r\n0\r\nX-Checksum: abc\r\nX-Other: 1\r\n\r\n',
         [
             (
                 "POST",
@@ -308,10 +308,7 @@ def test_corpus_concatenated_is_one_pipelined_stream() -> None:
 
 def test_request_attributes() -> None:
     proto = feed_all(
-        [
-            b"PUT /x HTTP/1.1\r\nHost: Example.COM:8080\r\nContent-Length: 4\r\n"
-            b"Expect: 100-Continue\r\n\r\n"
-        ]
+        [b"PUT /x HTTP/1.1\r\nHost: Example.COM:8080\r\nContent-Length: 4\r\nExpect: 100-Continue\r\n\r\n"]
     )
     (req,) = proto.queue
     assert (req.host, req.content_length, req.expect, req.chunked, req.complete) == (
@@ -665,8 +662,9 @@ def test_bad_chunk_keeps_the_good_data_before_it() -> None:
 
 
 def test_error_request_shape() -> None:
-    req = refused([b"GET / HTTP/2.0\r\nHost: h\r\n\r\n"])
-    assert (req.target, req.headers, list(req.body), req.complete) == (b"", [], [], True)
+    # What was parsed of the request line stays, for the logs; nothing else.
+    req = refused([b"GET /x HTTP/2.0\r\nHost: h\r\n\r\n"])
+    assert (req.method, req.target, req.headers, list(req.body), req.complete) == ("GET", b"/x", [], [], True)
 
 
 @pytest.mark.parametrize(
@@ -735,7 +733,7 @@ def test_chunked_body_past_the_limit_before_the_app_ran_is_refused_whole() -> No
     proto = feed_with(Protocol(10), CHUNKED_HEAD + b"b\r\nabcdefghijk\r\n0\r\n\r\n")
     (req,) = proto.queue
     assert isinstance(req.error, HTTPError) and req.error.status == 413
-    assert (req.method, list(req.body), proto.dead) == ("", [], True)
+    assert (req.method, list(req.body), proto.dead) == ("POST", [], True)
 
 
 def test_chunked_body_at_the_limit_completes() -> None:
@@ -755,7 +753,7 @@ BWS_BODIES = [
     b"5\t;a=b\r\nhello\r\n0\r\n\r\n",
     b"5; a=b\r\nhello\r\n0\r\n\r\n",
     b"5;a = b\r\nhello\r\n0\r\n\r\n",
-    b"5 ; a = b ; c ;d=\"x ; y\"\r\nhello\r\n0 ; last\r\n\r\n",
+    b'5 ; a = b ; c ;d="x ; y"\r\nhello\r\n0 ; last\r\n\r\n',
     b"5;a=b\r\nhello\r\n0\r\nX-T: t\r\n\r\n",
 ]
 
@@ -784,7 +782,7 @@ def test_chunk_extension_bws_is_accepted(body: bytes, split: object) -> None:
         b"5 ;a b\r\nhello\r\n0\r\n\r\n",  # a space inside the extension
         b"5 ; =b\r\nhello\r\n0\r\n\r\n",  # no name
         b"5 ;a=\r\nhello\r\n0\r\n\r\n",  # no value
-        b"5 ;a=\"b\r\nhello\r\n0\r\n\r\n",  # an unterminated quoted-string
+        b'5 ;a="b\r\nhello\r\n0\r\n\r\n',  # an unterminated quoted-string
         b"5 ;a=b\rc\r\nhello\r\n0\r\n\r\n",  # a bare CR
         b"0x5 ;a=b\r\nhello\r\n0\r\n\r\n",
         b"5 ;a=b\r\nhelloXX0\r\n\r\n",  # no CRLF after the data

@@ -163,7 +163,7 @@ def test_environ_basic_request() -> None:
         "REMOTE_ADDR": "10.0.0.2",
         "REMOTE_PORT": "54321",
         "SERVER_NAME": "example.com",
-        "SERVER_PORT": "5000",
+        "SERVER_PORT": "80",  # Host names no port: http's default
         "HTTP_HOST": "example.com",
         "HTTP_USER_AGENT": "test/1.0",
     }
@@ -348,12 +348,14 @@ def test_all_cgi_values_are_native_str() -> None:
 @pytest.mark.parametrize(
     ("host", "name", "port"),
     [
-        ("example.com", "example.com", "5000"),
+        # No port in Host: http's default, not the listener's (gunicorn's rule; over a
+        # unix socket the listener's would be its path).
+        ("example.com", "example.com", "80"),
         ("example.com:8080", "example.com", "8080"),
         ("[::1]:8080", "::1", "8080"),
-        ("[::1]", "::1", "5000"),
+        ("[::1]", "::1", "80"),
         ("127.0.0.1:80", "127.0.0.1", "80"),
-        ("Example.COM", "Example.COM", "5000"),
+        ("Example.COM", "Example.COM", "80"),
     ],
 )
 def test_server_name_and_port_from_host(host: str, name: str, port: str) -> None:
