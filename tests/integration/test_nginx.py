@@ -22,15 +22,18 @@ import os
 import pwd
 import random
 import re
+import shlex
 import shutil
 import signal
 import socket
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.integration.loadgen import (
     GEN_LINE,
@@ -87,13 +90,42 @@ def render(ports: list[int], upstream: int, sock: str) -> str:
     return text
 
 
-def main_config(prefix: Path, include: Path) -> str:
+def readme_options(heading: str) -> list[str]:
+    """The options of the first ``starlet-py`` command in README.md after ``heading``,
+    without its ``--listen`` and ``--socket-group`` (the tests pass their own) and the app:
+    the tests run exactly the recipe the README gives."""
+    text = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+    lines = text[text.index(heading) :].splitlines()
+    first = next(n for n, line in enumerate(lines) if line.lstrip().startswith("starlet-py "))
+    command = ""
+    for line in lines[first:]:
+        command += line.strip().removesuffix("\\") + " "
+        if not line.rstrip().endswith("\\"):
+            break
+    words = shlex.split(command)[1:-1]  # neither the program nor the app
+    options: list[str] = []
+    while words:
+        word = words.pop(0)
+        if word in ("--listen", "--socket-group"):
+            words.pop(0)
+        else:
+            options.append(word)
+    return options
+
+
+def without_workers(options: list[str]) -> tuple[list[str], int]:
+    """``options`` without ``--max-workers N``, and N."""
+    i = options.index("--max-workers")
+    return options[:i] + options[i + 2 :], int(options[i + 1])
+
+
+def main_config(prefix: Path, include: Path, workers: int = 2) -> str:
     temp = {name: prefix / "temp" / name for name in ("client_body", "proxy", "fastcgi", "uwsgi", "scgi")}
     for path in temp.values():
         path.mkdir(parents=True, exist_ok=True)
     # As root, nginx switches its workers to an unprivileged user, as a stock nginx does.
     user = f"user nobody {WEB_GROUP};\n" if ROOT else ""
-    return f"""{user}worker_processes 2;
+    return f"""{user}worker_processes {workers};
 pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 512; }}
@@ -109,23 +141,33 @@ http {{
 """
 
 
-def start_starlet(tmp: Path, sock: str, *extra: str) -> tuple[Supervised, int]:
-    """starlet-py on a pre-bound TCP port and the unix socket ``sock``, with the README's
-    options for nginx (plus ``extra``); returns it and the TCP port."""
+def start_starlet(
+    tmp: Path,
+    sock: str,
+    *extra: str,
+    args: Sequence[str] = STARLET_ARGS,
+    workers: int = WORKERS,
+    app: str = "deploy:application",
+    env: dict[str, str] | None = None,
+) -> tuple[Supervised, int]:
+    """starlet-py on a pre-bound TCP port and the unix socket ``sock``, with ``args`` (by
+    default this file's options for nginx) plus ``extra``; returns it and the TCP port."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as lsock:
         lsock.bind(("127.0.0.1", 0))
         lsock.listen(128)
         port, fd = lsock.getsockname()[1], lsock.fileno()
-        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *STARLET_ARGS, *extra]
+        cmd = [*starlet_command(), "--listen", f"fd://{fd}", "--listen", sock, *args, *extra]
         cmd += ["--socket-group", WEB_GROUP]  # the README's recipe: nginx's workers may connect
-        cmd += ["--max-workers", str(WORKERS)]
-        starlet = Supervised([*cmd, "deploy:application"], tmp / "starlet.log", pass_fds=[fd])
-    wait_for(lambda: len(starlet.kids()) == WORKERS or starlet.exited(), 30, "the starlet-py workers")
+        cmd += ["--max-workers", str(workers)]
+        starlet = Supervised([*cmd, app], tmp / "starlet.log", env=env, pass_fds=[fd])
+    wait_for(lambda: len(starlet.kids()) == workers or starlet.exited(), 30, "the starlet-py workers")
     assert not starlet.exited(), starlet.log()
     return starlet, port
 
 
-def start_nginx(prefix: Path, upstream: int, sock: str) -> tuple[Supervised, list[int]]:
+def start_nginx(prefix: Path, upstream: int, sock: str, workers: int = 2) -> tuple[Supervised, list[int]]:
+    """nginx (``workers`` worker processes) running the example in front of ``upstream``
+    and ``sock``; returns it and the example's four ports."""
     nginx = need_program("nginx")
     log = ""
     for attempt in range(3):
@@ -133,7 +175,7 @@ def start_nginx(prefix: Path, upstream: int, sock: str) -> tuple[Supervised, lis
         include = prefix / "starlet-py.conf"
         include.write_text(render(ports, upstream, sock))
         conf = prefix / "nginx.conf"
-        conf.write_text(main_config(prefix, include))
+        conf.write_text(main_config(prefix, include, workers))
         cmd = [nginx, "-p", f"{prefix}/", "-c", str(conf), "-e", str(prefix / "error.log")]
         proc = Supervised([*cmd, "-g", "daemon off; master_process on;"], prefix / f"nginx-{attempt}.out")
 
@@ -272,32 +314,32 @@ def client(variant: Variant, seed: int, master: int, tally: Tally) -> None:
 
 @contextmanager
 def behind_nginx(
-    tmp: Path, public: Path, *extra: str
+    tmp: Path, public: Path, *extra: str, nginx_workers: int = 2, **starlet: Any
 ) -> Iterator[tuple[Supervised, Supervised, list[int], Path]]:
-    """starlet-py (with ``extra``) behind the example nginx, under ``public``: yields
-    (starlet, nginx, nginx's ports, nginx's prefix).  A body that ends cleanly must leave
-    both able to stop with status 0 (nginx gracefully, SIGQUIT); both are stopped anyway."""
+    """starlet-py (with ``extra``, and start_starlet's keywords ``starlet``) behind the
+    example nginx (``nginx_workers`` processes), under ``public``: yields (starlet, nginx,
+    nginx's ports, nginx's prefix).  A body that ends cleanly must leave both able to stop
+    with status 0 (nginx gracefully, SIGQUIT); both are stopped anyway."""
     need_program("nginx")
     prefix = public / "nginx"
     prefix.mkdir()
     (public / "run").mkdir(mode=0o755)  # the README's `install -d /run/starlet-py`
     sock = str(public / "run" / "web.sock")
-    starlet, upstream = start_starlet(tmp, sock, *extra)
+    server, upstream = start_starlet(tmp, sock, *extra, **starlet)
     nginx: Supervised | None = None
     try:
-        nginx, ports = start_nginx(prefix, upstream, sock)
-        yield starlet, nginx, ports, prefix
+        nginx, ports = start_nginx(prefix, upstream, sock, nginx_workers)
+        yield server, nginx, ports, prefix
         assert nginx.stop(signal.SIGQUIT) == 0  # graceful: workers finish, then exit
-        assert starlet.stop() == 0
+        assert server.stop() == 0
     finally:
         if nginx is not None:
             nginx.stop(signal.SIGQUIT)
-        starlet.stop()
+        server.stop()
         shutil.rmtree(prefix / "temp", ignore_errors=True)
 
 
 # -- the test ------------------------------------------------------------------
-
 
 
 def test_nginx_example_config_in_front_of_starlet(tmp_path: Path, public: Path) -> None:
@@ -383,13 +425,11 @@ RESTARTS_BEHIND_NGINX = 10
 RETRIED = ("upstream prematurely closed connection", "Connection reset by peer", "Broken pipe")
 
 
-def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path) -> None:
-    """start_server runs starlet-py on the example's TCP and unix upstreams; clients go
-    through nginx (keep-alive pools over TCP and unix, and no pool over TCP) while
-    start_server gets HUP after HUP.  No client may see an error (no 502)."""
-    need_program("nginx")
-    prefix = public / "nginx"
-    prefix.mkdir()
+def starter_for_nginx(
+    tmp: Path, public: Path, args: Sequence[str] = STARLET_ARGS, workers: int = WORKERS
+) -> tuple[Supervised, int, str]:
+    """start_server (--interval=1) running starlet-py with ``args`` on a TCP port and a
+    unix socket under ``public``: returns it, the port and the socket's path."""
     # start_server binds the unix socket itself, with its umask: the README's recipe is
     # a setgid directory of the web server's group and umask 007.
     run = public / "run"
@@ -400,21 +440,40 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
     old_umask = os.umask(0o007)  # inherited by start_server
     try:
         sup, chosen = start_starter(
-            tmp_path,
-            lambda: [f"127.0.0.1:{free_port()}"],
-            [sock],
-            STARLET_ARGS,
-            ["--interval=1"],
-            workers=WORKERS,
+            tmp, lambda: [f"127.0.0.1:{free_port()}"], [sock], args, ["--interval=1"], workers=workers
         )
     finally:
         os.umask(old_umask)
     assert os.stat(sock).st_gid == grp.getgrnam(WEB_GROUP).gr_gid
+    return sup, int(chosen[0].split(":")[1]), sock
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [
+        pytest.param((2, STARLET_ARGS, WORKERS), id="pools-below-workers"),
+        # 4 x 8 idle connections per pooled upstream, for 16 workers.
+        pytest.param((8, *without_workers(readme_options("**Behind nginx**"))), id="readme-8-nginx-workers"),
+    ],
+)
+def test_hot_restart_behind_nginx_loses_no_request(
+    tmp_path: Path, public: Path, sizes: tuple[int, Sequence[str], int]
+) -> None:
+    """start_server runs starlet-py on the example's TCP and unix upstreams; clients go
+    through nginx (keep-alive pools over TCP and unix, and no pool over TCP) while
+    start_server gets HUP after HUP.  No client may see an error (no 502).  With the
+    README's command behind 8 nginx workers, the pools can hold more idle connections
+    than there are workers, and each stop closes the idle ones at once."""
+    need_program("nginx")
+    nginx_workers, args, workers = sizes
+    prefix = public / "nginx"
+    prefix.mkdir()
+    sup, upstream, sock = starter_for_nginx(tmp_path, public, args, workers)
     nginx: Supervised | None = None
     loads: list[LoadLoop] = []
     stats: list[Stats] = []
     try:
-        nginx, ports = start_nginx(prefix, int(chosen[0].split(":")[1]), sock)
+        nginx, ports = start_nginx(prefix, upstream, sock, nginx_workers)
         for port in ports[:3]:  # TCP pool, unix pool, TCP without a pool
             connect = functools.partial(socket.create_connection, ("127.0.0.1", port), timeout=15)
             loads.append(LoadLoop(connect, close_threads=2, keepalive_threads=1).start())
@@ -426,7 +485,7 @@ def test_hot_restart_behind_nginx_loses_no_request(tmp_path: Path, public: Path)
 
             def restarted(old: int = old) -> bool:
                 new = [m for m in sup.kids() if m != old]
-                if pid_alive(old) or len(new) != 1 or len(children(new[0])) != WORKERS:
+                if pid_alive(old) or len(new) != 1 or len(children(new[0])) != workers:
                     return False
                 return all(load.served_by_master(new[0]) >= 10 for load in loads)
 
