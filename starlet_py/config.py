@@ -32,6 +32,9 @@ class Settings(NamedTuple):
     graceful_timeout: float = 30.0
     request_timeout: float = 0.0
     max_request_body: int = 1073741824
+    limit_request_line: int = 8192
+    limit_request_fields: int = 100
+    limit_request_field_size: int = 8192
     min_body_rate: float = 500.0
     max_worker_rss: int = 0
     child_exit: str | None = None
@@ -66,9 +69,13 @@ request_timeout S  a request in the app for more than S seconds has its worker's
     and the worker killed and replaced; 0 turns it off
 max_request_body BYTES  largest request body in bytes: a bigger Content-Length gets 413 before the
     app runs, a chunked body that grows past it fails the app's next read; 0: no limit
+limit_request_line BYTES  longest request line (method, target, version); longer: 414
+limit_request_fields N  most header fields in a request; more: 431
+limit_request_field_size BYTES  longest header field (name and value); longer: 431.  The whole
+    head may take 8 times the larger of this and --limit-request-line (64 KiB by default)
 min_body_rate BYTES_PER_S  while the app waits for request body, it must arrive at an average of at
     least this many bytes/s after a first --timeout of grace (else 408); 0 turns it off
-max_worker_rss MIB  a worker whose resident memory exceeds MIB (checked every 16th request) answers
+max_worker_rss MIB  a worker whose resident memory exceeds MIB (checked after every request) answers
     that request with Connection: close and exits; 0 turns it off
 child_exit FUNC  module:func called (no arguments) in a worker just before it exits
 reuse_port -  set SO_REUSEPORT on sockets we bind (restart without a supervisor)
@@ -110,6 +117,9 @@ def check(c: Config) -> Config:
         raise ConfigError("no APP given (module:callable)")
     if c.max_keepalive_reqs < 1:
         raise ConfigError("--max-keepalive-reqs must be >= 1 (1 disables keep-alive)")
+    for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size"):
+        if getattr(c, name) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
     low, high = c.min_reqs_per_child, c.max_reqs_per_child
     if low is not None and low < 1:
         raise ConfigError("--min-reqs-per-child must be >= 1")

@@ -65,7 +65,10 @@ class Connection:
         self.names = names
         self.host = host
         self.limit = host.config.max_keepalive_reqs
-        self.proto = Protocol(host.config.max_request_body)
+        c = host.config
+        self.proto = Protocol(
+            c.max_request_body, c.limit_request_line, c.limit_request_fields, c.limit_request_field_size
+        )
         self.out = Writer(sock)
         self.served = 0
         self.queued = queued  # it waited in the accept queue: its client may have left (_gone)

@@ -43,7 +43,16 @@ from tests.integration.loadgen import (
     old_generation_exits,
     start_starter,
 )
-from tests.support import children, free_port, need_program, pid_alive, starlet_command, wait_for
+from tests.support import (
+    children,
+    free_port,
+    need_program,
+    parse_response,
+    pid_alive,
+    read_all,
+    starlet_command,
+    wait_for,
+)
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "nginx.conf"
 EXAMPLE_UPSTREAM = "127.0.0.1:5000"
@@ -130,6 +139,7 @@ pid {prefix}/nginx.pid;
 error_log {prefix}/error.log warn;
 events {{ worker_connections 512; }}
 http {{
+    large_client_header_buffers 4 16k;  # for big cookies and tokens (--limit-request-field-size)
     access_log {prefix}/access.log;
     client_body_temp_path {temp["client_body"]};
     proxy_temp_path {temp["proxy"]};
@@ -544,3 +554,19 @@ def test_an_upload_the_app_refuses_unread_reaches_the_client(tmp_path: Path, pub
                 conn.close()
         errors = [line for line in (prefix / "error.log").read_text().splitlines() if SEVERE.search(line)]
         assert not errors, errors
+
+
+@pytest.mark.parametrize(("extra", "status"), [((), 431), (("--limit-request-field-size", "16384"), 200)])
+def test_a_12_kib_cookie_through_nginx_with_16k_buffers(
+    tmp_path: Path, public: Path, extra: tuple[str, ...], status: int
+) -> None:
+    cookie = "session=" + "c" * (12 << 10)
+    with behind_nginx(tmp_path, public, *extra) as (_starlet, _nginx, ports, _prefix):
+        with socket.create_connection(("127.0.0.1", ports[0]), timeout=10) as conn:
+            conn.sendall(
+                f"GET /env HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\nConnection: close\r\n\r\n".encode()
+            )
+            resp = parse_response(read_all(conn))
+        assert resp.status == status, resp.body[:200]
+        if status == 431:  # ours, not nginx's: it forwarded the field, we named our limit
+            assert resp.body == b"431 Request Header Fields Too Large: a header field over 8192 bytes\n"
