@@ -250,7 +250,7 @@ class Connection:
         inp = Input(req, self.pull)
         env = self.host.build(base, req, self.names, inp)
         result: Any = None
-        slot = scoreboard.mine  # None unless --request-timeout
+        slot = scoreboard.mine  # None unless --request-timeout or --stats
         if slot is not None:
             slot.begin(req.request_line)
         try:
