@@ -258,6 +258,11 @@ def main(argv: list[str] | None = None) -> int:
 
             first = listeners[0]
             warm(app, config.warmup, first.server_name or "localhost", first.server_port)
+        stats = None
+        if config.stats is not None:  # imported only then: the pool carries none of it otherwise
+            from .stats import open_stats
+
+            stats = open_stats(config, gid)
     except ConfigError as e:
         fail(str(e))
     tune(listeners, config.timeout, config.keepalive_timeout)
@@ -276,5 +281,5 @@ def main(argv: list[str] | None = None) -> int:
     from .prewarm import prewarm
 
     prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
-    return Master(app, config, listeners, child_exit).run()
+    return Master(app, config, listeners, child_exit, stats).run()
 

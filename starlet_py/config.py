@@ -186,6 +186,12 @@ class Config(Frozen):
     socket_group: str | None = _opt(
         None, "group (name or number) of the unix sockets we create; default: our own group", "GROUP"
     )
+    stats: str | None = _opt(
+        None,
+        "serve /metrics (Prometheus), /status (JSON) and /ready from the master on HOST:PORT or "
+        "a unix socket path (mode 600 unless --socket-mode or --socket-group say otherwise)",
+        "ADDR",
+    )
 
     def __post_init__(self) -> None:
         for f in self.FIELDS:
