@@ -227,13 +227,16 @@ def test_a_silent_stats_client_delays_neither_answers_nor_signals(
     make_server: MakeServer, short: Path
 ) -> None:
     addr = str(short / "stats.sock")
-    server = make_server("procs:application", ["--stats", addr], workers=2)
+    server = make_server("procs:application", ["--stats", addr, "--err-respawn-interval", "0"], workers=2)
     silent = stats_socket(addr, timeout=10)
     partial = stats_socket(addr, timeout=10)
     partial.sendall(b"GET /metr")
     t0 = time.monotonic()
+    crash(server, addr)  # its replacement is forked while they wait: it must not hold them open
+    wait_for(lambda: exits(metrics(addr))["crashed"] == 1, what="the crash reaped")
+    t1 = time.monotonic()
     assert ask(addr, "/ready").status == 200
-    assert time.monotonic() - t0 < 1
+    assert time.monotonic() - t1 < 1
     for conn in (silent, partial):  # dropped after the stats' DEADLINE (1 s) and a tick
         assert read_all(conn) == b""
         assert time.monotonic() - t0 < 3
