@@ -252,7 +252,7 @@ class Connection:
         result: Any = None
         slot = scoreboard.mine  # None unless --request-timeout or --stats
         if slot is not None:
-            slot.begin(req.request_line)
+            slot.begin(req.method, req.target, req.version)
         try:
             result = self.host.app(env, resp.start_response)
             sent = resp.head_sent  # the app called write(): the iterable's items follow

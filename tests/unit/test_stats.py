@@ -9,7 +9,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from starlet_py.pool import Proc
-from starlet_py.scoreboard import RECYCLED, RSS, Board, Slot
+from starlet_py.scoreboard import LINE, RECYCLED, RSS, Board, Slot
 from starlet_py.stats import REASONS, exit_reason, metrics_text, request_of
 
 
@@ -17,15 +17,20 @@ def test_a_slot_counts_requests_and_busy_seconds_until_cleared() -> None:
     board = Board(2)
     slot = Slot(board, 1)
     for _ in range(3):
-        slot.begin("GET / HTTP/1.1")
+        slot.begin("GET", b"/", "1.1")
         slot.end()
-    slot.begin("GET /slow HTTP/1.1")
+    slot.begin("GET", b"/slow", "1.1")
     assert board.seq(1) == 4.0 and board.started(1) > 0
     assert 0 < board.busy(1) < 1 and board.busy(0) == 0.0
     slot.idle(1)
     slot.leaving(RSS)
     slot.leaving(RECYCLED)  # the first reason stays
     assert (board.idle(1), board.why(1)) == (True, RSS)
+    board.clear(1)
+    slot.begin("PROPFIND", b"/dav?x", "1.0")  # a method not in METHODS: its name is written too
+    assert board.read(1) == (board.started(1), "PROPFIND /dav?x HTTP/1.0")
+    slot.begin("MKCALENDAR", b"/" + b"c" * 500, "1.1")
+    assert board.read(1) == (board.started(1), "MKCALENDAR /" + "c" * (LINE - 12) + " HTTP/1.1")
     board.clear(1)
     assert (board.started(1), board.seq(1), board.busy(1), board.idle(1), board.why(1)) == (
         0.0,
