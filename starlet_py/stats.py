@@ -12,25 +12,22 @@ workers pay nothing for a scrape: everything comes from the scoreboard's slots
 from __future__ import annotations
 
 import json
-import os
 import socket
 import struct
 import time
-from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .config import Config, parse_address
 from .errors import ConfigError
 from .listeners import Listener, bind, close_all
 from .log import log
+from .metrics import PROMETHEUS, REASONS, exit_reason, metrics_text, request_of
 from .pool import Proc
-from .scoreboard import RECYCLED, RSS, Board
+from .scoreboard import Board
 
 DEADLINE = 1.0  # seconds a client has for its request and our answer (noticed on the master's tick)
 MAX_HEAD = 8192  # bytes of request head we read at most
 MAX_CLIENTS = 16  # at once; more wait in the stats socket's accept queue
-REASONS = ("recycled", "rss", "request_timeout", "graceful_timeout", "crashed", "stopped")
-PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 
 
 class MasterView(Protocol):
@@ -46,60 +43,12 @@ class MasterView(Protocol):
     ready_due: bool
 
 
-def exit_reason(proc: Proc, status: int, why: int) -> str:
-    """Why a reaped worker exited: killed by us, left on its own (its slot says ``why``),
-    crashed (a non-zero status or a signal we did not send), or stopped when told."""
-    if proc.killed:
-        return "request_timeout" if proc.seq is not None else "graceful_timeout"
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
-        return "crashed"
-    return "recycled" if why == RECYCLED else "rss" if why == RSS else "stopped"
-
-
 def queue(sock: socket.socket) -> tuple[int, int]:
     """(connections waiting to be accepted, backlog) of a TCP listener: for a listening
     socket Linux reports them in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
     data = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
     waiting, backlog = struct.unpack_from("II", data, 24)
     return waiting, backlog
-
-
-def request_of(line: str) -> tuple[str, str]:
-    """(method, path) of a request line; the query string (where tokens live) left out."""
-    method, _, rest = line.partition(" ")
-    return method, rest.partition(" ")[0].partition("?")[0].partition("#")[0]
-
-
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
-def metrics_text(snap: Mapping[str, Any]) -> str:
-    """``snap`` (Stats.snapshot) in Prometheus's text exposition format, version 0.0.4."""
-    out: list[str] = []
-
-    def family(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
-        out.append(f"# HELP starlet_py_{name} {text}\n# TYPE starlet_py_{name} {kind}\n")
-        out.extend(f"starlet_py_{name}{labels} {value!r}\n" for labels, value in samples)
-
-    w, queues = snap["workers"], snap["listen_queue"]
-    family("workers", "gauge", "Workers inside a request (busy) or not (idle).",
-           [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])])  # fmt: skip
-    family("workers_max", "gauge", "The configured pool size (--max-workers).", [("", w["max"])])
-    family("requests_total", "counter", "Requests that reached the app, over the pool's life.",
-           [("", snap["requests_total"])])  # fmt: skip
-    family("busy_seconds_total", "counter", "Seconds workers spent inside requests, summed.",
-           [("", snap["busy_seconds_total"])])  # fmt: skip
-    family("listen_queue", "gauge", "Connections accepted by the kernel that no worker has taken yet.",
-           [(f'{{listener="{_label(k)}"}}', v["queued"]) for k, v in queues.items()])  # fmt: skip
-    family("listen_queue_max", "gauge", "The listener's backlog.",
-           [(f'{{listener="{_label(k)}"}}', v["max"]) for k, v in queues.items()])  # fmt: skip
-    family("worker_exits_total", "counter", "Workers that exited, by reason.",
-           [(f'{{reason="{k}"}}', v) for k, v in snap["worker_exits_total"].items()])  # fmt: skip
-    family("reloads_total", "counter", "Reloads (HUP).", [("", snap["reloads_total"])])
-    family("start_time_seconds", "gauge", "When the master started, in seconds since the epoch.",
-           [("", snap["start_time_seconds"])])  # fmt: skip
-    return "".join(out)
 
 
 def answer(status: str, ctype: str, body: bytes, head_only: bool, extra: str = "") -> bytes:
@@ -128,12 +77,13 @@ class Stats:
         self.exits = dict.fromkeys(REASONS, 0)
         self.whole = False  # the pool was whole once: ready (until a stop)
         self.started = time.time()
+        self.paused = 0.0  # accept() failed (out of fds): the socket is not watched until then
 
     # -- the master's hooks ------------------------------------------------------
     def fds(self) -> tuple[list[int], list[int]]:
         """What select() should watch for us: (readable, writable)."""
         reads = [fd for fd, c in self.clients.items() if not c.out]
-        if len(self.clients) < MAX_CLIENTS:
+        if len(self.clients) < MAX_CLIENTS and time.monotonic() >= self.paused:
             reads.append(self.listener.sock.fileno())
         return reads, [fd for fd, c in self.clients.items() if c.out]
 
@@ -178,8 +128,11 @@ class Stats:
     def _accept(self, now: float) -> None:
         try:
             sock, _ = self.listener.sock.accept()
-        except OSError:
-            return  # gone before we took it, or out of fds: nothing the master must do
+        except (BlockingIOError, ConnectionAbortedError):
+            return  # gone before we took it
+        except OSError:  # out of fds, say: the connection stays queued, and select() must not spin
+            self.paused = now + DEADLINE
+            return
         sock.setblocking(False)
         self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
 
