@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable
 from typing import Any, NoReturn
@@ -238,9 +239,18 @@ def _group_id(group: str | None) -> int:
         raise ConfigError(f"--socket-group: no group named {group!r}") from None
 
 
+def _stop_now(signum: int, frame: object) -> None:
+    os._exit(128 + signum)  # what a shell reports for a process killed by ``signum``
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
     gc.disable()  # until the fork: see Master.run; workers enable it again
+    if os.getpid() == 1:
+        # A container's init: the kernel drops the signals it has no handler for, so a stop
+        # while the app loads would be lost (the master's own handlers replace these).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, _stop_now)
     try:
         config = config_from(argv, dict(os.environ))
         set_level(config.log_level)
