@@ -41,6 +41,7 @@ sys.path.insert(0, str(BENCH.parent))  # the working tree's starlet_py
 
 from starlet_py import headers as headers_mod  # noqa: E402
 from starlet_py import response as resp  # noqa: E402
+from starlet_py import scoreboard  # noqa: E402
 from starlet_py.config import Config  # noqa: E402
 from starlet_py.connection import Connection  # noqa: E402
 from starlet_py.listeners import Listener, PeerNames  # noqa: E402
@@ -211,6 +212,23 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
             b.close()
         return total
 
+    def slot(n: int) -> float:
+        """What --stats adds to a request: the worker's stores into its scoreboard slot."""
+        own = scoreboard.Slot(scoreboard.Board(1), 0)
+        method, target, version = req.method, req.target, req.version
+        t0 = perf()
+        for _ in range(n):
+            own.begin(method, target, version)
+            own.end()
+        return perf() - t0
+
+    def serve_stats(n: int) -> float:
+        scoreboard.mine = scoreboard.Slot(scoreboard.Board(1), 0)  # as a worker has it with --stats
+        try:
+            return serve(n)
+        finally:
+            scoreboard.mine = None
+
     return {
         "parse (one Protocol per connection)": parse,
         "parse (a new Protocol per request)": parse_new,
@@ -220,6 +238,8 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
         "Response: start_response + whole + finish, Writer.send (socketpair)": exchange,
         "total: parse + environ + app + Response/Writer": whole,
         "Connection.serve, one request, fresh socketpair": serve,
+        "the same with --stats (the worker's scoreboard slot)": serve_stats,
+        "--stats alone: Slot.begin + Slot.end": slot,
     }
 
 

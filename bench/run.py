@@ -152,6 +152,11 @@ SERVERS: list[Server] = [
            "Perl Starlet's settings: --max-reqs-per-child 100, no keep-alive", _no_check, _SP_ENV),
     Server("starlet-py-s100-ka", _starlet_py("--max-reqs-per-child", "100", "--max-keepalive-reqs", "100"),
            "--max-reqs-per-child 100 --max-keepalive-reqs 100", _no_check, _SP_ENV),
+    # --stats' cost per request, against starlet-py-ka in the same run (docs/design.md, "Stats").
+    Server("starlet-py-ka-stats",
+           lambda port, workers: [*_starlet_py("--max-keepalive-reqs", "100")(port, workers),
+                                  "--stats", str(OUT / f"stats-{port}.sock")],
+           "--max-keepalive-reqs 100 --stats on a unix socket", _no_check, _SP_ENV),
     Server("perl-starlet", _perl_starlet(),
            "Perl Starlet 0.31 defaults: no keep-alive, --max-reqs-per-child 100", _STARLET_NEEDS, perl=True),
     Server("perl-starlet-ka", _perl_starlet("--max-keepalive-reqs=100"),

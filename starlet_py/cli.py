@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
@@ -233,9 +234,18 @@ def _group_id(group: str | None) -> int:
         raise ConfigError(f"--socket-group: no group named {group!r}") from None
 
 
+def _stop_now(signum: int, frame: object) -> None:
+    os._exit(128 + signum)  # what a shell reports for a process killed by ``signum``
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
     gc.disable()  # until the fork: see Master.run; workers enable it again
+    if os.getpid() == 1:
+        # A container's init: the kernel drops the signals it has no handler for, so a stop
+        # while the app loads would be lost (the master's own handlers replace these).
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
+            signal.signal(sig, _stop_now)
     try:
         config = config_from(argv, os.environ)
         setup(config.log_level, os.environ)
@@ -255,6 +265,11 @@ def main(argv: list[str] | None = None) -> int:
 
             first = listeners[0]
             warm(app, config.warmup, first.server_name or "localhost", first.server_port)
+        stats = None
+        if config.stats is not None:  # imported only then: the pool carries none of it otherwise
+            from .stats import open_stats
+
+            stats = open_stats(config, gid)
     except ConfigError as e:
         fail(str(e))
     tune(listeners, config.timeout, config.keepalive_timeout)
@@ -274,4 +289,4 @@ def main(argv: list[str] | None = None) -> int:
 
     with quiet():  # its refusals (a small --max-request-body, say) are nobody's business
         prewarm(config, listeners)  # before gc.freeze() and the first fork: see prewarm.py
-    return Master(app, config, listeners, child_exit).run()
+    return Master(app, config, listeners, child_exit, stats).run()

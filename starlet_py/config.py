@@ -46,6 +46,7 @@ class Settings(NamedTuple):
     forwarded_allow_ips: str = ""
     socket_mode: int = 0o660
     socket_group: str | None = None
+    stats: str | None = None
 
 
 # Each option as --help shows it: NAME METAVAR (- for a flag) and its text, continued on
@@ -90,6 +91,8 @@ forwarded_allow_ips ADDRS  comma-separated peers (IP addresses, 'unix' for unix-
 socket_mode OCTAL  permissions (octal) of the unix sockets we create; nginx's user needs rw: see
     --socket-group
 socket_group GROUP  group (name or number) of the unix sockets we create; default: our own group
+stats ADDR  serve /metrics (Prometheus), /status (JSON) and /ready from the master on HOST:PORT or
+    a unix socket path (mode 600 unless --socket-mode or --socket-group say otherwise)
 host HOST  shorthand: listen on HOST (with --port; default 127.0.0.1)
 port PORT  shorthand: listen on PORT (with --host; default 5000)
 """

@@ -271,9 +271,9 @@ class Connection:
         inp = Input(req, self.pull)
         env = self.host.build(base, req, self.names, inp)
         result: Any = None
-        slot = scoreboard.mine  # None unless --request-timeout
+        slot = scoreboard.mine  # None unless --request-timeout or --stats
         if slot is not None:
-            slot.begin(req.request_line)
+            slot.begin(req.method, req.target, req.version)
         try:
             result = self.host.app(env, resp.start_response)
             if req.error is not None and req.error.status == 413 and not resp.head_sent:

@@ -16,7 +16,7 @@ import signal
 import time
 from collections.abc import Callable
 from types import FrameType
-from typing import Any, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import pool, scoreboard
 from .child import (
@@ -40,6 +40,9 @@ from .notify import Notifier
 from .pool import RESEND, RETIRED, Proc
 from .worker import Worker
 
+if TYPE_CHECKING:
+    from .stats import Stats
+
 
 class Master:
     """Keeps ``config.max_workers`` workers alive until told to stop."""
@@ -50,11 +53,13 @@ class Master:
         config: Config,
         listeners: list[Listener],
         child_exit: Callable[[], Any] | None = None,
+        stats: Stats | None = None,
     ) -> None:
         self.app = app
         self.config = config
         self.listeners = listeners
         self.child_exit = child_exit
+        self.stats = stats  # --stats: served from this process's loop (_wait)
         self.pool: dict[int, Proc] = {}
         self.generation = 0
         self.pending: list[int] = []  # signals received, not yet acted on
@@ -66,7 +71,7 @@ class Master:
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
         keep_alive = config.max_keepalive_reqs != 1
-        need = config.request_timeout or keep_alive
+        need = config.request_timeout or keep_alive or stats
         self.board = scoreboard.Board(2 * config.max_workers + 2) if need else None
         # With keep-alive, the listeners are watched for a queue that idle kept-alive
         # workers must make way for (_shed); seen: when one was first seen, else None.
@@ -158,9 +163,11 @@ class Master:
         code = 0
         try:
             close_fds((self._wake_r, self._wake_w))  # (its signals came set: child.handed_down)
+            if self.stats:
+                close_fds(self.stats.inherited())  # no stats client may wait on a worker's copy
             arm(master, self._life[1], ends, i)
             if self.board and slot >= 0:
-                scoreboard.attach(self.board, slot, bool(self.config.request_timeout))
+                scoreboard.attach(self.board, slot, bool(self.config.request_timeout or self.stats))
             set_title("worker", self.config.app)
             worker.run()
         except BaseException:
@@ -180,6 +187,8 @@ class Master:
             proc = self.pool.pop(pid, None)
             if proc is None:
                 continue  # not one of ours (an app may fork helpers)
+            if self.stats:
+                self.stats.reaped(proc, status, self.board)  # before the slot is cleared
             if self.board and proc.slot >= 0:
                 self.board.clear(proc.slot)
             if os.WIFSIGNALED(status):
@@ -300,6 +309,8 @@ class Master:
                 self._wait(self._deadline(now) - now)
         finally:
             close_all(self.listeners)
+            if self.stats:
+                self.stats.close()
         log("all workers gone; exiting")
         return 0
 
@@ -320,7 +331,10 @@ class Master:
             fds += self.watched
         elif self.seen is not None:
             timeout = min(timeout, self.seen + pool.SHED_DELAY - time.monotonic())
-        ready, _, _ = select.select(fds, [], [], max(timeout, 0.0))
+        reads, writes = self.stats.fds() if self.stats else ([], [])
+        ready, out, _ = select.select(fds + reads, writes, [], max(timeout, 0.0))
+        if self.stats:
+            ready = self.stats.handle(ready, out, self)  # answers its clients; the rest is ours
         if self._wake_r in ready:
             try:
                 while os.read(self._wake_r, 512):

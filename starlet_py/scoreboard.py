@@ -1,21 +1,25 @@
-"""Worker slots in shared memory: who is in which request since when, and who is idle on
-a kept-alive connection.
+"""Worker slots in shared memory: who is in which request since when, who is idle on a
+kept-alive connection, and what each worker has done (for --stats).
 
 The master creates one anonymous shared mapping before it forks (with
---request-timeout, or when keep-alive is on), so every worker writes into pages
-the master reads; it gives each worker a slot.  A worker only stores into its own
-slot (a clock read through the vDSO and a few stores: no system call per request);
-the master reads the slots when it wakes.
+--request-timeout, --stats, or when keep-alive is on), so every worker writes into
+pages the master reads; it gives each worker a slot.  A worker only stores into its
+own slot (a clock read through the vDSO and a few stores: no system call per
+request); the master reads the slots when it wakes.
 
 A slot is SLOT bytes: the start (a double, CLOCK_MONOTONIC seconds, which is
 system-wide on Linux; 0.0 = in no request), the request's sequence number (a
-double at byte 8: the master kills a worker only while it is still in the
-request that ran too long), the request line's length (an unsigned short at byte
-16), the idle flag (an unsigned short at byte 18: 1 while the worker waits for
-the next request on a kept-alive connection) and the request line from byte 24
-(cut at LINE bytes).  The worker writes the line first and the start last; the
-master reads the start, then the line, then the start again, and trusts the line
-only if the start did not change meanwhile.
+double at byte 8: requests begun since the slot was cleared, so the master kills a
+worker only while it is still in the request that ran too long), the seconds spent
+in finished requests (a double at byte 16), the request's shape (an unsigned int at
+byte 24: the target's length, plus 2**16 times the method's place in METHODS, times
+two, plus one for HTTP/1.0), then unsigned shorts: the idle flag (byte 28: 1 while
+the worker waits for the next request on a kept-alive connection) and why the worker
+is leaving (byte 30: RECYCLED, RSS; 0 none said), and the target as it came from
+byte 32 (cut at LINE bytes; a method not in METHODS goes before it).  The worker
+writes the target first and the start last; the master reads the start, then the
+target, then the start again, and trusts the target only if the start did not change
+meanwhile.
 """
 
 from __future__ import annotations
@@ -24,9 +28,15 @@ import mmap
 import time
 
 SLOT = 256
-LINE = SLOT - 24
+LINE = SLOT - 32
 _T = SLOT // 8  # a slot's stride in the array of doubles
+_I = SLOT // 4  # ... in the array of unsigned ints (the request's shape is at 6)
 _H = SLOT // 2  # ... and in the array of unsigned shorts
+_IDLE, _WHY = 14, 15  # the shorts' places in a slot
+RECYCLED, RSS = 1, 2  # why a worker leaves on its own (exit status 0): its slot says
+METHODS = ("", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
+_CODES = {m: i for i, m in enumerate(METHODS) if m}
+_clock = time.monotonic
 
 
 class Board:
@@ -39,6 +49,7 @@ class Board:
         self.map = mmap.mmap(-1, (slots + 1) * SLOT)  # MAP_SHARED | MAP_ANONYMOUS
         view = memoryview(self.map)
         self.times = view.cast("d")
+        self.ints = view.cast("I")
         self.shorts = view.cast("H")
         self.flag = slots * _H  # where the crowded flag is, in ``shorts``
 
@@ -49,8 +60,10 @@ class Board:
         return self.shorts[self.flag] == 1
 
     def clear(self, i: int) -> None:
-        self.times[i * _T] = 0.0
-        self.shorts[i * _H + 9] = 0
+        """Ready slot ``i`` for a new worker (its counters start at zero)."""
+        t = i * _T
+        self.times[t] = self.times[t + 1] = self.times[t + 2] = 0.0
+        self.shorts[i * _H + _IDLE] = self.shorts[i * _H + _WHY] = 0
 
     def started(self, i: int) -> float:
         """When slot ``i``'s request entered the app; 0.0 when it is in none."""
@@ -60,49 +73,80 @@ class Board:
         """How many requests slot ``i``'s worker has begun (the current one included)."""
         return self.times[i * _T + 1]
 
+    def busy(self, i: int) -> float:
+        """Seconds slot ``i``'s worker spent in requests it has finished."""
+        return self.times[i * _T + 2]
+
     def idle(self, i: int) -> bool:
         """Slot ``i``'s worker waits for the next request on a kept-alive connection."""
-        return self.shorts[i * _H + 9] == 1
+        return self.shorts[i * _H + _IDLE] == 1
+
+    def why(self, i: int) -> int:
+        """Why slot ``i``'s worker said it leaves: RECYCLED, RSS, or 0."""
+        return self.shorts[i * _H + _WHY]
 
     def read(self, i: int) -> tuple[float, str] | None:
         """(start, request line) of slot ``i``'s request; None if none, or it just changed."""
         start = self.times[i * _T]
         if not start:
             return None
-        n = min(self.shorts[i * _H + 8], LINE)
-        line = self.map[i * SLOT + 24 : i * SLOT + 24 + n].decode("latin-1")
-        return (start, line) if self.times[i * _T] == start else None
+        shape = self.ints[i * _I + 6]
+        n, how = min(shape & 0xFFFF, LINE), shape >> 16
+        target = self.map[i * SLOT + 32 : i * SLOT + 32 + n].decode("latin-1")
+        if self.times[i * _T] != start:
+            return None
+        method = METHODS[how >> 1]
+        return start, f"{method}{' ' if method else ''}{target} HTTP/1.{0 if how & 1 else 1}"
 
 
 class Slot:
     """A worker's own slot: ``begin`` as a request enters the app, ``end`` when it is
     answered; ``idle`` around the wait for a kept-alive connection's next request."""
 
-    __slots__ = ("_map", "_times", "_shorts", "_t", "_h", "_off", "_flag")
+    __slots__ = ("_map", "_times", "_ints", "_shorts", "_t", "_s", "_h", "_off", "_flag")
 
     def __init__(self, board: Board, i: int) -> None:
-        self._map, self._times, self._shorts = board.map, board.times, board.shorts
-        self._t, self._h, self._off, self._flag = i * _T, i * _H + 8, i * SLOT + 24, board.flag
+        self._map, self._times, self._ints, self._shorts = board.map, board.times, board.ints, board.shorts
+        self._t, self._s, self._h, self._off = i * _T, i * _I + 6, i * _H, i * SLOT + 32
+        self._flag = board.flag
 
-    def begin(self, request_line: str) -> None:
-        raw = request_line.encode("latin-1", "replace")[:LINE]
-        self._map[self._off : self._off + len(raw)] = raw
-        self._shorts[self._h] = len(raw)
-        self._times[self._t + 1] += 1.0
-        self._times[self._t] = time.monotonic()  # last: the master trusts the line after it
+    def begin(self, method: str, target: bytes, version: str) -> None:
+        # Per request with --stats: the bytes as they came, no request line built, one
+        # store for its shape (bench/micro.py: the cost of --stats).
+        code = _CODES.get(method, 0)
+        n = len(target)
+        if not code or n > LINE:  # a rare method (its name goes first), a long target
+            target = (target if code else method.encode("latin-1") + b" " + target)[:LINE]
+            n = len(target)
+        self._map[self._off : self._off + n] = target
+        self._ints[self._s] = n | (code << 1 | (version == "1.0")) << 16
+        times, t = self._times, self._t
+        times[t + 1] += 1.0
+        times[t] = _clock()  # last: the master trusts the target after it
 
     def end(self) -> None:
-        self._times[self._t] = 0.0
+        # The start is cleared before the busy time grows: the master reads the busy time
+        # first, so it never counts a request both as finished and as still running.
+        times, t = self._times, self._t
+        start = times[t]
+        times[t] = 0.0
+        times[t + 2] += _clock() - start
 
     def idle(self, flag: int) -> None:
-        self._shorts[self._h + 1] = flag
+        self._shorts[self._h + _IDLE] = flag
+
+    def leaving(self, why: int) -> None:
+        """Say why this worker is about to exit on its own (the first reason stays)."""
+        if not self._shorts[self._h + _WHY]:
+            self._shorts[self._h + _WHY] = why
 
     def crowded(self) -> bool:
         return self._shorts[self._flag] == 1
 
 
 # This process's slot, set in a worker right after the fork (master.py): ``mine`` when
-# the master reads its requests (--request-timeout), ``slot`` whenever there is a board.
+# the master reads its requests (--request-timeout, --stats), ``slot`` whenever there is
+# a board.
 mine: Slot | None = None
 slot: Slot | None = None
 
@@ -112,3 +156,9 @@ def attach(board: Board, i: int, requests: bool) -> None:
     global mine, slot
     slot = Slot(board, i)
     mine = slot if requests else None
+
+
+def leaving(why: int) -> None:
+    """This worker exits on its own after this request (RECYCLED, RSS): tell the master."""
+    if slot is not None:
+        slot.leaving(why)

@@ -88,6 +88,7 @@ class Worker:
         self.requests += 1
         if self.limit and self.requests >= self.limit:
             self.stopping = True
+            scoreboard.leaving(scoreboard.RECYCLED)
 
     def idle(self, conn: Connection | None) -> None:
         """``conn`` now waits for its next request (None: it no longer does).
@@ -187,6 +188,7 @@ class Worker:
                     log(f"worker {os.getpid()}: resident memory {rss / 1048576:.1f} MiB is over "
                         f"--max-worker-rss {mib} MiB; exiting after this request")  # fmt: skip
                     self.stopping = True
+                    scoreboard.leaving(scoreboard.RSS)
             return result
 
         return app_watched

@@ -183,11 +183,11 @@ def test_slot_begin_read_end() -> None:
     board = Board(3)
     assert [board.started(i) for i in range(3)] == [0.0, 0.0, 0.0]
     slot = Slot(board, 1)
-    slot.begin("GET /a HTTP/1.1")
+    slot.begin("GET", b"/a", "1.1")
     start = board.started(1)
     assert start > 0 and board.started(0) == board.started(2) == 0.0
     assert board.read(1) == (start, "GET /a HTTP/1.1")
-    slot.begin("GET /b HTTP/1.0")  # a shorter line after a longer one leaves no tail behind
+    slot.begin("GET", b"/b", "1.0")  # a shorter line after a longer one leaves no tail behind
     assert board.read(1) == (board.started(1), "GET /b HTTP/1.0")
     slot.end()
     assert board.started(1) == 0.0 and board.read(1) is None
@@ -195,11 +195,11 @@ def test_slot_begin_read_end() -> None:
 
 def test_slot_cuts_a_long_line_and_keeps_latin1() -> None:
     board = Board(2)
-    long = "GET /" + "x" * 1000 + " HTTP/1.1"
-    Slot(board, 0).begin(long)
-    Slot(board, 1).begin("GET /caf\xe9 HTTP/1.1")
+    long = "/" + "x" * 1000
+    Slot(board, 0).begin("GET", long.encode(), "1.1")
+    Slot(board, 1).begin("GET", "/caf\xe9".encode("latin-1"), "1.1")
     read0, read1 = board.read(0), board.read(1)
-    assert read0 is not None and read0[1] == long[:LINE]
+    assert read0 is not None and read0[1] == f"GET {long[:LINE]} HTTP/1.1"
     assert read1 is not None and read1[1] == "GET /caf\xe9 HTTP/1.1"
 
 
@@ -207,7 +207,7 @@ def test_slots_are_shared_with_a_forked_child() -> None:
     board = Board(1)
     pid = os.fork()
     if pid == 0:
-        Slot(board, 0).begin("POST /child HTTP/1.1")
+        Slot(board, 0).begin("POST", b"/child", "1.1")
         os._exit(0)
     os.waitpid(pid, 0)
     seen = board.read(0)
