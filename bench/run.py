@@ -65,6 +65,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goals import PER_PYTHON
 from report import APP_MEMS, BASELINE, MEM, Result, log, median, mib, probe_limit, write_outputs
 
 BENCH = Path(__file__).resolve().parent
@@ -430,10 +431,6 @@ def serving_python() -> str:
     site = Path(subprocess.check_output([str(exe), "-c", code], text=True).strip())
     (site / "bench-deps.pth").write_text(lines)
     return str(exe)
-
-
-# The 16-worker memory run on each Python (issue 16): the servers that need nothing but httptools.
-PER_PYTHON = ("starlet-py", "before-starlet-py", "py-floor")
 
 
 def find_python(spec: str) -> str | None:
