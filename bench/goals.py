@@ -308,8 +308,9 @@ def peers_markdown(data: Result, summary: Result, mib: Callable[..., str]) -> li
     for label, close, ka in have:
         two = (summary.get(close) or {}).get("memory") or {}
         m16 = (summary.get(close) or {}).get("mem16") or {}
-        cpu = (f"{_f(sc(close, 'close', 'cpu_us_per_req'), 1)} ({_f(sc(close, 'close', 'cpu_x'))}×g) / "
-               f"{_f(sc(ka, 'ka', 'cpu_us_per_req'), 1)} ({_f(sc(ka, 'ka', 'cpu_x'))}×g)")
+        cpu = " / ".join(_f(sc(n, scen, "cpu_us_per_req"), 1) + ("" if (x := sc(n, scen, "cpu_x")) is None
+                                                                  else f" ({x:.2f}×g)")
+                         for n, scen in ((close, "close"), (ka, "ka")))
         rps = f"{_f(sc(close, 'close', 'rps'), 0)} / {_f(sc(ka, 'ka', 'rps'), 0)}"
         out.append(f"| {label} | {cpu} | {rps} | {mib(two.get('pss_kb'))} | "
                    f"{mib(m16.get('pool_pss_kb'))} / {mib(m16.get('worker_uss_kb'), 2)} |")
