@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark starlet-py against its peers, side by side, on loopback.
 
-    python3 bench/run.py            # the full run: 3 rounds x 5 s per scenario (about 20 min)
-    python3 bench/run.py --quick    # a smoke run: 1 round x 2 s (about 3.5 min), into bench/out/
+    python3 bench/run.py --before 7bc24b2   # the full run: 3 rounds x 5 s per scenario (about 23 min)
+    python3 bench/run.py --quick            # a smoke run: 1 round x 2 s (about 5 min), into bench/out/
 
 Every server serves the same app (bench/apps/hello.py, or its PSGI twin app.psgi
 for the Perl servers) with 2 workers on 127.0.0.1; wrk drives it.  Servers are
@@ -25,6 +25,8 @@ through wsgi.file_wrapper), mem16 (16 workers, memory after 2,000 requests),
 mem-flask and mem-django (a real Flask app and Django project from bench/apps/,
 16 workers, memory after 2,000 requests: gunicorn --preload, starlet-py, and
 starlet-py --warmup).  py-floor (bench/runners/pyfloor.py) is the Python floor.
+mem16 runs again on Python 3.12 and 3.13 (--pythons) for starlet-py, the old
+tree (--before) and the floor.
 During ka, probe connections opened one after another measure how long a new
 client waits for its first response byte while wrk's keep-alive connections
 hold the workers (a starved client gets none within the limit).
