@@ -208,9 +208,8 @@ def _gap(value: float | None, goal: float, nd: int = 2) -> str:
 
 
 def python_rows(data: Result) -> list[tuple[str, str, Result]]:
-    """(Python X.Y.Z, server, mem16 result) for every Python the run covered, this one first."""
-    rows = [(data["machine"]["python"], name, m) for name, m in data.get("memory16", {}).items()
-            if name in PER_PYTHON]
+    """(Python X.Y.Z, server, mem16 result) for every Python --pythons covered, in that order."""
+    rows = []
     for ver, runs in data.get("memory16_pythons", {}).items():
         rows += [(ver, name, m) for name, m in runs["servers"].items()]
     versions = list(dict.fromkeys(ver for ver, _, _ in rows))
@@ -224,6 +223,8 @@ def pythons_markdown(data: Result, mib: Callable[..., str]) -> list[str]:
         return []
     out = [f"## {data['mem_workers']} workers after {data['mem_requests']:,} requests, on each Python "
            "(issue 16; MiB)", "",
+           "Each Python runs the servers from a venv holding httptools alone, as a deployment has it "
+           "(the tables above run every server from one venv that also sees the peers' packages). "
            "USS is a worker's private memory (the median over workers), PSS the whole pool's. Issue 16's "
            "figures are starlet-py's, which a run must not exceed; the last two columns say how far each "
            f"figure is above issue 9's goals ({GOAL_USS} MiB a worker, {GOAL_POOL:.0f} MiB the pool).", "",

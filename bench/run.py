@@ -25,8 +25,8 @@ through wsgi.file_wrapper), mem16 (16 workers, memory after 2,000 requests),
 mem-flask and mem-django (a real Flask app and Django project from bench/apps/,
 16 workers, memory after 2,000 requests: gunicorn --preload, starlet-py, and
 starlet-py --warmup).  py-floor (bench/runners/pyfloor.py) is the Python floor.
-mem16 runs again on Python 3.12 and 3.13 (--pythons) for starlet-py, the old
-tree (--before) and the floor.
+mem16 runs again for starlet-py, the old tree (--before) and the floor on Python
+3.11, 3.12 and 3.13 (--pythons), each in a venv holding httptools alone.
 During ka, probe connections opened one after another measure how long a new
 client waits for its first response byte while wrk's keep-alive connections
 hold the workers (a starved client gets none within the limit).
@@ -436,9 +436,13 @@ def serving_python() -> str:
 
 
 def find_python(spec: str) -> str | None:
-    """--pythons' interpreter: a path, or the newest X.Y.Z under `pyenv root`/versions/ for X.Y."""
+    """--pythons' interpreter: a path; this one's base for its own X.Y (or X.Y.Z); else the newest
+    X.Y.Z under `pyenv root`/versions/."""
     if os.sep in spec:
         return spec if os.access(spec, os.X_OK) else None
+    own = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if (platform.python_version() + ".").startswith(spec + ".") and own.exists():
+        return str(own)
     root = os.environ.get("PYENV_ROOT") or _sh(["pyenv", "root"])
     if root == "missing" or not Path(root).is_dir():
         root = str(Path.home() / ".pyenv")
@@ -957,10 +961,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                          "before-starlet-py-ka, for a before/after comparison in the same run: a git "
                          "revision of this checkout (e.g. 7bc24b2; exported to bench/out/before-SHA/) "
                          "or another checkout's folder")
-    ap.add_argument("--pythons", default="3.12,3.13",
-                    help="also run mem16 for " + ", ".join(PER_PYTHON) + " on these Pythons (X.Y under "
-                    "`pyenv root`/versions/, or an interpreter's path; each gets a venv with httptools in "
-                    "bench/out/); '' for none (default 3.12,3.13)")
+    ap.add_argument("--pythons", default="3.11,3.12,3.13",
+                    help="also run mem16 for " + ", ".join(PER_PYTHON) + " on each of these Pythons, in a "
+                    "venv holding httptools alone, as a deployment has it (X.Y: this interpreter's own, or "
+                    "under `pyenv root`/versions/; or an interpreter's path); '' for none "
+                    "(default 3.11,3.12,3.13)")
     ap.add_argument("--list", action="store_true", help="list the servers and whether they can run")
     ap.add_argument("--report", type=Path, metavar="RESULTS.json",
                     help="render RESULTS.md and results.png from a saved run; runs nothing")
@@ -1040,14 +1045,19 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[f"{am.name} {srv.name}"] = why
                 log(f"skip {am.name} {srv.name}: {why}")
 
-    pythons: list[tuple[str, str]] = []  # (interpreter, X.Y.Z) for mem16 besides this one
+    pythons: list[tuple[str, str]] = []  # (venv's interpreter, X.Y.Z): mem16 in a plain venv of each
     if MEM in scen_names:
         for spec in (p.strip() for p in args.pythons.split(",") if p.strip()):
             base = find_python(spec)
-            if base is None:
-                skipped[f"{MEM} on Python {spec}"] = "not found (pyenv install it, or give its path)"
-                log(f"skip {MEM} on Python {spec}: not found")
-            elif (made := python_venv(base))[1] != platform.python_version():
+            try:
+                made = python_venv(base) if base is not None else None
+            except (OSError, subprocess.CalledProcessError) as e:
+                made, base = None, f"{base}: no venv with httptools ({e})"
+            if made is None:
+                why = base or "not found (pyenv install it, or give its path)"
+                skipped[f"{MEM} on Python {spec}"] = why
+                log(f"skip {MEM} on Python {spec}: {why}")
+            else:
                 pythons.append(made)
     per_python = [srv for srv in servers if srv.name in PER_PYTHON] if pythons else []
 
@@ -1085,7 +1095,8 @@ def main(argv: list[str] | None = None) -> int:
     if before:
         data["versions"]["before-starlet-py"] = before
     for exe, ver in pythons:
-        data["versions"][f"Python {ver} (mem16)"] = exe
+        data["versions"][f"Python {ver} (mem16 on each Python)"] = \
+            f"{Path(exe).resolve()}, in {Path(exe).parent.parent.relative_to(ROOT)}/ with httptools alone"
     t0 = time.monotonic()
     try:
         if scenarios:
