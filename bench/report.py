@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import statistics
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -186,7 +186,7 @@ def markdown(data: Result, summary: Result) -> str:
     out = [title, ""]
     missing = goals.missing_peers(data)
     if missing:
-        out += ["**THIS RUN IS INCOMPLETE for issue 9's ratios:**", ""] + [f"- {m}" for m in missing] + [""]
+        out += ["**THIS RUN IS INCOMPLETE:**", ""] + [f"- {m}" for m in missing] + [""]
     out.append(f"Run {data['started']}, {data['elapsed_s'] / 60:.1f} min: "
                f"`{data['command']}`")
     out.append("")
@@ -200,6 +200,10 @@ def markdown(data: Result, summary: Result) -> str:
                "measured in the same round. Server CPU is user+sys of the server's process tree (reaped "
                "workers included) ÷ requests served. † marks a figure measured while other processes "
                f"used more than {data['disturbed_cores']} of a core.")
+    out.append("")
+    out.append("Charts: [results.png](results.png) (the servers users choose between: "
+               + ", ".join(n for n in USERS_CHART if n in data["servers"])
+               + "), [results-all.png](results-all.png) (every server of this run).")
     out.append("")
     labels = data.get("scenario_labels", {})
     described = [f"`{s}` {labels.get(s, '')}" for s in scens]
@@ -297,6 +301,9 @@ def markdown(data: Result, summary: Result) -> str:
                        f"{mib(mm['master_pss_kb'])} | {mib(mm['master_uss_kb'])} | "
                        f"{mib(mm['worker_pss_kb'])} | {mib(mm['worker_uss_kb'], 2)} | "
                        f"{mib(mm['worker_uss_max_kb'], 2)} |")
+    for section in (goals.peers_markdown(data, summary, mib), goals.pythons_markdown(data, mib),
+                    goals.before_markdown(data, summary)):
+        out += [""] + section if section else []
     out += [""] + goals.markdown(data, summary, lambda a, b, sc, k: pair_ratio(data, a, b, sc, k), mib)
     rows = targets(data, summary)
     out += ["", "## The earlier targets of issue 5", "", "| target | wanted | reached | |",
@@ -344,11 +351,29 @@ COLORS = {  # starlet-py in warm colours, the peers in cool ones
     "gunicorn-sync": "#7f7f7f", "starlet-py": "#e6550d", "starlet-py-ka": "#fd8d3c",
     "starlet-py-s100": "#a63603", "starlet-py-s100-ka": "#fdbe85", "perl-starlet": "#3182bd",
     "perl-starlet-ka": "#9ecae1", "starman": "#756bb1", "bjoern": "#31a354", "waitress": "#bcbd22",
+    "granian": "#e377c2", "gunicorn-h1c": "#3f3f3f",
 }
+# results.png, the README's chart: a handful of servers, those users choose between (issue 16);
+# results-all.png has every server of the run.
+USERS_CHART = ("starlet-py", "starlet-py-ka", "granian", "gunicorn-sync", "gunicorn-h1c", "perl-starlet",
+               "bjoern")
 
 
-def chart(data: Result, summary: Result, path: Path) -> str | None:
-    """Requests/s and CPU µs/request by scenario and server; None, or why no chart."""
+def users_label(data: Result, name: str) -> str:
+    """A server's name in the users' chart: what it is, with its version."""
+    v = data.get("versions", {})
+    perl = str(v.get("perl Starlet", "")).replace("missing", "")
+    gunicorn = f"gunicorn {v.get('gunicorn', '')} sync"
+    return {"starlet-py": "starlet-py (defaults)", "starlet-py-ka": "starlet-py --max-keepalive-reqs 100",
+            "granian": f"granian {v.get('granian', '')} (WSGI)", "gunicorn-sync": gunicorn,
+            "gunicorn-h1c": f"{gunicorn}, C parser",
+            "perl-starlet": f"Perl Starlet {perl}".strip(), "bjoern": "bjoern (C)"}.get(name, name)
+
+
+def chart(data: Result, summary: Result, path: Path, only: tuple[str, ...] = (),
+          label: Callable[[str], str] = str) -> str | None:
+    """Requests/s and CPU µs/request by scenario and server (``only`` these, if given), and
+    memory with 16 workers; None, or why no chart."""
     try:
         import matplotlib
 
@@ -356,8 +381,10 @@ def chart(data: Result, summary: Result, path: Path) -> str | None:
         import matplotlib.pyplot as plt
     except ImportError:
         return "matplotlib is not installed (pip install -e '.[bench]')"
-    servers = [n for n in data["servers"] if n in summary]
+    servers = [n for n in (only or data["servers"]) if n in summary]
     scens = [s for s in data["scenarios"] if s not in MEMS]
+    if not servers or not scens:
+        return "no server or no wrk scenario in this run"
     panels = 2 + (MEM in data["scenarios"])
     fig, axes = plt.subplots(panels, 1, figsize=(13, 4.2 * panels), squeeze=False)
     colors = {n: COLORS.get(n) or plt.get_cmap("tab10")(i % 10) for i, n in enumerate(servers)}
@@ -369,7 +396,7 @@ def chart(data: Result, summary: Result, path: Path) -> str | None:
         for i, n in enumerate(servers):
             xs = [j + (i - (len(servers) - 1) / 2) * width for j in range(len(scens))]
             ys = [summary[n]["scenarios"][s][key] or 0 for s in scens]
-            ax.bar(xs, [min(y, top) for y in ys], width, label=n, color=colors[n],
+            ax.bar(xs, [min(y, top) for y in ys], width, label=label(n), color=colors[n],
                    edgecolor="black" if n.startswith("starlet-py") else None, linewidth=0.6)
             for x, y in zip(xs, ys, strict=True):
                 if y > top:  # an outlier: cut at the top, its value written on it
@@ -381,7 +408,8 @@ def chart(data: Result, summary: Result, path: Path) -> str | None:
         ax.set_title(title)
         ax.grid(axis="y", alpha=0.3)
     handles, names = axes[0][0].get_legend_handles_labels()
-    fig.legend(handles, names, loc="upper center", ncol=5, fontsize=8, bbox_to_anchor=(0.5, 0.962))
+    fig.legend(handles, names, loc="upper center", ncol=4 if only else 5, fontsize=8,
+               bbox_to_anchor=(0.5, 0.962))
     if panels == 3:
         ax = axes[2][0]
         have = [n for n in servers if summary[n].get("mem16")]
@@ -391,7 +419,7 @@ def chart(data: Result, summary: Result, path: Path) -> str | None:
         ax.bar([x - 0.2 for x in xs], pss, 0.4, label="pool PSS (MiB)", color="tab:blue")
         ax2 = ax.twinx()
         ax2.bar([x + 0.2 for x in xs], uss, 0.4, label="USS per worker (MiB, median)", color="tab:orange")
-        ax.set_xticks(xs, have, fontsize=8, rotation=20)
+        ax.set_xticks(xs, [label(n) for n in have], fontsize=8, rotation=20 if not only else 10)
         ax.set_ylabel("pool PSS, MiB")
         ax2.set_ylabel("USS per worker, MiB")
         ax.set_title(f"memory, {data['mem_workers']} workers after {data['mem_requests']:,} requests")
@@ -411,6 +439,8 @@ def write_outputs(data: Result, outdir: Path) -> None:
     outdir.mkdir(parents=True, exist_ok=True)
     md = markdown(data, summary)
     (outdir / "RESULTS.md").write_text(md)
-    why = chart(data, summary, outdir / "results.png")
+    why = chart(data, summary, outdir / "results.png", USERS_CHART, lambda n: users_label(data, n))
+    why = why or chart(data, summary, outdir / "results-all.png")
     log(md)
-    log(f"wrote {outdir / 'RESULTS.md'}" + (f"; no chart: {why}" if why else f", {outdir / 'results.png'}"))
+    log(f"wrote {outdir / 'RESULTS.md'}" + (f"; no chart: {why}" if why else
+                                           f", {outdir / 'results.png'} and results-all.png"))

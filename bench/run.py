@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark starlet-py against its peers, side by side, on loopback.
 
-    python3 bench/run.py            # the full run: 3 rounds x 5 s per scenario (about 20 min)
-    python3 bench/run.py --quick    # a smoke run: 1 round x 2 s (about 3.5 min), into bench/out/
+    python3 bench/run.py --before 7bc24b2   # the full run: 3 rounds x 5 s per scenario (about 23 min)
+    python3 bench/run.py --quick            # a smoke run: 1 round x 2 s (about 5 min), into bench/out/
 
 Every server serves the same app (bench/apps/hello.py, or its PSGI twin app.psgi
 for the Perl servers) with 2 workers on 127.0.0.1; wrk drives it.  Servers are
@@ -25,6 +25,8 @@ through wsgi.file_wrapper), mem16 (16 workers, memory after 2,000 requests),
 mem-flask and mem-django (a real Flask app and Django project from bench/apps/,
 16 workers, memory after 2,000 requests: gunicorn --preload, starlet-py, and
 starlet-py --warmup).  py-floor (bench/runners/pyfloor.py) is the Python floor.
+mem16 runs again for starlet-py, the old tree (--before) and the floor on Python
+3.11, 3.12 and 3.13 (--pythons), each in a venv holding httptools alone.
 During ka, probe connections opened one after another measure how long a new
 client waits for its first response byte while wrk's keep-alive connections
 hold the workers (a starved client gets none within the limit).
@@ -46,6 +48,7 @@ import ctypes
 import datetime
 import fnmatch
 import importlib.util
+import io
 import json
 import os
 import platform
@@ -57,12 +60,14 @@ import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from goals import PER_PYTHON
 from report import APP_MEMS, BASELINE, MEM, Result, log, median, mib, probe_limit, write_outputs
 
 BENCH = Path(__file__).resolve().parent
@@ -141,8 +146,9 @@ _STARLET_NEEDS = _perl("Starlet", "plackup", "apt-get install starlet")
 SERVERS: list[Server] = [
     Server("gunicorn-sync",
            lambda port, workers: [PY, "-m", "gunicorn", "-w", str(workers), "-b", f"{HOST}:{port}",
-                                  "--log-level", "warning", "hello:application"],
-           "the baseline: gunicorn's sync worker (closes every connection)",
+                                  "--log-level", "warning", "--http-parser", "python", "hello:application"],
+           "the baseline: gunicorn's sync worker (closes every connection), its pure-Python parser "
+           "(what `pip install gunicorn` gives; `auto` would take gunicorn_h1c when installed)",
            _module("gunicorn", "pip install gunicorn")),
     Server("starlet-py", _starlet_py(),
            "defaults: no keep-alive, --max-reqs-per-child 1000", _no_check, _SP_ENV),
@@ -184,14 +190,50 @@ SERVERS: list[Server] = [
                                   "hello:application"],
            "one process (waitress has no prefork mode), --threads = the worker count",
            _module("waitress", "pip install waitress")),
+    # What users leaving gunicorn pick in 2026 (issue 16): granian, and gunicorn's own C parser.
+    Server("granian",
+           lambda port, workers: [PY, "-m", "granian", "--interface", "wsgi", "--workers", str(workers),
+                                  "--no-ws", "--host", HOST, "--port", str(port), "--log-level", "error",
+                                  "hello:application"],
+           "granian (Rust, hyper + tokio) in WSGI mode, its defaults otherwise (keep-alive on)",
+           _module("granian", "pip install -e '.[bench]'")),
+    Server("gunicorn-h1c",
+           lambda port, workers: [PY, "-m", "gunicorn", "-w", str(workers), "-b", f"{HOST}:{port}",
+                                  "--log-level", "warning", "--http-parser", "fast", "hello:application"],
+           "gunicorn's sync worker with its optional C parser (gunicorn_h1c, picohttpparser)",
+           _module("gunicorn_h1c", "pip install -e '.[bench]'")),
 ]
 BY_NAME = {s.name: s for s in SERVERS}
 
 
-def add_before(tree: Path) -> None:
+def before_tree(spec: str) -> tuple[Path, str]:
+    """--before's tree and how RESULTS.md names it: a checkout's folder, or a git revision.
+
+    A revision's starlet_py/ is exported once (``git archive``) to bench/out/before-SHA/,
+    so no worktree of the repository is touched.
+    """
+    if Path(spec).is_dir():
+        tree = Path(spec).resolve()
+        rev = _sh(["git", "-C", str(tree), "rev-parse", "--short", "HEAD"])
+        return tree, f"{tree} (commit {rev})" if rev != "missing" else str(tree)
+    try:
+        sha = subprocess.check_output(["git", "-C", str(ROOT), "rev-parse", "--verify", "--short",
+                                       f"{spec}^{{commit}}"], text=True, stderr=subprocess.DEVNULL).strip()
+    except subprocess.CalledProcessError:
+        raise SystemExit(f"--before {spec}: neither a folder nor a git revision of {ROOT}") from None
+    tree = OUT / f"before-{sha}"
+    if not (tree / "starlet_py" / "__init__.py").exists():
+        archive = subprocess.check_output(["git", "-C", str(ROOT), "archive", sha, "starlet_py"])
+        tree.mkdir(parents=True, exist_ok=True)
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+            tar.extractall(tree, filter="data")
+    return tree, f"commit {sha} ({spec})" if spec != sha else f"commit {sha}"
+
+
+def add_before(tree: Path, what: str) -> None:
     """Servers running ``tree``'s starlet_py at the defaults and with keep-alive (--before)."""
     env = {"PYTHONPATH": str(tree)}
-    note = f"starlet_py from {tree} (--before)"
+    note = f"starlet_py of {what} (--before)"
     for name, extra in (("before-starlet-py", ()), ("before-starlet-py-ka", ("--max-keepalive-reqs", "100"))):
         BY_NAME[name] = Server(name, _starlet_py(*extra), f"{note} {' '.join(extra)}".strip(), _no_check, env)
 
@@ -249,7 +291,8 @@ def app_servers(am: AppMemory) -> list[Server]:
     return [
         Server("gunicorn-preload",
                lambda port, workers: [PY, "-m", "gunicorn", "--preload", "-w", str(workers), "-b",
-                                      f"{HOST}:{port}", "--log-level", "warning", am.app],
+                                      f"{HOST}:{port}", "--log-level", "warning", "--http-parser", "python",
+                                      am.app],
                "gunicorn --preload: the app imported in the master before the fork", needs, **ready),
         Server("starlet-py", _starlet_py(app=am.app), "defaults", needs, _SP_ENV, **ready),
         Server("starlet-py-warmup", _starlet_py(*warm, app=am.app), "--warmup of each of the app's routes",
@@ -395,6 +438,59 @@ def serving_python() -> str:
     site = Path(subprocess.check_output([str(exe), "-c", code], text=True).strip())
     (site / "bench-deps.pth").write_text(lines)
     return str(exe)
+
+
+def find_python(spec: str) -> str | None:
+    """--pythons' interpreter: a path; this one's base for its own X.Y (or X.Y.Z); else the newest
+    X.Y.Z under `pyenv root`/versions/."""
+    if os.sep in spec:
+        return spec if os.access(spec, os.X_OK) else None
+    own = Path(sys.base_prefix) / "bin" / f"python{sys.version_info[0]}.{sys.version_info[1]}"
+    if (platform.python_version() + ".").startswith(spec + ".") and own.exists():
+        return str(own)
+    root = os.environ.get("PYENV_ROOT") or _sh(["pyenv", "root"])
+    if root == "missing" or not Path(root).is_dir():
+        root = str(Path.home() / ".pyenv")
+    major_minor = ".".join(spec.split(".")[:2])
+    found = [d for d in Path(root).glob("versions/*")
+             if re.fullmatch(r"\d+\.\d+\.\d+", d.name) and (d.name + ".").startswith(spec + ".")
+             and (d / "bin" / f"python{major_minor}").exists()]
+    if not found:
+        return None
+    newest = max(found, key=lambda d: tuple(int(x) for x in d.name.split(".")))
+    return str(newest / "bin" / f"python{major_minor}")
+
+
+def python_venv(base: str) -> tuple[str, str]:
+    """(python, X.Y.Z): a venv of ``base`` in bench/out/ holding only httptools, made once.
+
+    The same httptools release as this interpreter's, installed by this interpreter's pip
+    (``pip --python``), so the venv has no pip, setuptools or .pth file of its own.
+    """
+    from importlib.metadata import version
+
+    code = "import platform; print(platform.python_version())"
+    ver = subprocess.check_output([base, "-c", code], text=True).strip()
+    home = OUT / f"serve-venv-{ver}"
+    exe = home / "bin" / "python3"
+    if not exe.exists():
+        subprocess.run([base, "-m", "venv", "--without-pip", str(home)], check=True)
+    if subprocess.run([str(exe), "-c", "import httptools"], capture_output=True).returncode != 0:
+        log(f"installing httptools {version('httptools')} into {home}")
+        subprocess.run([sys.executable, "-m", "pip", "--python", str(exe), "install", "-q",
+                        f"httptools=={version('httptools')}"], check=True)
+    return str(exe), ver
+
+
+@contextlib.contextmanager
+def serving_on(python: str) -> Iterator[None]:
+    """The servers' command lines name ``python`` meanwhile (their argv read PY when called)."""
+    global PY
+    saved, PY = PY, python
+    try:
+        yield
+    finally:
+        PY = saved
 
 
 def free_port() -> int:
@@ -814,7 +910,8 @@ def versions() -> dict[str, str]:
         sp_version = "?"
     modified = ", starlet_py/ modified" if dirty not in ("", "missing") else ""
     v["starlet-py"] = f"{sp_version} (commit {rev}{modified})"
-    for dist in ("httptools", "gunicorn", "waitress", "bjoern", "setproctitle", "matplotlib"):
+    for dist in ("httptools", "gunicorn", "gunicorn_h1c", "granian", "waitress", "bjoern", "setproctitle",
+                 "matplotlib"):
         try:
             v[dist] = version(dist)
         except PackageNotFoundError:
@@ -864,10 +961,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                     "the least disturbed run is kept (default 1; --quick 0)")
     ap.add_argument("--disturbed-cores", type=float, default=0.25)
     ap.add_argument("--start-timeout", type=float, default=30.0)
-    ap.add_argument("--before", type=Path, metavar="TREE",
-                    help="also run another checkout's starlet_py (e.g. a `git worktree` of an older "
-                         "commit) as servers before-starlet-py and before-starlet-py-ka, for a "
-                         "before/after comparison in the same run")
+    ap.add_argument("--before", metavar="REV|TREE",
+                    help="also run an older starlet_py as servers before-starlet-py and "
+                         "before-starlet-py-ka, for a before/after comparison in the same run: a git "
+                         "revision of this checkout (e.g. 7bc24b2; exported to bench/out/before-SHA/) "
+                         "or another checkout's folder")
+    ap.add_argument("--pythons", default="3.11,3.12,3.13",
+                    help="also run mem16 for " + ", ".join(PER_PYTHON) + " on each of these Pythons, in a "
+                    "venv holding httptools alone, as a deployment has it (X.Y: this interpreter's own, or "
+                    "under `pyenv root`/versions/; or an interpreter's path); '' for none "
+                    "(default 3.11,3.12,3.13)")
     ap.add_argument("--list", action="store_true", help="list the servers and whether they can run")
     ap.add_argument("--report", type=Path, metavar="RESULTS.json",
                     help="render RESULTS.md and results.png from a saved run; runs nothing")
@@ -917,8 +1020,10 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if not shutil.which("wrk"):
         raise SystemExit("wrk not found: apt-get install wrk")
+    before = None
     if args.before is not None:
-        add_before(args.before.resolve())
+        tree, before = before_tree(args.before)
+        add_before(tree, before)
     names = pick(args.servers, list(BY_NAME), "server")
     if args.before is not None:
         names += [n for n in BY_NAME if n.startswith("before-") and n not in names]
@@ -945,6 +1050,22 @@ def main(argv: list[str] | None = None) -> int:
                 skipped[f"{am.name} {srv.name}"] = why
                 log(f"skip {am.name} {srv.name}: {why}")
 
+    pythons: list[tuple[str, str]] = []  # (venv's interpreter, X.Y.Z): mem16 in a plain venv of each
+    if MEM in scen_names:
+        for spec in (p.strip() for p in args.pythons.split(",") if p.strip()):
+            base = find_python(spec)
+            try:
+                made = python_venv(base) if base is not None else None
+            except (OSError, subprocess.CalledProcessError) as e:
+                made, base = None, f"{base}: no venv with httptools ({e})"
+            if made is None:
+                why = base or "not found (pyenv install it, or give its path)"
+                skipped[f"{MEM} on Python {spec}"] = why
+                log(f"skip {MEM} on Python {spec}: {why}")
+            else:
+                pythons.append(made)
+    per_python = [srv for srv in servers if srv.name in PER_PYTHON] if pythons else []
+
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     logdir = OUT / "logs" / stamp
     logdir.mkdir(parents=True, exist_ok=True)
@@ -956,6 +1077,7 @@ def main(argv: list[str] | None = None) -> int:
     per_server = args.warmup + len(scenarios) * (args.duration + args.pause) + 2.5
     estimate = args.rounds * len(servers) * per_server * bool(scenarios)
     estimate += 3 * len(servers) * (MEM in scen_names) + 12 * len(app_runs)
+    estimate += 4 * len(pythons) * len(per_python)
     log(f"servers: {', '.join(s.name for s in servers)}\nscenarios: {', '.join(scen_names)}; "
         f"{args.rounds} round(s) of {args.duration} s; about {estimate / 60:.1f} min (more if other load "
         f"forces re-runs); logs in {logdir}")
@@ -973,7 +1095,13 @@ def main(argv: list[str] | None = None) -> int:
         "app_info": {am.name: {"app": am.app, "paths": list(am.paths)} for am in APP_SCENARIOS.values()},
         "server_info": {s.name: {"cmd": shown_command(s, args.workers), "note": s.note} for s in servers},
         "runs": [], "memory16": {}, "memory_apps": {},
+        "before": before, "memory16_pythons": {ver: {"python": exe, "servers": {}} for exe, ver in pythons},
     }
+    if before:
+        data["versions"]["before-starlet-py"] = before
+    for exe, ver in pythons:
+        data["versions"][f"Python {ver} (mem16 on each Python)"] = \
+            f"{Path(exe).resolve()}, in {Path(exe).parent.parent.relative_to(ROOT)}/ with httptools alone"
     t0 = time.monotonic()
     try:
         if scenarios:
@@ -990,6 +1118,13 @@ def main(argv: list[str] | None = None) -> int:
                 m = bench_memory(srv, args, logdir)
                 data["memory16"][srv.name] = m
                 log_memory(srv, m)
+        for exe, ver in pythons:
+            with serving_on(exe):
+                for srv in per_python:
+                    log(f"[memory, {args.mem_workers} workers, Python {ver}] {srv.name}")
+                    m = bench_memory(srv, args, logdir, f"{MEM}-py{ver}")
+                    data["memory16_pythons"][ver]["servers"][srv.name] = m
+                    log_memory(srv, m)
         for am, srv in app_runs:
             log(f"[{am.name}, {args.mem_workers} workers] {srv.name}")
             routes: list[Route] = [(f"GET {p}", _get(p), bool) for p in am.paths]
