@@ -121,8 +121,8 @@ def check(c: Config) -> Config:
     if c.max_keepalive_reqs < 1:
         raise ConfigError("--max-keepalive-reqs must be >= 1 (1 disables keep-alive)")
     for name in ("limit_request_line", "limit_request_fields", "limit_request_field_size"):
-        if getattr(c, name) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be >= 1")
+        if not 1 <= getattr(c, name) <= 1 << 20:  # a head is held whole: 8 of these at most
+            raise ConfigError(f"--{name.replace('_', '-')} must be 1 to 1048576")
     low, high = c.min_reqs_per_child, c.max_reqs_per_child
     if low is not None and low < 1:
         raise ConfigError("--min-reqs-per-child must be >= 1")
