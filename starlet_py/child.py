@@ -19,15 +19,7 @@ from typing import Any
 
 from .log import warning
 
-# The C functions under signal's, for what runs in a worker: the Python wrappers turn each
-# old handler and mask into enums (failing, then building a repr), which cost every worker
-# ~250 KiB of private memory.
-_c_signal = importlib.import_module("_signal")
 Handler = Callable[[int, FrameType | None], Any] | int
-set_handler: Callable[[int, Handler], Any] = _c_signal.signal
-set_mask: Callable[[int, Iterable[int]], object] = _c_signal.pthread_sigmask
-SIG_IGN: int = _c_signal.SIG_IGN  # its own int objects: the C function tells them by identity
-SIG_DFL: int = _c_signal.SIG_DFL
 
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
 # The master's word to a worker idle on a kept-alive connection while connections wait in
@@ -104,12 +96,12 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
     "Memory").  The master's own are back when the block ends, then BLOCKED is unblocked:
     a signal meanwhile waits for the master's handler, never runs a worker's in the
     master, and one sent to a new worker waits for Worker.setup."""
-    saved: list[tuple[int, Handler]] = []
-    set_mask(signal.SIG_BLOCK, BLOCKED)
+    saved: list[tuple[int, Handler | None]] = []
+    signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
     try:
         for sig, handler in dispositions:
-            saved.append((sig, set_handler(sig, handler)))
-        _c_signal.set_wakeup_fd(-1)
+            saved.append((sig, signal.signal(sig, handler)))
+        signal.set_wakeup_fd(-1)
         try:
             faulthandler.register(DUMP, file=2, all_threads=True)
         except (OSError, RuntimeError) as e:
@@ -117,10 +109,11 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
         yield
     finally:
         faulthandler.unregister(DUMP)  # back to what it replaced (set just above)
-        _c_signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
+        signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
         for sig, old in reversed(saved):
-            set_handler(sig, old)
-        set_mask(signal.SIG_UNBLOCK, BLOCKED)
+            if old is not None:  # None: not set from Python (the master set them all)
+                signal.signal(sig, old)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
 
 
 def arm(master: int, life_w: int, ends: list[int], mine: int) -> None:

@@ -24,7 +24,6 @@ from .child import (
     HANDLED,
     IGNORED,
     SHED,
-    SIG_DFL,
     STOP_SIGNALS,
     arm,
     close_fds,
@@ -134,7 +133,7 @@ class Master:
         worker = Worker(self.app, self.config, self.listeners, self.child_exit)
         ends = lifeline_ends(self._life[0], len(slots))
         master, fork, forked = os.getpid(), os.fork, []
-        inherited = [*((sig, SIG_DFL) for sig in IGNORED), *worker.dispositions()]
+        inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *worker.dispositions()]
         try:
             with handed_down(inherited, self._wake_w):
                 for i, slot in enumerate(slots):
