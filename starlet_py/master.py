@@ -36,7 +36,7 @@ from .config import Config
 from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
-from .pool import RESEND, RETIRED, Proc
+from .pool import RESEND, RETIRED, Pool, Proc
 from .worker import Worker
 
 
@@ -54,13 +54,8 @@ class Master:
         self.config = config
         self.listeners = listeners
         self.child_exit = child_exit
-        self.pool: dict[int, Proc] = {}
-        self.generation = 0
+        self.pool = Pool(config.max_workers, config.spawn_interval, config.graceful_timeout)
         self.pending: list[int] = []  # signals received, not yet acted on
-        self.stopping = False  # TERM/INT/QUIT: no more forks, exit when the pool is gone
-        self.retiring = False  # USR1: retire one worker per --spawn-interval, then exit
-        self.next_fork = 0.0  # monotonic time before which we must not fork
-        self.next_term = 0.0  # when to (re-)send TERM to workers that must go
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
@@ -94,26 +89,26 @@ class Master:
                 log(f"received {name}: ignored")
             elif sig in STOP_SIGNALS:
                 self._stop(f"received {name}: stopping gracefully")
-            elif sig == signal.SIGHUP and not (self.stopping or self.retiring):
-                self.generation += 1
-                log(f"received {name}: replacing the workers (generation {self.generation})")
-                self.next_term = 0.0
+            elif sig == signal.SIGHUP and not (self.pool.stopping or self.pool.retiring):
+                self.pool.generation += 1
+                log(f"received {name}: replacing the workers (generation {self.pool.generation})")
+                self.pool.next_term = 0.0
                 self.ready_due = True
                 self.notify.reloading()
             elif sig == signal.SIGUSR1:
                 if self.config.spawn_interval > 0:
                     log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
-                    self.retiring = True
-                    self.next_term = 0.0
+                    self.pool.retiring = True
+                    self.pool.next_term = 0.0
                     self.notify.stopping()
                 else:
                     self._stop(f"received {name}: no --spawn-interval, stopping gracefully")
 
     def _stop(self, message: str) -> None:
         log(message)
-        self.next_term = 0.0
-        if not self.stopping:
-            self.stopping = True
+        self.pool.next_term = 0.0
+        if not self.pool.stopping:
+            self.pool.stopping = True
             self.notify.stopping()
             # Refuse new connections at once: with our copies (and the workers', see
             # Worker._on_stop) closed, nobody holds the socket but a supervisor.
@@ -125,7 +120,7 @@ class Master:
         """Fork ``count`` workers back to back, the bookkeeping after the last: a page the
         master writes between two forks becomes a worker's private copy (docs/design.md,
         "Memory"); written after the batch, it stays shared by all of it."""
-        slots = pool.free_slots(self.pool, self.board.slots if self.board else 0, count)
+        slots = self.pool.free_slots(self.board.slots if self.board else 0, count)
         for slot in slots:
             if slot >= 0 and self.board:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
@@ -143,13 +138,13 @@ class Master:
                     forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
-            self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
+            self.pool.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
         else:
-            self.next_fork = time.monotonic() + self.config.spawn_interval
+            self.pool.next_fork = time.monotonic() + self.config.spawn_interval
         finally:
             close_fds(ends)
         for pid, slot in zip(forked, slots[: len(forked)], strict=True):
-            self.pool[pid] = Proc(self.generation, slot)
+            self.pool[pid] = Proc(self.pool.generation, slot)
             debug(f"worker {pid} spawned")
 
     def _worker(self, master: int, slot: int, worker: Worker, ends: list[int], i: int) -> NoReturn:
@@ -189,8 +184,9 @@ class Master:
                 code = os.waitstatus_to_exitcode(status)
                 how, abnormal = f"exited with status {code}", code != 0
             (warning if abnormal else debug)(f"worker {pid} {how}")
-            if pool.abnormal_delay(proc, abnormal, self.stopping):
-                self.next_fork = max(self.next_fork, time.monotonic() + self.config.err_respawn_interval)
+            if self.pool.holds_back(proc, abnormal):
+                respawn = time.monotonic() + self.config.err_respawn_interval
+                self.pool.next_fork = max(self.pool.next_fork, respawn)
 
     def _kill(self, pid: int, sig: int) -> None:
         try:
@@ -200,22 +196,21 @@ class Master:
 
     def _signal_workers(self, now: float) -> None:
         """TERM every worker that must go (repeated each RESEND seconds); the timeouts."""
-        if now >= self.next_term:
-            doomed = pool.leaving(self.pool, self.generation, self.stopping)
-            retire = pool.to_retire(self.pool, self.generation, self.stopping, self.retiring)
+        if now >= self.pool.next_term:
+            doomed = self.pool.leaving()
+            retire = self.pool.to_retire()
             if retire is not None:
                 self.pool[retire].generation = RETIRED  # one more worker leaves the pool
                 doomed.append(retire)
-                left = len(pool.current(self.pool, self.generation))
-                log(f"retiring worker {retire} ({left} left)")
+                log(f"retiring worker {retire} ({len(self.pool.current())} left)")
             for pid in doomed:
                 proc = self.pool[pid]
                 if proc.told is None:
                     proc.told = now
                 self._kill(pid, signal.SIGTERM)
-            self.next_term = now + (self.config.spawn_interval if self.retiring else RESEND)
+            self.pool.next_term = now + (self.config.spawn_interval if self.pool.retiring else RESEND)
         grace = self.config.graceful_timeout
-        for pid in pool.overdue(self.pool, now, grace):
+        for pid in self.pool.overdue(now):
             warning(
                 f"worker {pid} still running {grace:g}s after it was told to stop "
                 "(--graceful-timeout); its traceback follows"
@@ -223,7 +218,7 @@ class Master:
             self._dump(pid, now)
         if self.board is not None and self.config.request_timeout:
             self._check_requests(self.board, now)
-        for pid in pool.kills_due(self.pool, now):
+        for pid in self.pool.kills_due(now):
             self._kill_due(pid)
 
     def _kill_due(self, pid: int) -> None:
@@ -277,38 +272,27 @@ class Master:
         # (writing into shared pages); frozen objects are never traversed by the
         # workers' collections either.  The master itself allocates next to nothing.
         gc.freeze()
-        config = self.config
         try:
             while True:
                 self._reap()
                 self._dispatch()
                 now = time.monotonic()
-                if (self.stopping or self.retiring) and not self.pool:
+                if (self.pool.stopping or self.pool.retiring) and not self.pool:
                     break
                 self._signal_workers(now)
-                due = pool.forks_due(
-                    self.pool, self.generation, config.max_workers, self.stopping,
-                    self.retiring, now, self.next_fork, config.spawn_interval,
-                )  # fmt: skip
+                due = self.pool.forks_due(now)
                 if due:
                     self._spawn(due)
                     now = time.monotonic()
-                if self.ready_due and len(pool.current(self.pool, self.generation)) >= config.max_workers:
+                if self.ready_due and len(self.pool.current()) >= self.pool.size:
                     self.ready_due = False
-                    self.notify.ready(f"serving with {config.max_workers} workers")
+                    self.notify.ready(f"serving with {self.pool.size} workers")
                 self._shed(now)
-                self._wait(self._deadline(now) - now)
+                self._wait(self.pool.next_wake(now) - now)
         finally:
             close_all(self.listeners)
         log("all workers gone; exiting")
         return 0
-
-    def _deadline(self, now: float) -> float:
-        """When the loop must next act on its own (no signal): see pool.next_wake."""
-        return pool.next_wake(
-            self.pool, self.generation, self.config.max_workers, self.stopping, self.retiring,
-            now, self.next_term, self.next_fork, self.config.graceful_timeout,
-        )  # fmt: skip
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal arrives or ``timeout`` passes; with keep-alive, also until
