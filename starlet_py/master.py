@@ -3,13 +3,14 @@
 Signal handlers only append the signal to a list (a byte in a pipe wakes the
 loop); all the work happens in ``run``'s loop, after gunicorn's arbiter and
 Parallel::Prefork: fork while the pool is short, otherwise wait.  What to do on
-each turn (whom to signal, whether to fork, when to wake) is decided by the
-pure functions of pool.py; this module carries it out.
+each turn (whom to signal, whether to fork, when to wake) is the pool's answer
+(pool.py, pure); this module carries it out.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import select
 import signal
@@ -19,25 +20,34 @@ from types import FrameType
 from typing import Any, NoReturn
 
 from . import pool, scoreboard
-from .child import (
-    DUMP,
-    HANDLED,
-    IGNORED,
-    SHED,
-    STOP_SIGNALS,
-    arm,
-    close_fds,
-    handed_down,
-    lifeline,
-    lifeline_ends,
-    set_title,
-)
 from .config import Config
+from .fork import DUMP, HANDLED, IGNORED, SHED, STOP_SIGNALS, Lifeline, handed_down
 from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
 from .pool import RESEND, RETIRED, Pool, Proc
 from .worker import Worker
+
+
+def _title_setter() -> Callable[[str], None] | None:
+    """setproctitle, if installed (optional).
+
+    Imported by name so that mypy's verdict is the same with and without it installed.
+    """
+    try:
+        module = importlib.import_module("setproctitle")
+    except ImportError:
+        return None
+    setter: Callable[[str], None] = module.setproctitle
+    return setter
+
+
+setproctitle = _title_setter()
+
+
+def set_title(role: str, app: str) -> None:
+    if setproctitle is not None:
+        setproctitle(f"starlet-py {role} {app}")
 
 
 class Master:
@@ -66,7 +76,9 @@ class Master:
         # workers must make way for (_shed); seen: when one was first seen, else None.
         self.watched = [lst.sock for lst in listeners] if keep_alive else []
         self.seen: float | None = None
-        self._wake_r, self._wake_w, self._life = -1, -1, (-1, -1)  # made by _install
+        # Made by _install as the loop starts: the wake-up pipe and the workers' lifeline.
+        self._wake_r, self._wake_w = -1, -1
+        self.lifeline: Lifeline
 
     # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
@@ -74,7 +86,7 @@ class Master:
 
     def _install(self) -> None:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._life = lifeline()
+        self.lifeline = Lifeline()
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for sig in (*HANDLED, *IGNORED):
             signal.signal(sig, self._record)
@@ -126,34 +138,32 @@ class Master:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
         # Made here, not in each child: what a child builds, it builds in private pages.
         worker = Worker(self.app, self.config, self.listeners, self.child_exit)
-        ends = lifeline_ends(self._life[0], len(slots))
-        master, fork, forked = os.getpid(), os.fork, []
+        fork, forked = os.fork, []
         inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *worker.dispositions()]
         try:
-            with handed_down(inherited, self._wake_w):
+            with handed_down(inherited, self._wake_w), self.lifeline.batch(len(slots)):
                 for i, slot in enumerate(slots):
                     pid = fork()
                     if pid == 0:
-                        self._worker(master, slot, worker, ends, i)
+                        self._worker(slot, worker, i)
                     forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
             self.pool.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
         else:
             self.pool.next_fork = time.monotonic() + self.config.spawn_interval
-        finally:
-            close_fds(ends)
         for pid, slot in zip(forked, slots[: len(forked)], strict=True):
             self.pool[pid] = Proc(self.pool.generation, slot)
             debug(f"worker {pid} spawned")
 
-    def _worker(self, master: int, slot: int, worker: Worker, ends: list[int], i: int) -> NoReturn:
-        """A new worker's whole life, in the forked child: undo the master's state, arm
-        the safety nets, serve."""
+    def _worker(self, slot: int, worker: Worker, i: int) -> NoReturn:
+        """The ``i``-th new worker's whole life, in the forked child: undo the master's
+        state, arm the safety nets, serve."""
         code = 0
         try:
-            close_fds((self._wake_r, self._wake_w))  # (its signals came set: child.handed_down)
-            arm(master, self._life[1], ends, i)
+            os.close(self._wake_r)  # (its signals came set: fork.handed_down)
+            os.close(self._wake_w)
+            self.lifeline.arm(i)
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot, bool(self.config.request_timeout))
             set_title("worker", self.config.app)

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import scoreboard
 from .accesslog import AccessLog
-from .child import BLOCKED, SHED, STOP_SIGNALS, Handler
 from .config import Config
 from .connection import Connection
+from .fork import BLOCKED, SHED, STOP_SIGNALS, Handler
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .response import error_answer
@@ -133,8 +133,8 @@ class Worker:
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
         ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
-        dumps our traceback: child.DUMP).  A forked
-        worker inherits them (child.handed_down); setup() sets them otherwise."""
+        dumps our traceback: fork.DUMP).  A forked
+        worker inherits them (fork.handed_down); setup() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
@@ -153,7 +153,7 @@ class Worker:
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             self.wakeup_fd = r
-        # The master blocked them around the fork (child.handed_down): ours are in place now.
+        # The master blocked them around the fork (fork.handed_down): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
         if self.config.access_log == "-":
             self.access = AccessLog(sys.stderr, self.config.access_log_format)

@@ -1,6 +1,6 @@
 """The master's decisions (starlet_py/pool.py) as tables: no fork, no signal, no clock;
-plus the scoreboard's slots, the systemd notifier and the signal set-up a batch of forks
-inherits, in this process."""
+plus the scoreboard's slots, the systemd notifier, the signal set-up a batch of forks
+inherits, in this process, and the lifeline across a real fork."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from starlet_py import child, pool
+from starlet_py import fork, pool
 from starlet_py.master import Master
 from starlet_py.notify import Notifier
 from starlet_py.pool import RETIRED, Pool, Proc
@@ -267,7 +267,7 @@ def test_notifier_without_socket_does_nothing_and_a_dead_socket_is_logged(
 
 
 def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> None:
-    """What a batch of forks inherits, in this process (child.handed_down): the signals
+    """What a batch of forks inherits, in this process (fork.handed_down): the signals
     blocked, the worker's handlers, no wake-up fd; afterwards all as before."""
 
     def masters(signum: int, frame: object) -> None: ...
@@ -279,9 +279,9 @@ def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> 
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     old_fd = signal.set_wakeup_fd(w)
     try:
-        with child.handed_down([(signal.SIGUSR1, workers)], w):
+        with fork.handed_down([(signal.SIGUSR1, workers)], w):
             assert signal.getsignal(signal.SIGUSR1) is workers
-            assert set(child.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            assert set(fork.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
             assert signal.set_wakeup_fd(-1) == -1  # dropped for the children
         assert signal.getsignal(signal.SIGUSR1) is masters
         assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before_mask
@@ -290,3 +290,31 @@ def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> 
         signal.signal(signal.SIGUSR1, old_handler)
         os.close(r)
         os.close(w)
+
+
+def test_the_lifeline_sends_term_to_a_worker_once_the_master_lets_go() -> None:
+    """fork.Lifeline across a real fork, this process as the master: the worker owns its
+    end of the pipe; when the last writer (ours) closes, the kernel sends it TERM."""
+    life = fork.Lifeline()
+    try:
+        with life.batch(2):
+            ends = list(life.ends)
+            assert len(ends) == 2 and min(ends) >= 0
+            pid = os.fork()
+            if pid == 0:  # the first worker of the batch
+                code = 1
+                try:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # as handed_down does
+                    life.arm(0)
+                    code = 0 if signal.sigtimedwait([signal.SIGTERM], 10) else 2  # 2: no TERM
+                finally:
+                    os._exit(code)
+        assert life.ends == []
+        for end in ends:  # the master's copies are closed once the batch is forked
+            with pytest.raises(OSError):
+                os.fstat(end)
+    finally:
+        os.close(life.write)  # the master dies
+    _, status = os.waitpid(pid, 0)
+    os.close(life.read)
+    assert os.waitstatus_to_exitcode(status) == 0
