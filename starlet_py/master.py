@@ -28,21 +28,10 @@ from .notify import Notifier
 from .pool import RESEND, RETIRED, Pool, Proc
 from .worker import Worker
 
-
-def _title_setter() -> Callable[[str], None] | None:
-    """setproctitle, if installed (optional).
-
-    Imported by name so that mypy's verdict is the same with and without it installed.
-    """
-    try:
-        module = importlib.import_module("setproctitle")
-    except ImportError:
-        return None
-    setter: Callable[[str], None] = module.setproctitle
-    return setter
-
-
-setproctitle = _title_setter()
+try:  # optional; imported by name, so that mypy's verdict is the same with and without it
+    setproctitle: Callable[[str], None] | None = importlib.import_module("setproctitle").setproctitle
+except ImportError:
+    setproctitle = None
 
 
 def set_title(role: str, app: str) -> None:
