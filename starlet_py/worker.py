@@ -240,8 +240,9 @@ class Worker:
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]
         sock = listener.sock
-        # socket.accept() wraps the new fd through enum-typed properties; doing it
-        # with plain ints saves that work on every connection.
+        # socket.accept() wraps the new fd through enum-typed properties; doing it with
+        # plain ints saves that work on every connection (docs/design.md, "Private
+        # interpreter APIs": it is measured there).
         accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
         new, clock = socket.socket, time.monotonic
         while not self.stopping:
