@@ -58,17 +58,12 @@ class PeerNames(NamedTuple):
 
 def peer_names(sock: socket.socket, addr: Any, listener: Listener) -> PeerNames:
     """The names of an accepted connection; ``addr`` is what accept() returned."""
-    # tuple.__new__, not PeerNames(...): a NamedTuple's constructor is a Python function,
-    # and this runs once per connection.
     if listener.is_unix:
-        return _new(PeerNames, ("", "0", listener.server_name or "localhost", listener.server_port))
+        return PeerNames("", "0", listener.server_name or "localhost", listener.server_port)
     name = listener.server_name
     if name is None:  # bound to a wildcard: the address the client reached is the name
         name = sock.getsockname()[0]
-    return _new(PeerNames, (addr[0], str(addr[1]), name, listener.server_port))
-
-
-_new = tuple.__new__
+    return PeerNames(addr[0], str(addr[1]), name, listener.server_port)
 
 
 def _prepare(sock: socket.socket, owned_path: str | None = None) -> Listener:

@@ -3,13 +3,14 @@
 Signal handlers only append the signal to a list (a byte in a pipe wakes the
 loop); all the work happens in ``run``'s loop, after gunicorn's arbiter and
 Parallel::Prefork: fork while the pool is short, otherwise wait.  What to do on
-each turn (whom to signal, whether to fork, when to wake) is decided by the
-pure functions of pool.py; this module carries it out.
+each turn (whom to signal, whether to fork, when to wake) is the pool's answer
+(pool.py, pure); this module carries it out.
 """
 
 from __future__ import annotations
 
 import gc
+import importlib
 import os
 import select
 import signal
@@ -19,29 +20,26 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import pool, scoreboard
-from .child import (
-    DUMP,
-    HANDLED,
-    IGNORED,
-    SHED,
-    SIG_DFL,
-    STOP_SIGNALS,
-    arm,
-    close_fds,
-    handed_down,
-    lifeline,
-    lifeline_ends,
-    set_title,
-)
 from .config import Config
+from .fork import DUMP, HANDLED, IGNORED, SHED, STOP_SIGNALS, Lifeline, handed_down
 from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
-from .pool import RESEND, RETIRED, Proc
+from .pool import RESEND, RETIRED, Pool, Proc
 from .worker import Worker
 
 if TYPE_CHECKING:
     from .stats import Stats
+
+try:  # optional; imported by name, so that mypy's verdict is the same with and without it
+    setproctitle: Callable[[str], None] | None = importlib.import_module("setproctitle").setproctitle
+except ImportError:
+    setproctitle = None
+
+
+def set_title(role: str, app: str) -> None:
+    if setproctitle is not None:
+        setproctitle(f"starlet-py {role} {app}")
 
 
 class Master:
@@ -60,13 +58,8 @@ class Master:
         self.listeners = listeners
         self.child_exit = child_exit
         self.stats = stats  # --stats: served from this process's loop (_wait)
-        self.pool: dict[int, Proc] = {}
-        self.generation = 0
+        self.pool = Pool(config.max_workers, config.spawn_interval, config.graceful_timeout)
         self.pending: list[int] = []  # signals received, not yet acted on
-        self.stopping = False  # TERM/INT/QUIT: no more forks, exit when the pool is gone
-        self.retiring = False  # USR1: retire one worker per --spawn-interval, then exit
-        self.next_fork = 0.0  # monotonic time before which we must not fork
-        self.next_term = 0.0  # when to (re-)send TERM to workers that must go
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
@@ -77,7 +70,9 @@ class Master:
         # workers must make way for (_shed); seen: when one was first seen, else None.
         self.watched = [lst.sock for lst in listeners] if keep_alive else []
         self.seen: float | None = None
-        self._wake_r, self._wake_w, self._life = -1, -1, (-1, -1)  # made by _install
+        # Made by _install as the loop starts: the wake-up pipe and the workers' lifeline.
+        self._wake_r, self._wake_w = -1, -1
+        self.lifeline: Lifeline
 
     # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
@@ -85,7 +80,7 @@ class Master:
 
     def _install(self) -> None:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self._life = lifeline()
+        self.lifeline = Lifeline()
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
         for sig in (*HANDLED, *IGNORED):
             signal.signal(sig, self._record)
@@ -102,23 +97,23 @@ class Master:
                 self._stop(f"received {name}: stopping gracefully")
             elif sig == signal.SIGUSR1 and self.config.spawn_interval > 0:
                 log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
-                self.retiring = True
-                self.next_term = 0.0
+                self.pool.retiring = True
+                self.pool.next_term = 0.0
                 self.notify.stopping()
-            elif not (self.stopping or self.retiring):
+            elif not (self.pool.stopping or self.pool.retiring):
                 # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
                 # gunicorn send to reopen the logs; new workers reopen the access log.
-                self.generation += 1
-                log(f"received {name}: replacing the workers (generation {self.generation})")
-                self.next_term = 0.0
+                self.pool.generation += 1
+                log(f"received {name}: replacing the workers (generation {self.pool.generation})")
+                self.pool.next_term = 0.0
                 self.ready_due = True
                 self.notify.reloading()
 
     def _stop(self, message: str) -> None:
         log(message)
-        self.next_term = 0.0
-        if not self.stopping:
-            self.stopping = True
+        self.pool.next_term = 0.0
+        if not self.pool.stopping:
+            self.pool.stopping = True
             self.notify.stopping()
             # Refuse new connections at once: with our copies (and the workers', see
             # Worker._on_stop) closed, nobody holds the socket but a supervisor.
@@ -130,42 +125,41 @@ class Master:
         """Fork ``count`` workers back to back, the bookkeeping after the last: a page the
         master writes between two forks becomes a worker's private copy (docs/design.md,
         "Memory"); written after the batch, it stays shared by all of it."""
-        slots = pool.free_slots(self.pool, self.board.slots if self.board else 0, count)
+        slots = self.pool.free_slots(self.board.slots if self.board else 0, count)
         for slot in slots:
             if slot >= 0 and self.board:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
         # Made here, not in each child: what a child builds, it builds in private pages.
         worker = Worker(self.app, self.config, self.listeners, self.child_exit)
-        ends = lifeline_ends(self._life[0], len(slots))
-        master, fork, forked = os.getpid(), os.fork, []
-        inherited = [*((sig, SIG_DFL) for sig in IGNORED), *worker.dispositions()]
+        fork, forked = os.fork, []
+        inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *worker.dispositions()]
         try:
-            with handed_down(inherited, self._wake_w):
+            with handed_down(inherited, self._wake_w), self.lifeline.batch(len(slots)):
                 for i, slot in enumerate(slots):
                     pid = fork()
                     if pid == 0:
-                        self._worker(master, slot, worker, ends, i)
+                        self._worker(slot, worker, i)
                     forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
-            self.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
+            self.pool.next_fork = time.monotonic() + max(self.config.err_respawn_interval, 0.1)
         else:
-            self.next_fork = time.monotonic() + self.config.spawn_interval
-        finally:
-            close_fds(ends)
+            self.pool.next_fork = time.monotonic() + self.config.spawn_interval
         for pid, slot in zip(forked, slots[: len(forked)], strict=True):
-            self.pool[pid] = Proc(self.generation, slot)
+            self.pool[pid] = Proc(self.pool.generation, slot)
             debug(f"worker {pid} spawned")
 
-    def _worker(self, master: int, slot: int, worker: Worker, ends: list[int], i: int) -> NoReturn:
-        """A new worker's whole life, in the forked child: undo the master's state, arm
-        the safety nets, serve."""
+    def _worker(self, slot: int, worker: Worker, i: int) -> NoReturn:
+        """The ``i``-th new worker's whole life, in the forked child: undo the master's
+        state, arm the safety nets, serve."""
         code = 0
         try:
-            close_fds((self._wake_r, self._wake_w))  # (its signals came set: child.handed_down)
+            os.close(self._wake_r)  # (its signals came set: fork.handed_down)
+            os.close(self._wake_w)
+            self.lifeline.arm(i)
             if self.stats:
-                close_fds(self.stats.inherited())  # no stats client may wait on a worker's copy
-            arm(master, self._life[1], ends, i)
+                for fd in self.stats.inherited():  # no stats client may wait on a worker's copy
+                    os.close(fd)
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot, bool(self.config.request_timeout or self.stats))
             set_title("worker", self.config.app)
@@ -198,8 +192,9 @@ class Master:
                 code = os.waitstatus_to_exitcode(status)
                 how, abnormal = f"exited with status {code}", code != 0
             (warning if abnormal else debug)(f"worker {pid} {how}")
-            if pool.abnormal_delay(proc, abnormal, self.stopping):
-                self.next_fork = max(self.next_fork, time.monotonic() + self.config.err_respawn_interval)
+            if self.pool.holds_back(proc, abnormal):
+                respawn = time.monotonic() + self.config.err_respawn_interval
+                self.pool.next_fork = max(self.pool.next_fork, respawn)
 
     def _kill(self, pid: int, sig: int) -> None:
         try:
@@ -209,22 +204,21 @@ class Master:
 
     def _signal_workers(self, now: float) -> None:
         """TERM every worker that must go (repeated each RESEND seconds); the timeouts."""
-        if now >= self.next_term:
-            doomed = pool.leaving(self.pool, self.generation, self.stopping)
-            retire = pool.to_retire(self.pool, self.generation, self.stopping, self.retiring)
+        if now >= self.pool.next_term:
+            doomed = self.pool.leaving()
+            retire = self.pool.to_retire()
             if retire is not None:
                 self.pool[retire].generation = RETIRED  # one more worker leaves the pool
                 doomed.append(retire)
-                left = len(pool.current(self.pool, self.generation))
-                log(f"retiring worker {retire} ({left} left)")
+                log(f"retiring worker {retire} ({len(self.pool.current())} left)")
             for pid in doomed:
                 proc = self.pool[pid]
                 if proc.told is None:
                     proc.told = now
                 self._kill(pid, signal.SIGTERM)
-            self.next_term = now + (self.config.spawn_interval if self.retiring else RESEND)
+            self.pool.next_term = now + (self.config.spawn_interval if self.pool.retiring else RESEND)
         grace = self.config.graceful_timeout
-        for pid in pool.overdue(self.pool, now, grace):
+        for pid in self.pool.overdue(now):
             warning(
                 f"worker {pid} still running {grace:g}s after it was told to stop "
                 "(--graceful-timeout); its traceback follows"
@@ -232,7 +226,7 @@ class Master:
             self._dump(pid, now)
         if self.board is not None and self.config.request_timeout:
             self._check_requests(self.board, now)
-        for pid in pool.kills_due(self.pool, now):
+        for pid in self.pool.kills_due(now):
             self._kill_due(pid)
 
     def _kill_due(self, pid: int) -> None:
@@ -286,40 +280,29 @@ class Master:
         # (writing into shared pages); frozen objects are never traversed by the
         # workers' collections either.  The master itself allocates next to nothing.
         gc.freeze()
-        config = self.config
         try:
             while True:
                 self._reap()
                 self._dispatch()
                 now = time.monotonic()
-                if (self.stopping or self.retiring) and not self.pool:
+                if (self.pool.stopping or self.pool.retiring) and not self.pool:
                     break
                 self._signal_workers(now)
-                due = pool.forks_due(
-                    self.pool, self.generation, config.max_workers, self.stopping,
-                    self.retiring, now, self.next_fork, config.spawn_interval,
-                )  # fmt: skip
+                due = self.pool.forks_due(now)
                 if due:
                     self._spawn(due)
                     now = time.monotonic()
-                if self.ready_due and len(pool.current(self.pool, self.generation)) >= config.max_workers:
+                if self.ready_due and len(self.pool.current()) >= self.pool.size:
                     self.ready_due = False
-                    self.notify.ready(f"serving with {config.max_workers} workers")
+                    self.notify.ready(f"serving with {self.pool.size} workers")
                 self._shed(now)
-                self._wait(self._deadline(now) - now)
+                self._wait(self.pool.next_wake(now) - now)
         finally:
             close_all(self.listeners)
             if self.stats:
                 self.stats.close()
         log("all workers gone; exiting")
         return 0
-
-    def _deadline(self, now: float) -> float:
-        """When the loop must next act on its own (no signal): see pool.next_wake."""
-        return pool.next_wake(
-            self.pool, self.generation, self.config.max_workers, self.stopping, self.retiring,
-            now, self.next_term, self.next_fork, self.config.graceful_timeout,
-        )  # fmt: skip
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal arrives or ``timeout`` passes; with keep-alive, also until

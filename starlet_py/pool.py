@@ -1,8 +1,8 @@
-"""The master's decisions, as pure functions of the pool table, the clock and the config.
+"""The master's decisions, as pure methods of its pool: no I/O, no signals, no clock.
 
-No I/O and no signals here: master.py reads the clock and the scoreboard,
-asks these functions what to do (whom to signal, whether to fork, when to
-wake) and does it.  tests/unit/test_master.py checks them as tables.
+master.py reads the clock and the scoreboard, asks the pool what to do (whom to
+signal, whether to fork, when to wake) and does it.  tests/unit/test_master.py
+checks the answers as tables.
 """
 
 from __future__ import annotations
@@ -50,36 +50,89 @@ class Proc:
         return f"Proc({self.generation}, {self.slot}, told={self.told}, kill_at={self.kill_at})"
 
 
-Pool = Mapping[int, Proc]
+class Pool(dict[int, Proc]):
+    """The workers by pid, and the rest of what the master's decisions read: the
+    generation, the stop and retire flags, when it may next fork or TERM, three options."""
 
+    def __init__(self, size: int, spawn_interval: float = 0.0, grace: float = 0.0) -> None:
+        super().__init__()
+        self.size = size  # --max-workers
+        self.spawn_interval = spawn_interval  # --spawn-interval
+        self.grace = grace  # --graceful-timeout
+        self.generation = 0
+        self.stopping = False  # TERM/INT/QUIT: no more forks, exit when the pool is gone
+        self.retiring = False  # USR1: retire one worker per --spawn-interval, then exit
+        self.next_fork = 0.0  # before which we must not fork
+        self.next_term = 0.0  # when to (re-)send TERM to workers that must go
 
-def current(pool: Pool, generation: int) -> list[int]:
-    """The workers that count towards the pool's size."""
-    return [pid for pid, p in pool.items() if p.generation == generation]
+    def current(self) -> list[int]:
+        """The workers that count towards the pool's size."""
+        return [pid for pid, p in self.items() if p.generation == self.generation]
 
+    def leaving(self) -> list[int]:
+        """The workers that must be (re-)sent TERM: all of them when stopping, else the others."""
+        return [pid for pid, p in self.items() if self.stopping or p.generation != self.generation]
 
-def leaving(pool: Pool, generation: int, stopping: bool) -> list[int]:
-    """The workers that must be (re-)sent TERM: all of them when stopping, else the others."""
-    return [pid for pid, p in pool.items() if stopping or p.generation != generation]
+    def to_retire(self) -> int | None:
+        """With USR1 (and not stopping), the next worker to leave the pool: the oldest one."""
+        if self.stopping or not self.retiring:
+            return None
+        cur = self.current()
+        return cur[0] if cur else None
 
+    def overdue(self, now: float) -> list[int]:
+        """Workers still alive --graceful-timeout seconds after they were first told to stop."""
+        if not self.grace:
+            return []
+        return [
+            pid
+            for pid, p in self.items()
+            if p.told is not None and p.kill_at is None and now >= p.told + self.grace
+        ]
 
-def to_retire(pool: Pool, generation: int, stopping: bool, retiring: bool) -> int | None:
-    """With USR1 (and not stopping), the next worker to leave the pool: the oldest one."""
-    if stopping or not retiring:
-        return None
-    cur = current(pool, generation)
-    return cur[0] if cur else None
+    def kills_due(self, now: float) -> list[int]:
+        """Workers whose traceback was asked for DUMP_GRACE ago: SIGKILL them now."""
+        return [pid for pid, p in self.items() if p.kill_at is not None and not p.killed and now >= p.kill_at]
 
+    def forks_due(self, now: float) -> int:
+        """How many workers to fork now: every one the pool is short of, or one at a time
+        with --spawn-interval; none while stopping or before ``next_fork``."""
+        if self.stopping or self.retiring or now < self.next_fork:
+            return 0
+        short = max(self.size - len(self.current()), 0)
+        return min(short, 1) if self.spawn_interval > 0 else short
 
-def overdue(pool: Pool, now: float, graceful_timeout: float) -> list[int]:
-    """Workers still alive --graceful-timeout seconds after they were first told to stop."""
-    if not graceful_timeout:
-        return []
-    return [
-        pid
-        for pid, p in pool.items()
-        if p.told is not None and p.kill_at is None and now >= p.told + graceful_timeout
-    ]
+    def holds_back(self, proc: Proc, abnormal: bool) -> bool:
+        """Hold the next fork back by --err-respawn-interval after this exit?
+
+        Not for a worker we killed ourselves (a stuck request, --graceful-timeout):
+        its replacement is due at once.  A crashing app must not become a fork storm.
+        """
+        return abnormal and not self.stopping and proc.kill_at is None
+
+    def free_slots(self, slots: int, count: int) -> list[int]:
+        """``count`` scoreboard slots for new workers, lowest first, that no worker holds;
+        -1 for each one left without (all taken, or no scoreboard)."""
+        taken = {p.slot for p in self.values()}
+        free = [i for i in range(slots) if i not in taken][:count]
+        return free + [-1] * (count - len(free))
+
+    def next_wake(self, now: float) -> float:
+        """When the loop must act next on its own (no signal): at most TICK from now, at least now."""
+        wake = now + TICK
+        ending = self.stopping or self.retiring
+        if ending or any(p.generation != self.generation for p in self.values()):
+            wake = min(wake, self.next_term)
+        if not ending and len(self.current()) < self.size:
+            wake = min(wake, self.next_fork)
+        for p in self.values():
+            if p.killed:
+                continue
+            if p.kill_at is not None:
+                wake = min(wake, p.kill_at)
+            elif p.told is not None and self.grace:
+                wake = min(wake, p.told + self.grace)
+        return max(wake, now)
 
 
 def stuck(starts: Mapping[int, float], now: float, request_timeout: float) -> list[int]:
@@ -91,64 +144,3 @@ def stuck(starts: Mapping[int, float], now: float, request_timeout: float) -> li
     if not request_timeout:
         return []
     return [pid for pid, start in starts.items() if start and now - start > request_timeout]
-
-
-def kills_due(pool: Pool, now: float) -> list[int]:
-    """Workers whose traceback was asked for DUMP_GRACE ago: SIGKILL them now."""
-    return [pid for pid, p in pool.items() if p.kill_at is not None and not p.killed and now >= p.kill_at]
-
-
-def forks_due(
-    pool: Pool, generation: int, max_workers: int, stopping: bool, retiring: bool,
-    now: float, next_fork: float, spawn_interval: float,
-) -> int:  # fmt: skip
-    """How many workers to fork now: every one the pool is short of, or one at a time
-    with --spawn-interval; none while stopping or before ``next_fork``."""
-    if stopping or retiring or now < next_fork:
-        return 0
-    short = max(max_workers - len(current(pool, generation)), 0)
-    return min(short, 1) if spawn_interval > 0 else short
-
-
-def abnormal_delay(proc: Proc, abnormal: bool, stopping: bool) -> bool:
-    """Hold the next fork back by --err-respawn-interval after this exit?
-
-    Not for a worker we killed ourselves (a stuck request, --graceful-timeout):
-    its replacement is due at once.  A crashing app must not become a fork storm.
-    """
-    return abnormal and not stopping and proc.kill_at is None
-
-
-def free_slots(pool: Pool, slots: int, count: int) -> list[int]:
-    """``count`` scoreboard slots for new workers, lowest first, that no worker holds;
-    -1 for each one left without (all taken, or no scoreboard)."""
-    taken = {p.slot for p in pool.values()}
-    free = [i for i in range(slots) if i not in taken][:count]
-    return free + [-1] * (count - len(free))
-
-
-def next_wake(
-    pool: Pool,
-    generation: int,
-    max_workers: int,
-    stopping: bool,
-    retiring: bool,
-    now: float,
-    next_term: float,
-    next_fork: float,
-    graceful_timeout: float,
-) -> float:
-    """When the loop must act next on its own (no signal): at most TICK from now, at least now."""
-    wake = now + TICK
-    if stopping or retiring or leaving(pool, generation, False):
-        wake = min(wake, next_term)
-    if not (stopping or retiring) and len(current(pool, generation)) < max_workers:
-        wake = min(wake, next_fork)
-    for p in pool.values():
-        if p.killed:
-            continue
-        if p.kill_at is not None:
-            wake = min(wake, p.kill_at)
-        elif p.told is not None and graceful_timeout:
-            wake = min(wake, p.told + graceful_timeout)
-    return max(wake, now)

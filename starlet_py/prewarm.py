@@ -17,16 +17,13 @@ is an optimisation, never a reason not to start.
 
 from __future__ import annotations
 
-import gc
 import socket
-import sys
 from collections.abc import Callable, Iterator
-from types import CodeType, FrameType, FunctionType
 from typing import Any
 
 from .config import Config
 from .connection import Connection
-from .listeners import Listener, PeerNames, peer_names, set_timeouts
+from .listeners import Listener, PeerNames, set_timeouts
 from .log import debug
 from .worker import Worker
 from .wsgi import template
@@ -75,57 +72,12 @@ def _blocks() -> Iterator[bytes]:
 
 def prewarm(config: Config, listeners: list[Listener], connections: int = CONNECTIONS) -> int:
     """Serve ``connections`` × len(REQUESTS) requests to ``app`` over socketpairs; the
-    number of responses that came back (0 if anything failed).  The first call also
-    packs the code the requests run (_pack), before it serves them."""
+    number of responses that came back (0 if anything failed)."""
     try:
-        host = Worker(app, config, listeners)
-        if not _KEPT:  # once per process
-            # By identity (equal code objects of two functions compare equal), in the
-            # order of their first call.
-            ran: dict[int, CodeType] = {}
-
-            def seen(frame: FrameType, event: str, arg: object) -> None:
-                if event == "call" and frame.f_code.co_filename != __file__:  # not ours here
-                    ran.setdefault(id(frame.f_code), frame.f_code)
-
-            before = sys.getprofile()  # a profiler the user runs us under
-            sys.setprofile(seen)
-            try:
-                _run(host, 1)
-            finally:
-                sys.setprofile(before)
-            _pack([*ran.values(), *(f.__code__ for f in _PER_CONNECTION)])
-        return _run(host, connections)
+        return _run(Worker(app, config, listeners), connections)
     except Exception as e:
         debug(f"prewarming skipped: {type(e).__name__}: {e}")
         return 0
-
-
-_PER_CONNECTION = (Worker._serve, Worker._accept_one, peer_names)  # run in workers only
-_KEPT: list[CodeType] = []  # the originals _pack replaced
-
-
-def _pack(codes: list[CodeType]) -> None:
-    """Give the functions of ``codes`` fresh copies of them, made one after another.
-
-    A worker writes to the code object of every function it calls (its reference count,
-    at each call), and so copies the page it sits on; loaded module by module, the
-    request path's code objects lie on dozens of pages among cold code and docstrings.
-    Copied together, they share a few.  The originals are kept: freed, they would leave
-    holes that workers fill, writing to shared pages (docs/design.md, "Memory").
-    """
-    wanted = {id(code) for code in codes}
-    users: dict[int, list[FunctionType]] = {}
-    for obj in gc.get_objects():
-        if type(obj) is FunctionType and id(obj.__code__) in wanted:
-            users.setdefault(id(obj.__code__), []).append(obj)
-    for code in codes:
-        functions = users.pop(id(code), None)  # pop: a code object listed twice is copied once
-        if functions:
-            copy = code.replace()
-            for f in functions:
-                f.__code__ = copy
-            _KEPT.append(code)
 
 
 def _run(host: Worker, connections: int) -> int:

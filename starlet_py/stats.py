@@ -22,7 +22,7 @@ from .errors import ConfigError
 from .listeners import Listener, bind, close_all
 from .log import log
 from .metrics import PROMETHEUS, REASONS, exit_reason, metrics_text, request_of
-from .pool import Proc
+from .pool import Pool, Proc
 from .scoreboard import Board
 
 DEADLINE = 1.0  # seconds a client has for its request and our answer (noticed on the master's tick)
@@ -35,11 +35,8 @@ class MasterView(Protocol):
 
     config: Config
     listeners: list[Listener]
-    pool: dict[int, Proc]
+    pool: Pool
     board: Board | None
-    generation: int
-    stopping: bool
-    retiring: bool
     ready_due: bool
 
 
@@ -183,7 +180,7 @@ class Stats:
             )
         head_only = method == "HEAD"
         if path == "/ready":
-            ready = self.whole and not (master.stopping or master.retiring)
+            ready = self.whole and not (master.pool.stopping or master.pool.retiring)
             status = "200 OK" if ready else "503 Service Unavailable"
             return answer(status, "text/plain", b"ready\n" if ready else b"not ready\n", head_only)
         if path == "/metrics":
@@ -209,7 +206,7 @@ class Stats:
             requests += board.seq(i)
             busy += done + (now - seen[0] if seen else 0.0)
             count += seen is not None
-            leaving = proc.generation != master.generation or proc.told is not None
+            leaving = proc.generation != master.pool.generation or proc.told is not None
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle",
                                      "requests": int(board.seq(i)), "kept_alive": board.idle(i),
                                      "leaving": leaving}  # fmt: skip
@@ -229,9 +226,9 @@ class Stats:
             "busy_seconds_total": round(self.busy_shown, 6),
             "listen_queue": queues,
             "worker_exits_total": dict(self.exits),
-            "reloads_total": master.generation,
+            "reloads_total": master.pool.generation,
             "start_time_seconds": round(self.started, 3),
-            "ready": self.whole and not (master.stopping or master.retiring),
+            "ready": self.whole and not (master.pool.stopping or master.pool.retiring),
         }
         if each:
             snap["pool"] = workers

@@ -25,9 +25,9 @@ from typing import TYPE_CHECKING, Any
 
 from . import scoreboard
 from .accesslog import AccessLog
-from .child import BLOCKED, SHED, SIG_DFL, SIG_IGN, STOP_SIGNALS, Handler, set_handler, set_mask
 from .config import Config
 from .connection import Connection
+from .fork import BLOCKED, SHED, STOP_SIGNALS, Handler
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .response import error_answer
@@ -134,24 +134,28 @@ class Worker:
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
         ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
-        dumps our traceback: child.DUMP).  A forked
-        worker inherits them (child.handed_down); setup() sets them otherwise."""
-        on_stop = self._on_stop
-        return [*((sig, on_stop) for sig in STOP_SIGNALS), (signal.SIGHUP, SIG_IGN),
-                (signal.SIGUSR1, SIG_IGN), (signal.SIGCHLD, SIG_DFL), (SHED, self._on_shed)]  # fmt: skip
+        dumps our traceback: fork.DUMP).  A forked
+        worker inherits them (fork.handed_down); setup() sets them otherwise."""
+        return [
+            *((sig, self._on_stop) for sig in STOP_SIGNALS),
+            (signal.SIGHUP, signal.SIG_IGN),
+            (signal.SIGUSR1, signal.SIG_IGN),
+            (signal.SIGCHLD, signal.SIG_DFL),
+            (SHED, self._on_shed),
+        ]
 
     def setup(self, forked: bool) -> None:
         """Signals, the wake-up pipe, the access log and the recycle limit."""
         if not forked:
             for sig, handler in self.dispositions():
-                set_handler(sig, handler)
+                signal.signal(sig, handler)
         if len(self.listeners) > 1:
             # A byte lands here on every signal, so poll() over the listeners wakes up.
             r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
             signal.set_wakeup_fd(w, warn_on_full_buffer=False)
             self.wakeup_fd = r
-        # The master blocked them around the fork (child.handed_down): ours are in place now.
-        set_mask(signal.SIG_UNBLOCK, BLOCKED)
+        # The master blocked them around the fork (fork.handed_down): ours are in place now.
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
         if self.config.access_log == "-":
             self.access = AccessLog(sys.stderr, self.config.access_log_format)
         elif self.config.access_log:
@@ -235,8 +239,9 @@ class Worker:
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]
         sock = listener.sock
-        # socket.accept() wraps the new fd through enum-typed properties; doing it
-        # with plain ints saves that work on every connection.
+        # socket.accept() wraps the new fd through enum-typed properties; doing it with
+        # plain ints saves that work on every connection (docs/design.md, "Private
+        # interpreter APIs": it is measured there).
         accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
         new, clock = socket.socket, time.monotonic
         while not self.stopping:

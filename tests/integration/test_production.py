@@ -312,7 +312,7 @@ def test_workers_exit_when_the_master_is_killed(
 
 
 def test_without_proc_workers_start_with_a_warning_and_serve(tmp_path: Path, orphans: set[int]) -> None:
-    """The lifeline needs /proc (child.lifeline_ends); without it, one warning, no lifeline."""
+    """The lifeline needs /proc (fork.Lifeline); without it, one warning, no lifeline."""
     unshare = need_program("unshare")
     # A mount namespace of its own, with an empty tmpfs over /proc: ours is untouched.
     mount = 'mount -t tmpfs none /proc && exec "$@"'

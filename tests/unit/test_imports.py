@@ -9,7 +9,7 @@ import sys
 # Each costs the pool its size once; dataclasses brings inspect, ast, dis and tokenize,
 # argparse gettext (difflib and textwrap: only for a bad option and --help); random (hashlib,
 # bisect...) is imported by a worker only with --min-reqs-per-child; ctypes (and libffi) is
-# not needed for the workers' lifeline to the master (child.arm).
+# not needed for the workers' lifeline to the master (fork.Lifeline).
 KEPT_OUT = ("dataclasses", "inspect", "ast", "dis", "tokenize", "argparse", "gettext", "difflib", "textwrap",
             "random", "ctypes")
 

@@ -1,6 +1,6 @@
 """The master's decisions (starlet_py/pool.py) as tables: no fork, no signal, no clock;
-plus the scoreboard's slots, the systemd notifier and the signal set-up a batch of forks
-inherits, in this process."""
+plus the scoreboard's slots, the systemd notifier, the signal set-up a batch of forks
+inherits, in this process, and the lifeline across a real fork."""
 
 from __future__ import annotations
 
@@ -11,15 +11,27 @@ from pathlib import Path
 
 import pytest
 
-from starlet_py import child, pool
+from starlet_py import fork, pool
 from starlet_py.master import Master
 from starlet_py.notify import Notifier
-from starlet_py.pool import RETIRED, Proc
+from starlet_py.pool import RETIRED, Pool, Proc
 from starlet_py.scoreboard import LINE, Board, Slot
 
 
 def table(*procs: tuple[int, Proc]) -> dict[int, Proc]:
     return dict(procs)
+
+
+def make(
+    procs: dict[int, Proc], *, generation: int = 1, stopping: bool = False, retiring: bool = False,
+    size: int = 2, grace: float = 0.0, next_fork: float = 0.0, next_term: float = 0.0,
+) -> Pool:  # fmt: skip
+    """A pool in the given state (the master's fields the decisions read)."""
+    p = Pool(size, 0.0, grace)
+    p.update(procs)
+    p.generation, p.stopping, p.retiring = generation, stopping, retiring
+    p.next_fork, p.next_term = next_fork, next_term
+    return p
 
 
 GEN1 = table((11, Proc(1)), (12, Proc(1)))
@@ -38,7 +50,7 @@ MIXED = table((11, Proc(0, told=5.0)), (12, Proc(1)), (13, Proc(RETIRED, told=7.
     ],
 )
 def test_leaving(procs: dict[int, Proc], generation: int, stopping: bool, expected: list[int]) -> None:
-    assert pool.leaving(procs, generation, stopping) == expected
+    assert make(procs, generation=generation, stopping=stopping).leaving() == expected
 
 
 @pytest.mark.parametrize(
@@ -52,7 +64,7 @@ def test_leaving(procs: dict[int, Proc], generation: int, stopping: bool, expect
     ],
 )
 def test_to_retire(procs: dict[int, Proc], stopping: bool, retiring: bool, expected: int | None) -> None:
-    assert pool.to_retire(procs, 1, stopping, retiring) == expected
+    assert make(procs, stopping=stopping, retiring=retiring).to_retire() == expected
 
 
 @pytest.mark.parametrize(
@@ -67,7 +79,7 @@ def test_to_retire(procs: dict[int, Proc], stopping: bool, retiring: bool, expec
     ],
 )
 def test_overdue(procs: dict[int, Proc], now: float, grace: float, expected: list[int]) -> None:
-    assert pool.overdue(procs, now, grace) == expected
+    assert make(procs, grace=grace).overdue(now) == expected
 
 
 @pytest.mark.parametrize(
@@ -95,11 +107,11 @@ def test_stuck(starts: dict[int, float], now: float, limit: float, expected: lis
     ],
 )
 def test_kills_due(proc: Proc, now: float, due: bool) -> None:
-    assert pool.kills_due({1: proc}, now) == ([1] if due else [])
+    assert make({1: proc}).kills_due(now) == ([1] if due else [])
 
 
 @pytest.mark.parametrize(
-    ("procs", "max_workers", "stopping", "retiring", "now", "next_fork", "interval", "expected"),
+    ("procs", "size", "stopping", "retiring", "now", "next_fork", "interval", "expected"),
     [
         ({}, 2, False, False, 0.0, 0.0, 0.0, 2),  # the whole pool at once, back to back
         ({}, 2, False, False, 0.0, 0.0, 1.0, 1),  # --spawn-interval: one at a time
@@ -114,11 +126,12 @@ def test_kills_due(proc: Proc, now: float, due: bool) -> None:
     ],
 )
 def test_forks_due(
-    procs: dict[int, Proc], max_workers: int, stopping: bool, retiring: bool,
+    procs: dict[int, Proc], size: int, stopping: bool, retiring: bool,
     now: float, next_fork: float, interval: float, expected: int,
 ) -> None:  # fmt: skip
-    due = pool.forks_due(procs, 1, max_workers, stopping, retiring, now, next_fork, interval)
-    assert due == expected
+    p = make(procs, size=size, stopping=stopping, retiring=retiring, next_fork=next_fork)
+    p.spawn_interval = interval
+    assert p.forks_due(now) == expected
 
 
 @pytest.mark.parametrize(
@@ -130,8 +143,8 @@ def test_forks_due(
         (Proc(0, kill_at=1.0, killed=True), True, False, False),  # we killed it: replace at once
     ],
 )
-def test_abnormal_delay(proc: Proc, abnormal: bool, stopping: bool, expected: bool) -> None:
-    assert pool.abnormal_delay(proc, abnormal, stopping) is expected
+def test_holds_back(proc: Proc, abnormal: bool, stopping: bool, expected: bool) -> None:
+    assert make({}, stopping=stopping).holds_back(proc, abnormal) is expected
 
 
 @pytest.mark.parametrize(
@@ -150,7 +163,7 @@ def test_abnormal_delay(proc: Proc, abnormal: bool, stopping: bool, expected: bo
 )
 def test_free_slots(slots: int, taken: list[int], count: int, expected: list[int]) -> None:
     procs = {100 + i: Proc(0, slot=s) for i, s in enumerate(taken)}
-    assert pool.free_slots(procs, slots, count) == expected
+    assert make(procs).free_slots(slots, count) == expected
 
 
 # (pool, stopping, retiring, next_term, next_fork, graceful) -> wake, with now = 100.0
@@ -174,8 +187,9 @@ def test_next_wake(
     procs: dict[int, Proc], stopping: bool, retiring: bool, next_term: float,
     next_fork: float, grace: float, expected: float,
 ) -> None:  # fmt: skip
-    got = pool.next_wake(procs, 1, 2, stopping, retiring, 100.0, next_term, next_fork, grace)
-    assert got == pytest.approx(expected)
+    p = make(procs, stopping=stopping, retiring=retiring, next_term=next_term, next_fork=next_fork)
+    p.grace = grace
+    assert p.next_wake(100.0) == pytest.approx(expected)
 
 
 # -- the scoreboard --------------------------------------------------------------
@@ -253,7 +267,7 @@ def test_notifier_without_socket_does_nothing_and_a_dead_socket_is_logged(
 
 
 def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> None:
-    """What a batch of forks inherits, in this process (child.handed_down): the signals
+    """What a batch of forks inherits, in this process (fork.handed_down): the signals
     blocked, the worker's handlers, no wake-up fd; afterwards all as before."""
 
     def masters(signum: int, frame: object) -> None: ...
@@ -265,9 +279,9 @@ def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> 
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     old_fd = signal.set_wakeup_fd(w)
     try:
-        with child.handed_down([(signal.SIGUSR1, workers)], w):
+        with fork.handed_down([(signal.SIGUSR1, workers)], w):
             assert signal.getsignal(signal.SIGUSR1) is workers
-            assert set(child.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
+            assert set(fork.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
             assert signal.set_wakeup_fd(-1) == -1  # dropped for the children
         assert signal.getsignal(signal.SIGUSR1) is masters
         assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before_mask
@@ -276,3 +290,31 @@ def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> 
         signal.signal(signal.SIGUSR1, old_handler)
         os.close(r)
         os.close(w)
+
+
+def test_the_lifeline_sends_term_to_a_worker_once_the_master_lets_go() -> None:
+    """fork.Lifeline across a real fork, this process as the master: the worker owns its
+    end of the pipe; when the last writer (ours) closes, the kernel sends it TERM."""
+    life = fork.Lifeline()
+    try:
+        with life.batch(2):
+            ends = list(life.ends)
+            assert len(ends) == 2 and min(ends) >= 0
+            pid = os.fork()
+            if pid == 0:  # the first worker of the batch
+                code = 1
+                try:
+                    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # as handed_down does
+                    life.arm(0)
+                    code = 0 if signal.sigtimedwait([signal.SIGTERM], 10) else 2  # 2: no TERM
+                finally:
+                    os._exit(code)
+        assert life.ends == []
+        for end in ends:  # the master's copies are closed once the batch is forked
+            with pytest.raises(OSError):
+                os.fstat(end)
+    finally:
+        os.close(life.write)  # the master dies
+    _, status = os.waitpid(pid, 0)
+    os.close(life.read)
+    assert os.waitstatus_to_exitcode(status) == 0
