@@ -71,9 +71,9 @@ def test_validate_env(server: Server) -> None:
     assert (resp.status, resp.reason) == (200, "OK")
     assert resp.header("content-type") == "text/plain"
     assert resp.body.decode() == expected.format(name="127.0.0.1", port=port)
-    # ... the port from the listener when Host names none ...
+    # ... http's port when Host names none (as gunicorn gives it) ...
     resp = fetch(server, "GET", path, headers=hdr, host="example.test")
-    assert resp.body.decode() == expected.format(name="example.test", port=port)
+    assert resp.body.decode() == expected.format(name="example.test", port="80")
     # ... and both from the listener without Host (HTTP/1.0).
     resp = fetch(server, "GET", path, headers=hdr, host=None, version="HTTP/1.0")
     assert resp.status == 200, resp
