@@ -15,7 +15,7 @@ DUMP_GRACE = 0.5  # seconds between asking a worker for its traceback and SIGKIL
 # With keep-alive: how long a connection may wait in the accept queue for a free worker
 # before responses stop keeping their connections, and as long again before workers idle
 # on kept-alive connections are told to make way (Master._shed).
-SHED_DELAY = 0.05
+SHED_DELAY = 0.2
 RETIRED = -1  # the generation of a worker that left the pool (USR1, or being killed)
 
 
