@@ -147,24 +147,21 @@ def _why(e: OSError) -> str:
 def _remove_stale(path: str) -> None:
     """Remove a unix socket file nobody answers on; refuse to clobber a live one."""
     try:
-        mode = os.stat(path).st_mode
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
     except FileNotFoundError:
         return
     except OSError as e:  # e.g. EACCES on a directory, ENOTDIR: say so in one line
         raise ConfigError(f"cannot listen on {path}: {_why(e)}") from None
-    if not stat.S_ISSOCK(mode):
-        raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        probe.connect(path)
-    except ConnectionRefusedError:
-        pass  # stale: left by a server that died
-    except OSError as e:  # EACCES: we cannot even tell whether someone answers there
-        raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
-    else:
-        raise ConfigError(f"cannot listen on {path}: another server is answering there")
-    finally:
-        probe.close()
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            pass  # stale: left by a server that died
+        except OSError as e:  # EACCES: we cannot even tell whether someone answers there
+            raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
+        else:
+            raise ConfigError(f"cannot listen on {path}: another server is answering there")
     try:
         with suppress(FileNotFoundError):
             os.unlink(path)
