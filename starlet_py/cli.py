@@ -207,10 +207,8 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
 
 def _group_id(group: str | None) -> int:
     """--socket-group as a gid (-1: leave the socket in our own group)."""
-    if group is None:
-        return -1
-    if group.isascii() and group.isdigit():
-        return int(group)
+    if group is None or (group.isascii() and group.isdigit()):
+        return -1 if group is None else int(group)
     import grp
 
     try:

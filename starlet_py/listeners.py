@@ -181,11 +181,9 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
             fds.append(int(fd))
         return fds
     if environ.get("LISTEN_PID") and environ.get("LISTEN_FDS"):
-        mine = environ["LISTEN_PID"] == str(os.getpid())
-        count = environ["LISTEN_FDS"]
-        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-            environ.pop(name, None)  # children must not take them for their own
-        if mine:
+        pid, count = environ.pop("LISTEN_PID"), environ.pop("LISTEN_FDS")
+        environ.pop("LISTEN_FDNAMES", None)  # children must not take them for their own
+        if pid == str(os.getpid()):
             if not (count.isascii() and count.isdigit()):
                 raise ConfigError(f"bad LISTEN_FDS {count!r}")
             return list(range(3, 3 + int(count)))

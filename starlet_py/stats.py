@@ -131,9 +131,9 @@ class Stats:
         client.data += data
         if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
             client.out = self.respond(client.data.partition(b"\n")[0], master)
-            self._send(client)
         elif len(client.data) >= MAX_HEAD:
             client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
+        if client.out:
             self._send(client)
 
     def _send(self, client: Client) -> None:
