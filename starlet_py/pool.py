@@ -69,9 +69,7 @@ class Pool(dict[int, Proc]):
 
     def to_retire(self) -> int | None:
         """With USR1 (and not stopping), the next worker to leave the pool: the oldest one."""
-        if self.stopping or not self.retiring:
-            return None
-        cur = self.current()
+        cur = self.current() if self.retiring and not self.stopping else []
         return cur[0] if cur else None
 
     def overdue(self, now: float) -> list[int]:
@@ -124,6 +122,4 @@ class Pool(dict[int, Proc]):
 def stuck(starts: Mapping[int, float], now: float, request_timeout: float) -> list[int]:
     """Workers whose request has been in the app longer than --request-timeout; ``starts``
     maps a pid to its scoreboard start time (0.0: in no request, never counted)."""
-    if not request_timeout:
-        return []
-    return [pid for pid, start in starts.items() if start and now - start > request_timeout]
+    return [pid for pid, t in starts.items() if t and now - t > request_timeout] if request_timeout else []
