@@ -55,24 +55,20 @@ class Board:
         self.times[t] = self.times[t + 1] = self.times[t + 2] = 0.0
         self.shorts[i * _H + _IDLE] = self.shorts[i * _H + _WHY] = 0
 
+    # Slot ``i``'s fields, as the module's docstring lays them out.
     def started(self, i: int) -> float:
-        """When slot ``i``'s request entered the app; 0.0 when it is in none."""
         return self.times[i * _T]
 
     def seq(self, i: int) -> float:
-        """How many requests slot ``i``'s worker has begun (the current one included)."""
         return self.times[i * _T + 1]
 
     def busy(self, i: int) -> float:
-        """Seconds slot ``i``'s worker spent in requests it has finished."""
         return self.times[i * _T + 2]
 
     def idle(self, i: int) -> bool:
-        """Slot ``i``'s worker waits for the next request on a kept-alive connection."""
         return self.shorts[i * _H + _IDLE] == 1
 
     def why(self, i: int) -> int:
-        """Why slot ``i``'s worker said it leaves: RECYCLED, RSS, or 0."""
         return self.shorts[i * _H + _WHY]
 
     def read(self, i: int) -> tuple[float, str] | None:
@@ -134,9 +130,8 @@ class Slot:
         return self._shorts[self._flag] == 1
 
 
-# This process's slot, set in a worker right after the fork (master.py): ``mine`` when
-# the master reads its requests (--request-timeout, --stats), ``slot`` whenever there is
-# a board.
+# This process's slot, set in a worker right after the fork (master.py): ``slot`` whenever
+# there is a board, ``mine`` when the master reads its requests (--request-timeout, --stats).
 mine: Slot | None = None
 slot: Slot | None = None
 
