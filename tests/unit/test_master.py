@@ -18,15 +18,13 @@ from starlet_py.pool import RETIRED, Pool, Proc
 from starlet_py.scoreboard import LINE, Board, Slot
 
 
-def make(
-    procs: dict[int, Proc], *, generation: int = 1, stopping: bool = False, retiring: bool = False,
-    size: int = 2, grace: float = 0.0, next_fork: float = 0.0, next_term: float = 0.0,
-) -> Pool:  # fmt: skip
-    """A pool in the given state (the master's fields the decisions read)."""
+def make(procs: dict[int, Proc], size: int = 2, grace: float = 0.0, **state: float) -> Pool:
+    """A pool in the given state: the master's fields the decisions read (generation 1 unless said)."""
     p = Pool(size, 0.0, grace)
     p.update(procs)
-    p.generation, p.stopping, p.retiring = generation, stopping, retiring
-    p.next_fork, p.next_term = next_fork, next_term
+    for name, value in {"generation": 1, **state}.items():
+        assert name in ("generation", "stopping", "retiring", "next_fork", "next_term"), name
+        setattr(p, name, value)
     return p
 
 
