@@ -1,9 +1,5 @@
-"""The ``starlet-py`` command: the command line and STARLET_* variables -> a Config, then serve.
-
-Every option can also come from ``STARLET_<OPTION>`` (STARLET_MAX_WORKERS); the
-command line wins, an empty variable is unset.  Everything is checked before
-anything forks: a bad option, value or APP is one line on stderr and exit status 2.
-"""
+"""The ``starlet-py`` command: the command line and STARLET_* variables -> a Config, then serve
+(docs/design.md, "Command line")."""
 
 from __future__ import annotations
 
@@ -11,13 +7,13 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
 from .config import HELP, Config
 from .errors import ConfigError
-from .listeners import close_all, open_listeners, tune
+from .listeners import close_all, hostport, open_listeners, tune
 from .log import log, quiet, setup, warning
 
 
@@ -49,10 +45,10 @@ GUNICORN = {
     "--preload": "the app is always loaded once, in the master, before the workers are forked",
     "--backlog": "we listen with the kernel's largest backlog (sysctl net.core.somaxconn; systemd: Backlog=)",
     "--reload": "no reloader: restart for new code (under start_server, kill -HUP it: no request is lost)",
-    "--certfile": "no TLS here: let nginx terminate it",
-    "--keyfile": "no TLS here: let nginx terminate it",
     "--threads": "a worker serves one request at a time: raise --max-workers instead",
     "--worker-class": "one kind of worker: a process serving one request at a time",
+    "--certfile": "no TLS here: let nginx terminate it",
+    "--keyfile": "no TLS here: let nginx terminate it",
     "--error-logfile": "the log goes to stderr: redirect it, or let systemd's journal keep it",
     "--log-file": "the log goes to stderr: redirect it, or let systemd's journal keep it",
 }
@@ -117,11 +113,8 @@ def _is_value(arg: str) -> bool:
 
 
 def parse(argv: list[str]) -> dict[str, Any]:
-    """The command line -> {option: value} ("app" included); a repeatable option's values in a list.
-
-    ``--opt value``, ``--opt=value``, ``-w 4`` or ``-w4``; ``--`` ends the options.
-    Exits 0 after --help and --version, 2 after a one-line error.
-    """
+    """``--opt v``, ``--opt=v``, ``-w 4``, ``-w4``, ``--`` -> {option: value} ("app" included; a
+    repeatable option's values in a list).  Exits 0 after --help and --version, 2 on an error."""
     out: dict[str, Any] = {}
     apps: list[str] = []
     args = iter(argv)
@@ -192,14 +185,13 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
     host, port = where.get("host"), where.get("port")
     values = {k: v for k, v in (env | given).items() if k not in ("host", "port")}
     if host or port:
-        host = host or "127.0.0.1"
-        shown = f"[{host}]" if ":" in host else host
-        values["listen"] = [*where.get("listen", ()), f"{shown}:{port or 5000}"]
+        values["listen"] = [*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000)]
     if values.get("max_workers") == 0:  # the master enforces these: without workers, nothing would
         for name in ("request_timeout", "graceful_timeout"):
             if values.get(name):
-                flag = "--" + name.replace("_", "-")
-                raise ConfigError(f"{flag} needs workers to watch: not with --max-workers 0")
+                raise ConfigError(
+                    f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0"
+                )
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
@@ -213,19 +205,10 @@ def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     return lines
 
 
-def _load_child_exit(spec: str | None) -> Callable[..., Any] | None:
-    try:
-        return loader.load(spec, "a function") if spec else None
-    except ConfigError as e:
-        raise ConfigError(f"--child-exit: {e}") from None
-
-
 def _group_id(group: str | None) -> int:
     """--socket-group as a gid (-1: leave the socket in our own group)."""
-    if group is None:
-        return -1
-    if group.isascii() and group.isdigit():
-        return int(group)
+    if group is None or (group.isascii() and group.isdigit()):
+        return -1 if group is None else int(group)
     import grp
 
     try:
@@ -252,7 +235,10 @@ def main(argv: list[str] | None = None) -> int:
         for line in unknown_variables(os.environ):
             warning(line)
         app = loader.load(config.app)
-        child_exit = _load_child_exit(config.child_exit)
+        try:
+            child_exit = loader.load(config.child_exit, "a function") if config.child_exit else None
+        except ConfigError as e:
+            raise ConfigError(f"--child-exit: {e}") from None
         if config.access_log not in (None, "-"):
             try:
                 open(config.access_log, "a").close()  # fail now, not in every worker
@@ -269,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.stats is not None:  # imported only then: the pool carries none of it otherwise
             from .stats import open_stats
 
-            stats = open_stats(config, gid)
+            stats = open_stats(config, config.stats, gid)
     except ConfigError as e:
         fail(str(e))
     tune(listeners, config.timeout, config.keepalive_timeout)

@@ -1,9 +1,6 @@
-"""Forking workers: the signal set-up a batch of new workers inherits, and their lifeline
-to the master.
-
-Loaded by the master before it forks, so whatever these imports bring in sits in
-pages the workers share instead of each copying it.
-"""
+"""Forking workers: the signal set-up a batch of new workers inherits, and their lifeline to
+the master (docs/design.md, "Process model" and "Signals and stopping").  Imported by the
+master before it forks: what its imports bring in sits in pages the workers share."""
 
 from __future__ import annotations
 
@@ -38,13 +35,9 @@ _set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 
 @contextmanager
 def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
-    """In the master, around a batch of forks: BLOCKED blocked, then a new worker's
-    signal handlers (``dispositions``), no wake-up fd, and tracebacks on DUMP
-    (faulthandler, to fd 2), all set here so that the batch inherits them.  Set by each
-    worker after its fork, they would be writes to pages it then owns (docs/design.md,
-    "Memory").  The master's own are back when the block ends, then BLOCKED is unblocked:
-    a signal meanwhile waits for the master's handler, never runs a worker's in the
-    master, and one sent to a new worker waits for Worker.setup."""
+    """In the master, around a batch of forks: BLOCKED blocked, the workers' handlers
+    (``dispositions``), no wake-up fd, faulthandler on DUMP, for the batch to inherit
+    (docs/design.md, "Memory"); then the master's own back, and BLOCKED unblocked."""
     saved: list[tuple[int, Handler | None]] = []
     signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
     try:
@@ -66,15 +59,9 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
 
 
 class Lifeline:
-    """No orphans (README, "No orphans"): a worker gets TERM -- a graceful stop -- when
-    the master dies, however it dies (SIGKILL, the OOM killer).
-
-    A pipe whose only writer is the master: each worker owns (F_SETOWN) its own open
-    file of the read end, set to raise TERM (F_SETSIG) through O_ASYNC when the pipe
-    loses its last writer (pipe(7), fcntl(2)).  Nothing to poll, nothing per request,
-    and no ctypes for prctl(PR_SET_PDEATHSIG).  Made by the master before its first
-    fork; ``batch`` around each batch of forks, ``arm`` in each new worker.
-    """
+    """A worker gets TERM when the master dies, however it dies: each owns (F_SETOWN) its
+    open file of a pipe only the master writes, set to raise TERM (F_SETSIG) through O_ASYNC
+    when the pipe loses its last writer (docs/design.md, "Signals and stopping")."""
 
     __slots__ = ("master", "read", "write", "ends")
 
@@ -85,10 +72,8 @@ class Lifeline:
 
     @contextmanager
     def batch(self, count: int) -> Iterator[None]:
-        """In the master, around forking ``count`` workers: the open file each will own,
-        made and set up here, so that a new worker has one call left to make
-        (docs/design.md, "Memory"); closed once they are forked.  Without /proc, one
-        warning, and the workers go without."""
+        """In the master, around forking ``count`` workers: the open file each will own, made
+        here (a worker has one call left to make); without /proc, one warning and none."""
         try:
             for _ in range(count):
                 end = os.open(f"/proc/self/fd/{self.read}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -106,9 +91,8 @@ class Lifeline:
             self.ends = []
 
     def arm(self, mine: int) -> None:
-        """In the ``mine``-th new worker of the batch: own its end, and close every other
-        copy of the pipe, so that the master is its last writer.  The signals are still
-        blocked here (handed_down): a TERM is handled once Worker.setup unblocks them."""
+        """In the ``mine``-th new worker of the batch: own its end, close every other copy of
+        the pipe (the master must be its last writer).  A TERM waits for Worker.setup."""
         ends = self.ends
         if ends[mine] >= 0:
             _set_owner(ends[mine], _F_SETOWN, os.getpid())  # kept open, never read

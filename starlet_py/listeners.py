@@ -1,8 +1,5 @@
-"""Listening sockets: bind our own, or adopt the ones a supervisor passed us.
-
-Never accepts and never forks.  Precedence (docs/design.md, "Listeners"): SERVER_STARTER_PORT,
-then systemd's LISTEN_FDS, then ``--listen fd://N``, then binding ``--listen``.
-"""
+"""Listening sockets: bind our own, or adopt the ones a supervisor passed us (docs/design.md,
+"Listeners").  Never accepts and never forks."""
 
 from __future__ import annotations
 
@@ -11,6 +8,7 @@ import socket
 import stat
 import struct
 from collections.abc import Iterable, MutableMapping
+from contextlib import suppress
 from typing import Any, NamedTuple
 
 from .config import Address, parse_address
@@ -21,11 +19,8 @@ SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating N
 
 
 class Listener:
-    """A listening socket and what the environ says about it.
-
-    ``server_name`` is None for a wildcard address: the connection's own local
-    address is used instead (never "0" or an empty SERVER_NAME).
-    """
+    """A listening socket and what the environ says about it (``server_name`` None: a wildcard
+    address, so the connection's own local address is used)."""
 
     def __init__(
         self, sock: socket.socket, server_name: str | None, server_port: str, owned_path: str | None = None
@@ -42,9 +37,11 @@ class Listener:
     def describe(self) -> str:
         if self.is_unix:
             return f"unix:{self.sock.getsockname()} (fd {self.sock.fileno()})"
-        host = self.sock.getsockname()[0]
-        shown = f"[{host}]" if ":" in host else host
-        return f"http://{shown}:{self.server_port} (fd {self.sock.fileno()})"
+        return f"http://{hostport(self.sock.getsockname()[0], self.server_port)} (fd {self.sock.fileno()})"
+
+
+def hostport(host: str, port: object) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
 class PeerNames(NamedTuple):
@@ -60,9 +57,7 @@ def peer_names(sock: socket.socket, addr: Any, listener: Listener) -> PeerNames:
     """The names of an accepted connection; ``addr`` is what accept() returned."""
     if listener.is_unix:
         return PeerNames("", "0", listener.server_name or "localhost", listener.server_port)
-    name = listener.server_name
-    if name is None:  # bound to a wildcard: the address the client reached is the name
-        name = sock.getsockname()[0]
+    name = listener.server_name or sock.getsockname()[0]  # a wildcard: the address reached
     return PeerNames(addr[0], str(addr[1]), name, listener.server_port)
 
 
@@ -94,12 +89,7 @@ def adopt(fd: int) -> Listener:
 def bind(
     addr: Address, reuse_port: bool = False, socket_mode: int = 0o660, socket_group: int = -1
 ) -> Listener:
-    """Create, bind and listen on a TCP or unix address.
-
-    A unix socket gets ``socket_mode`` and (unless -1) group ``socket_group``
-    with no window where it is more open: it is bound under umask 0o177
-    (owner only), then chowned, then chmodded (docs/design.md, "Listeners").
-    """
+    """Create, bind and listen on a TCP or unix address."""
     if addr.kind == "unix":
         return _bind_unix(addr.path, socket_mode, socket_group)
     # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
@@ -114,11 +104,12 @@ def bind(
         sock.listen(socket.SOMAXCONN)
     except OSError as e:
         sock.close()
-        raise ConfigError(f"cannot listen on {addr_text(addr)}: {_why(e)}") from None
+        raise ConfigError(f"cannot listen on {hostport(addr.host, addr.port)}: {_why(e)}") from None
     return _prepare(sock)
 
 
 def _bind_unix(path: str, mode: int, gid: int) -> Listener:
+    # Bound under umask 0o177 (owner only), then chowned, then chmodded: never more open.
     size = len(os.fsencode(path))
     if size > SUN_PATH_MAX:
         raise ConfigError(
@@ -153,39 +144,27 @@ def _why(e: OSError) -> str:
     return e.strerror or str(e)
 
 
-def addr_text(addr: Address) -> str:
-    if addr.kind == "unix":
-        return addr.path
-    if addr.kind == "fd":
-        return f"fd://{addr.fd}"
-    return f"[{addr.host}]:{addr.port}" if ":" in addr.host else f"{addr.host}:{addr.port}"
-
-
 def _remove_stale(path: str) -> None:
     """Remove a unix socket file nobody answers on; refuse to clobber a live one."""
     try:
-        mode = os.stat(path).st_mode
+        if not stat.S_ISSOCK(os.stat(path).st_mode):
+            raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
     except FileNotFoundError:
         return
     except OSError as e:  # e.g. EACCES on a directory, ENOTDIR: say so in one line
         raise ConfigError(f"cannot listen on {path}: {_why(e)}") from None
-    if not stat.S_ISSOCK(mode):
-        raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
-    probe = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        try:
+            probe.connect(path)
+        except ConnectionRefusedError:
+            pass  # stale: left by a server that died
+        except OSError as e:  # EACCES: we cannot even tell whether someone answers there
+            raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
+        else:
+            raise ConfigError(f"cannot listen on {path}: another server is answering there")
     try:
-        probe.connect(path)
-    except ConnectionRefusedError:
-        pass  # stale: left by a server that died
-    except OSError as e:  # EACCES: we cannot even tell whether someone answers there
-        raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
-    else:
-        raise ConfigError(f"cannot listen on {path}: another server is answering there")
-    finally:
-        probe.close()
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+        with suppress(FileNotFoundError):
+            os.unlink(path)
     except OSError as e:  # EPERM: someone else's stale socket in a sticky directory
         raise ConfigError(f"cannot listen on {path}: cannot remove the stale socket: {_why(e)}") from None
 
@@ -195,20 +174,16 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
     starter = environ.get("SERVER_STARTER_PORT")
     if starter:
         fds = []
-        for entry in starter.split(";"):
-            if not entry:
-                continue
-            _key, sep, fd = entry.partition("=")
-            if not sep or not (fd.isascii() and fd.isdigit()):
+        for entry in filter(None, starter.split(";")):
+            fd = entry.partition("=")[2]
+            if "=" not in entry or not (fd.isascii() and fd.isdigit()):
                 raise ConfigError(f"bad SERVER_STARTER_PORT entry {entry!r}")
             fds.append(int(fd))
         return fds
     if environ.get("LISTEN_PID") and environ.get("LISTEN_FDS"):
-        mine = environ["LISTEN_PID"] == str(os.getpid())
-        count = environ["LISTEN_FDS"]
-        for name in ("LISTEN_PID", "LISTEN_FDS", "LISTEN_FDNAMES"):
-            environ.pop(name, None)  # children must not take them for their own
-        if mine:
+        pid, count = environ.pop("LISTEN_PID"), environ.pop("LISTEN_FDS")
+        environ.pop("LISTEN_FDNAMES", None)  # children must not take them for their own
+        if pid == str(os.getpid()):
             if not (count.isascii() and count.isdigit()):
                 raise ConfigError(f"bad LISTEN_FDS {count!r}")
             return list(range(3, 3 + int(count)))
@@ -228,12 +203,10 @@ def open_listeners(
         return [adopt(fd) for fd in fds]
     result: list[Listener] = []
     try:
-        for text in listen:
-            addr = parse_address(text)
-            if addr.kind == "fd":
-                result.append(adopt(addr.fd))
-            else:
-                result.append(bind(addr, reuse_port, socket_mode, socket_group))
+        for addr in map(parse_address, listen):
+            result.append(
+                adopt(addr.fd) if addr.kind == "fd" else bind(addr, reuse_port, socket_mode, socket_group)
+            )
     except ConfigError:
         close_all(result)
         raise
@@ -244,10 +217,8 @@ def close_all(listeners: Iterable[Listener]) -> None:
     """Close every socket; remove the unix socket files we created."""
     for lst in listeners:
         if lst.owned_path:
-            try:
+            with suppress(FileNotFoundError):
                 os.unlink(lst.owned_path)
-            except FileNotFoundError:
-                pass
         lst.sock.close()
 
 
@@ -258,16 +229,9 @@ def set_timeouts(sock: socket.socket, write: float, read: float) -> None:
 
 
 def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) -> None:
-    """Options the accepted sockets inherit, set once on each listener, not per connection.
-
-    On Linux a TCP socket returned by accept() inherits TCP_NODELAY and
-    SO_RCVTIMEO/SO_SNDTIMEO from its listener (a unix one does not: the worker
-    calls ``set_timeouts`` per connection).  A blocking accept() itself then
-    wakes every ``keepalive_timeout`` seconds with EAGAIN, which the worker
-    simply retries.  With several listeners they are made non-blocking: workers
-    poll, then accept, and whoever loses the race for a connection must get
-    EAGAIN rather than block.
-    """
+    """Options the accepted TCP sockets inherit, set once (docs/design.md, "Listeners").  A
+    blocking accept() then wakes with EAGAIN every ``keepalive_timeout``: the worker retries.
+    With several listeners, workers poll then accept: the loser of a race must get EAGAIN."""
     for lst in listeners:
         if not lst.is_unix:
             lst.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -276,12 +240,13 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
             lst.sock.setblocking(False)
 
 
+def accept_queue(sock: socket.socket) -> tuple[int, int]:
+    """(connections waiting to be accepted, backlog) of a TCP listener: Linux reports them
+    in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
+    waiting, backlog = struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
+    return waiting, backlog
+
+
 def queue_length(sock: socket.socket) -> int:
-    """Connections waiting in a listening socket's accept queue: Linux gives the count in
-    TCP_INFO's tcpi_unacked (at byte 24) for a TCP listener; 1 for a unix socket, which
-    has no such count (the caller knows it is readable)."""
-    if sock.family == socket.AF_UNIX:
-        return 1
-    data = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
-    waiting: int = struct.unpack_from("I", data, 24)[0]
-    return max(waiting, 1)
+    """At least 1 (the caller knows it is readable): a unix socket has no count."""
+    return 1 if sock.family == socket.AF_UNIX else max(accept_queue(sock)[0], 1)

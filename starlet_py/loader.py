@@ -12,32 +12,24 @@ from .errors import ConfigError
 
 
 def load(spec: str, what: str = "a WSGI callable") -> Callable[..., Any]:
-    """Import ``spec`` with the current directory first on sys.path.
-
-    Any failure (missing module, import-time exception, missing or
-    non-callable attribute) becomes a one-line ConfigError.  An exception
-    raised by the module's own code first has its traceback written to
-    stderr, trimmed to the user's frames (not ours, not importlib's).
-    """
+    """Import ``spec`` with the current directory first on sys.path; any failure is a one-line
+    ConfigError, after the traceback of the module's own code (its frames only) on stderr."""
     module_name, sep, attr = spec.partition(":")
     if sep and not attr:
         raise ConfigError(f"bad APP {spec!r}: nothing after ':'")
     attr = attr or "application"
     if not module_name:
         raise ConfigError(f"bad APP {spec!r}: expected module:callable")
-    cwd = os.getcwd()
-    if cwd not in sys.path[:1]:
-        sys.path.insert(0, cwd)
+    if sys.path[:1] != [os.getcwd()]:
+        sys.path.insert(0, os.getcwd())
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+    except BaseException as e:  # an app's import may fail in any way, SystemExit included
+        if isinstance(e, ModuleNotFoundError) and e.name and f"{module_name}.".startswith(e.name + "."):
             raise ConfigError(f"cannot import {module_name!r}: no such module") from None
         _print_user_traceback(e)
-        raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
-    except BaseException as e:  # an app's import may fail in any way, SystemExit included
-        _print_user_traceback(e)
-        raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
+        first_line = f"{type(e).__name__}: {e}".splitlines()[0]
+        raise ConfigError(f"cannot import {module_name!r}: {first_line}") from None
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -52,26 +44,17 @@ def load(spec: str, what: str = "a WSGI callable") -> Callable[..., Any]:
 
 
 def _print_user_traceback(e: BaseException) -> None:
-    """The traceback of ``e`` without our frames or importlib's; nothing if none is left.
-
-    A SyntaxError has no frame of the user's, but its own lines show file, line and caret.
-    """
+    """The traceback of ``e`` without our frames or importlib's; nothing if none is left (but
+    a SyntaxError's own lines: file, line and caret)."""
     import traceback  # only on this error path
 
+    hidden = (os.path.dirname(__file__) + os.sep, os.path.dirname(importlib.__file__) + os.sep, "<frozen ")
     te = traceback.TracebackException.from_exception(e)
     chain: traceback.TracebackException | None = te
     while chain is not None:
-        chain.stack = traceback.StackSummary.from_list([f for f in chain.stack if _is_users(f.filename)])
+        chain.stack = traceback.StackSummary.from_list(
+            [f for f in chain.stack if not f.filename.startswith(hidden)]
+        )
         chain = chain.__cause__ or chain.__context__
     if te.stack or isinstance(e, SyntaxError):
         sys.stderr.write("".join(te.format()))
-
-
-def _is_users(filename: str) -> bool:
-    hidden = (os.path.dirname(__file__) + os.sep, os.path.dirname(importlib.__file__) + os.sep)
-    return not (filename.startswith(hidden) or "<frozen " in filename)
-
-
-def _one_line(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}"
-    return text.splitlines()[0] if text.strip() else type(e).__name__

@@ -1,10 +1,7 @@
 """One line per event on stderr: a timestamp, the pid, the level, the message.
 
-``--log-level`` (``setup``) hides the levels below it; routine events (a worker
-spawned or recycled) are ``debug``, an abnormal one ``warning`` or above.  When
-stderr is the journal, each line starts with its syslog priority (``<6>``), so
-``journalctl -p`` can filter on it.
-"""
+Routine events (a worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or
+above.  When stderr is the journal, each line starts with its syslog priority (``<6>``)."""
 
 from __future__ import annotations
 
@@ -20,11 +17,8 @@ _state = [LEVELS["info"], False]  # the threshold, and whether stderr is the jou
 
 
 def setup(level: str, environ: Mapping[str, str]) -> None:
-    """Log at ``level`` (one of LEVELS) and above; use the journal's priorities if stderr is it.
-
-    systemd sets JOURNAL_STREAM to the device:inode of the stream it gave us; a
-    child whose stderr was redirected inherits the variable, hence the fstat.
-    """
+    """Log at ``level`` (one of LEVELS) and above; use the journal's priorities if stderr is it
+    (JOURNAL_STREAM is inherited by a child whose stderr was redirected: hence the fstat)."""
     _state[0] = LEVELS[level]
     try:
         st = os.fstat(sys.stderr.fileno())
@@ -72,12 +66,8 @@ def warning(message: str) -> None:
     log(message, 30)
 
 
-def error(message: str) -> None:
-    log(message, 40)
-
-
 def log_exc(message: str) -> None:
     """Log ``message`` at error level with the traceback of the exception being handled."""
     import traceback  # only on errors: not loaded into every worker before it needs it
 
-    error(f"{message}:\n{traceback.format_exc()}")
+    log(f"{message}:\n{traceback.format_exc()}", 40)

@@ -12,6 +12,17 @@ from .scoreboard import RECYCLED, RSS
 
 REASONS = ("recycled", "rss", "request_timeout", "graceful_timeout", "crashed", "stopped")
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+FAMILIES = {  # name: (type, help), in the order shown
+    "workers": ("gauge", "Workers inside a request (busy) or not (idle)."),
+    "workers_max": ("gauge", "The configured pool size (--max-workers)."),
+    "requests_total": ("counter", "Requests that reached the app, over the pool's life."),
+    "busy_seconds_total": ("counter", "Seconds workers spent inside requests, summed."),
+    "listen_queue": ("gauge", "Connections accepted by the kernel that no worker has taken yet."),
+    "listen_queue_max": ("gauge", "The listener's backlog."),
+    "worker_exits_total": ("counter", "Workers that exited, by reason."),
+    "reloads_total": ("counter", "Reloads (HUP)."),
+    "start_time_seconds": ("gauge", "When the master started, in seconds since the epoch."),
+}
 
 
 def exit_reason(proc: Proc, status: int, why: int) -> str:
@@ -30,33 +41,19 @@ def request_of(line: str) -> tuple[str, str]:
     return method, rest.partition(" ")[0].partition("?")[0].partition("#")[0]
 
 
-def _label(value: str) -> str:
-    return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
-
-
 def metrics_text(snap: Mapping[str, Any]) -> str:
     """``snap`` (Stats.snapshot) in Prometheus's text exposition format, version 0.0.4."""
-    out: list[str] = []
-
-    def family(name: str, kind: str, text: str, samples: list[tuple[str, float]]) -> None:
-        out.append(f"# HELP starlet_py_{name} {text}\n# TYPE starlet_py_{name} {kind}\n")
-        out.extend(f"starlet_py_{name}{labels} {value!r}\n" for labels, value in samples)
-
     w, queues = snap["workers"], snap["listen_queue"]
-    family("workers", "gauge", "Workers inside a request (busy) or not (idle).",
-           [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])])  # fmt: skip
-    family("workers_max", "gauge", "The configured pool size (--max-workers).", [("", w["max"])])
-    family("requests_total", "counter", "Requests that reached the app, over the pool's life.",
-           [("", snap["requests_total"])])  # fmt: skip
-    family("busy_seconds_total", "counter", "Seconds workers spent inside requests, summed.",
-           [("", snap["busy_seconds_total"])])  # fmt: skip
-    family("listen_queue", "gauge", "Connections accepted by the kernel that no worker has taken yet.",
-           [(f'{{listener="{_label(k)}"}}', v["queued"]) for k, v in queues.items()])  # fmt: skip
-    family("listen_queue_max", "gauge", "The listener's backlog.",
-           [(f'{{listener="{_label(k)}"}}', v["max"]) for k, v in queues.items()])  # fmt: skip
-    family("worker_exits_total", "counter", "Workers that exited, by reason.",
-           [(f'{{reason="{k}"}}', v) for k, v in snap["worker_exits_total"].items()])  # fmt: skip
-    family("reloads_total", "counter", "Reloads (HUP).", [("", snap["reloads_total"])])
-    family("start_time_seconds", "gauge", "When the master started, in seconds since the epoch.",
-           [("", snap["start_time_seconds"])])  # fmt: skip
+    quoted = {k: k.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k in queues}
+    samples = {name: [("", snap[name])] for name in FAMILIES if name in snap} | {
+        "workers": [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])],
+        "workers_max": [("", w["max"])],
+        "listen_queue": [(f'{{listener="{quoted[k]}"}}', v["queued"]) for k, v in queues.items()],
+        "listen_queue_max": [(f'{{listener="{quoted[k]}"}}', v["max"]) for k, v in queues.items()],
+        "worker_exits_total": [(f'{{reason="{k}"}}', v) for k, v in snap["worker_exits_total"].items()],
+    }
+    out = []
+    for name, (kind, text) in FAMILIES.items():
+        out.append(f"# HELP starlet_py_{name} {text}\n# TYPE starlet_py_{name} {kind}\n")
+        out += [f"starlet_py_{name}{labels} {value!r}\n" for labels, value in samples[name]]
     return "".join(out)

@@ -1,10 +1,7 @@
 """systemd's notify protocol (sd_notify(3)) with the standard library: one datagram per state.
 
-``NOTIFY_SOCKET`` is a path or, starting with ``@``, a name in the abstract
-namespace.  The master reads it once and removes it from its environment, so
-neither its workers nor anything the app starts takes it for its own (as
-sd_notify's ``unset_environment`` does).
-"""
+The master takes NOTIFY_SOCKET (a path, or ``@`` and an abstract name) out of its environment,
+as sd_notify's ``unset_environment`` does: no worker or subprocess takes it for its own."""
 
 from __future__ import annotations
 

@@ -1,9 +1,6 @@
-"""The master's decisions, as pure methods of its pool: no I/O, no signals, no clock.
-
-master.py reads the clock and the scoreboard, asks the pool what to do (whom to
-signal, whether to fork, when to wake) and does it.  tests/unit/test_master.py
-checks the answers as tables.
-"""
+"""The master's decisions (whom to signal, whether to fork, when to wake), as pure methods of
+its pool: no I/O, no signals, no clock.  master.py acts on them; tests/unit/test_master.py
+checks them as tables."""
 
 from __future__ import annotations
 
@@ -20,11 +17,8 @@ RETIRED = -1  # the generation of a worker that left the pool (USR1, or being ki
 
 
 class Proc:
-    """One worker as the master tracks it (times are time.monotonic()).
-
-    A plain class, not a dataclass: dataclasses would load inspect and ast into
-    the master, and so into the memory every worker shares (docs/design.md, "Memory").
-    """
+    """One worker as the master tracks it (times are time.monotonic()).  Not a dataclass: that
+    loads inspect and ast into the memory every worker shares (docs/design.md, "Memory")."""
 
     __slots__ = ("generation", "slot", "told", "kill_at", "killed", "seq")
 
@@ -75,20 +69,13 @@ class Pool(dict[int, Proc]):
 
     def to_retire(self) -> int | None:
         """With USR1 (and not stopping), the next worker to leave the pool: the oldest one."""
-        if self.stopping or not self.retiring:
-            return None
-        cur = self.current()
+        cur = self.current() if self.retiring and not self.stopping else []
         return cur[0] if cur else None
 
     def overdue(self, now: float) -> list[int]:
         """Workers still alive --graceful-timeout seconds after they were first told to stop."""
-        if not self.grace:
-            return []
-        return [
-            pid
-            for pid, p in self.items()
-            if p.told is not None and p.kill_at is None and now >= p.told + self.grace
-        ]
+        told = [(pid, p.told) for pid, p in self.items() if p.told is not None and p.kill_at is None]
+        return [pid for pid, t in told if now >= t + self.grace] if self.grace else []
 
     def kills_due(self, now: float) -> list[int]:
         """Workers whose traceback was asked for DUMP_GRACE ago: SIGKILL them now."""
@@ -103,11 +90,8 @@ class Pool(dict[int, Proc]):
         return min(short, 1) if self.spawn_interval > 0 else short
 
     def holds_back(self, proc: Proc, abnormal: bool) -> bool:
-        """Hold the next fork back by --err-respawn-interval after this exit?
-
-        Not for a worker we killed ourselves (a stuck request, --graceful-timeout):
-        its replacement is due at once.  A crashing app must not become a fork storm.
-        """
+        """Hold the next fork back by --err-respawn-interval after this exit (no fork storm)?
+        Not for a worker we killed ourselves: its replacement is due at once."""
         return abnormal and not self.stopping and proc.kill_at is None
 
     def free_slots(self, slots: int, count: int) -> list[int]:
@@ -136,11 +120,6 @@ class Pool(dict[int, Proc]):
 
 
 def stuck(starts: Mapping[int, float], now: float, request_timeout: float) -> list[int]:
-    """Workers whose request has been in the app longer than --request-timeout.
-
-    ``starts`` maps a pid to its scoreboard start time, 0.0 when it is in no
-    request (idle, or waiting on a kept-alive connection: never counted).
-    """
-    if not request_timeout:
-        return []
-    return [pid for pid, start in starts.items() if start and now - start > request_timeout]
+    """Workers whose request has been in the app longer than --request-timeout; ``starts``
+    maps a pid to its scoreboard start time (0.0: in no request, never counted)."""
+    return [pid for pid, t in starts.items() if t and now - t > request_timeout] if request_timeout else []

@@ -1,25 +1,15 @@
-"""Worker slots in shared memory: who is in which request since when, who is idle on a
-kept-alive connection, and what each worker has done (for --stats).
+"""Worker slots in shared memory (docs/design.md, "Stats"): who is in which request since
+when, who waits on a kept-alive connection, what each worker has done.
 
-The master creates one anonymous shared mapping before it forks (with
---request-timeout, --stats, or when keep-alive is on), so every worker writes into
-pages the master reads; it gives each worker a slot.  A worker only stores into its
-own slot (a clock read through the vDSO and a few stores: no system call per
-request); the master reads the slots when it wakes.
-
-A slot is SLOT bytes: the start (a double, CLOCK_MONOTONIC seconds, which is
-system-wide on Linux; 0.0 = in no request), the request's sequence number (a
-double at byte 8: requests begun since the slot was cleared, so the master kills a
-worker only while it is still in the request that ran too long), the seconds spent
-in finished requests (a double at byte 16), the request's shape (an unsigned int at
-byte 24: the target's length, plus 2**16 times the method's place in METHODS, times
-two, plus one for HTTP/1.0), then unsigned shorts: the idle flag (byte 28: 1 while
-the worker waits for the next request on a kept-alive connection) and why the worker
-is leaving (byte 30: RECYCLED, RSS; 0 none said), and the target as it came from
-byte 32 (cut at LINE bytes; a method not in METHODS goes before it).  The worker
-writes the target first and the start last; the master reads the start, then the
-target, then the start again, and trusts the target only if the start did not change
-meanwhile.
+The master maps it before it forks and gives each worker a slot that only that worker
+writes (a vDSO clock read and a few stores: no system call per request).  A slot, SLOT
+bytes: the start (double, CLOCK_MONOTONIC; 0.0: in no request), the request's sequence
+number (double @8: a worker is killed only while still in the request that ran too long),
+busy seconds of finished requests (double @16), the shape (uint @24: the target's length
++ 2**16 * (2 * the method's place in METHODS + 1 for HTTP/1.0)), the idle flag (ushort
+@28), why it leaves (ushort @30: RECYCLED, RSS; 0 none said), the target (@32, cut at LINE;
+a method not in METHODS goes first).  The worker writes the start last; the master reads
+the start, the target, then the start again, and trusts the target only if it is unchanged.
 """
 
 from __future__ import annotations
@@ -65,24 +55,20 @@ class Board:
         self.times[t] = self.times[t + 1] = self.times[t + 2] = 0.0
         self.shorts[i * _H + _IDLE] = self.shorts[i * _H + _WHY] = 0
 
+    # Slot ``i``'s fields, as the module's docstring lays them out.
     def started(self, i: int) -> float:
-        """When slot ``i``'s request entered the app; 0.0 when it is in none."""
         return self.times[i * _T]
 
     def seq(self, i: int) -> float:
-        """How many requests slot ``i``'s worker has begun (the current one included)."""
         return self.times[i * _T + 1]
 
     def busy(self, i: int) -> float:
-        """Seconds slot ``i``'s worker spent in requests it has finished."""
         return self.times[i * _T + 2]
 
     def idle(self, i: int) -> bool:
-        """Slot ``i``'s worker waits for the next request on a kept-alive connection."""
         return self.shorts[i * _H + _IDLE] == 1
 
     def why(self, i: int) -> int:
-        """Why slot ``i``'s worker said it leaves: RECYCLED, RSS, or 0."""
         return self.shorts[i * _H + _WHY]
 
     def read(self, i: int) -> tuple[float, str] | None:
@@ -144,9 +130,8 @@ class Slot:
         return self._shorts[self._flag] == 1
 
 
-# This process's slot, set in a worker right after the fork (master.py): ``mine`` when
-# the master reads its requests (--request-timeout, --stats), ``slot`` whenever there is
-# a board.
+# This process's slot, set in a worker right after the fork (master.py): ``slot`` whenever
+# there is a board, ``mine`` when the master reads its requests (--request-timeout, --stats).
 mine: Slot | None = None
 slot: Slot | None = None
 

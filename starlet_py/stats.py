@@ -1,25 +1,16 @@
-"""--stats: the pool as the master sees it, served by the master itself.
-
-GET /metrics (Prometheus text format 0.0.4), /status (the same as JSON, plus one
-entry per worker) and /ready (200 once the pool was whole, 503 before and from the
-moment a stop begins).  The master never blocks on a stats client: its sockets are
-non-blocking, watched by the master's own select() (Master._wait), and a client
-whose one short request and answer take longer than DEADLINE is dropped.  The
-workers pay nothing for a scrape: everything comes from the scoreboard's slots
-(scoreboard.py), from the master's own books, and from TCP_INFO on the listeners.
-"""
+"""--stats: GET /metrics, /status and /ready, served by the master from its own select()
+(docs/design.md, "Stats"): non-blocking sockets, never a worker's time."""
 
 from __future__ import annotations
 
 import json
 import socket
-import struct
 import time
 from typing import Any, Protocol
 
 from .config import Config, parse_address
 from .errors import ConfigError
-from .listeners import Listener, bind, close_all
+from .listeners import Listener, accept_queue, bind, close_all, hostport
 from .log import log
 from .metrics import PROMETHEUS, REASONS, exit_reason, metrics_text, request_of
 from .pool import Pool, Proc
@@ -40,17 +31,11 @@ class MasterView(Protocol):
     ready_due: bool
 
 
-def queue(sock: socket.socket) -> tuple[int, int]:
-    """(connections waiting to be accepted, backlog) of a TCP listener: for a listening
-    socket Linux reports them in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
-    data = sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32)
-    waiting, backlog = struct.unpack_from("II", data, 24)
-    return waiting, backlog
-
-
-def answer(status: str, ctype: str, body: bytes, head_only: bool, extra: str = "") -> bytes:
-    head = (f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n")  # fmt: skip
+def answer(
+    status: str, body: bytes, head_only: bool = False, ctype: str = "text/plain", extra: str = ""
+) -> bytes:
+    head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
+    head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
     return head.encode("ascii") + (b"" if head_only else body)
 
 
@@ -146,11 +131,9 @@ class Stats:
         client.data += data
         if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
             client.out = self.respond(client.data.partition(b"\n")[0], master)
-            self._send(client)
         elif len(client.data) >= MAX_HEAD:
-            client.out = answer(
-                "431 Request Header Fields Too Large", "text/plain", b"head too large\n", False
-            )
+            client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
+        if client.out:
             self._send(client)
 
     def _send(self, client: Client) -> None:
@@ -172,24 +155,24 @@ class Stats:
         """The answer to one request line."""
         parts = line.rstrip(b"\r").decode("latin-1").split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
-            return answer("400 Bad Request", "text/plain", b"bad request line\n", False)
+            return answer("400 Bad Request", b"bad request line\n")
         method, path = request_of(" ".join(parts[:2]))
         if method not in ("GET", "HEAD"):
-            return answer(
-                "405 Method Not Allowed", "text/plain", b"GET or HEAD only\n", False, "Allow: GET, HEAD\r\n"
-            )
+            return answer("405 Method Not Allowed", b"GET or HEAD only\n", extra="Allow: GET, HEAD\r\n")
         head_only = method == "HEAD"
         if path == "/ready":
-            ready = self.whole and not (master.pool.stopping or master.pool.retiring)
-            status = "200 OK" if ready else "503 Service Unavailable"
-            return answer(status, "text/plain", b"ready\n" if ready else b"not ready\n", head_only)
+            if self.ready(master):
+                return answer("200 OK", b"ready\n", head_only)
+            return answer("503 Service Unavailable", b"not ready\n", head_only)
         if path == "/metrics":
-            text = metrics_text(self.snapshot(master)).encode()
-            return answer("200 OK", PROMETHEUS, text, head_only)
+            return answer("200 OK", metrics_text(self.snapshot(master)).encode(), head_only, PROMETHEUS)
         if path == "/status":
             body = json.dumps(self.snapshot(master, True), indent=1).encode() + b"\n"
-            return answer("200 OK", "application/json", body, head_only)
-        return answer("404 Not Found", "text/plain", b"/metrics, /status or /ready\n", head_only)
+            return answer("200 OK", body, head_only, "application/json")
+        return answer("404 Not Found", b"/metrics, /status or /ready\n", head_only)
+
+    def ready(self, master: MasterView) -> bool:
+        return self.whole and not (master.pool.stopping or master.pool.retiring)
 
     # -- the figures ----------------------------------------------------------------
     def snapshot(self, master: MasterView, each: bool = False) -> dict[str, Any]:
@@ -202,14 +185,13 @@ class Stats:
                 continue
             i = proc.slot
             done = board.busy(i)  # before the start: see scoreboard.Slot.end
-            seen = board.read(i)
-            requests += board.seq(i)
+            seen, seq = board.read(i), board.seq(i)
+            requests += seq
             busy += done + (now - seen[0] if seen else 0.0)
             count += seen is not None
             leaving = proc.generation != master.pool.generation or proc.told is not None
-            entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle",
-                                     "requests": int(board.seq(i)), "kept_alive": board.idle(i),
-                                     "leaving": leaving}  # fmt: skip
+            entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
+            entry |= {"kept_alive": board.idle(i), "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])
                 entry |= {"method": method, "path": path, "seconds": round(now - seen[0], 6)}
@@ -218,8 +200,8 @@ class Stats:
         queues = {}
         for lst in master.listeners:
             if not lst.is_unix and lst.sock.fileno() >= 0:
-                queued, backlog = queue(lst.sock)
-                queues[_name(lst.sock)] = {"queued": queued, "max": backlog}
+                queued, backlog = accept_queue(lst.sock)
+                queues[hostport(*lst.sock.getsockname()[:2])] = {"queued": queued, "max": backlog}
         snap = {
             "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.config.max_workers},
             "requests_total": int(requests),
@@ -228,31 +210,24 @@ class Stats:
             "worker_exits_total": dict(self.exits),
             "reloads_total": master.pool.generation,
             "start_time_seconds": round(self.started, 3),
-            "ready": self.whole and not (master.pool.stopping or master.pool.retiring),
+            "ready": self.ready(master),
         }
         if each:
             snap["pool"] = workers
         return snap
 
 
-def _name(sock: socket.socket) -> str:
-    host, port = sock.getsockname()[:2]
-    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
-
-
-def open_stats(config: Config, gid: int) -> Stats | None:
-    """Bind --stats (None when off), before anything forks: a bad address is one line,
-    exit status 2.  A unix socket is 0600 unless --socket-mode or --socket-group say."""
-    if config.stats is None:
-        return None
+def open_stats(config: Config, stats: str, gid: int) -> Stats:
+    """Bind --stats before anything forks; a unix socket is 0600 unless --socket-mode or
+    --socket-group say."""
     if config.max_workers == 0:
         raise ConfigError("--stats is served by the master: it needs --max-workers 1 or more")
     try:
-        addr = parse_address(config.stats)
+        addr = parse_address(stats)
     except ConfigError as e:
         raise ConfigError(str(e).replace("--listen", "--stats", 1)) from None
     if addr.kind == "fd":
-        raise ConfigError(f"bad --stats {config.stats!r}: HOST:PORT or a unix socket path")
+        raise ConfigError(f"bad --stats {stats!r}: HOST:PORT or a unix socket path")
     asked = config.socket_group is not None or config.socket_mode != 0o660
     try:
         listener = bind(addr, False, config.socket_mode if asked else 0o600, gid)

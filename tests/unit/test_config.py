@@ -135,15 +135,10 @@ def test_config_from_defaults() -> None:
 
 
 def test_config_from_command_line() -> None:
-    c = config_from(
-        [
-            "--listen", "127.0.0.1:8000", "--listen", "/tmp/x/s.sock", "--max-workers", "0",
-            "--timeout", "2.5", "--keepalive-timeout", "0", "--max-keepalive-reqs", "100",
-            "--max-reqs-per-child", "0", "--spawn-interval", "0.5", "--err-respawn-interval", "3",
-            "--child-exit", "hooks:bye", "--reuse-port", "--access-log", "-", APP,
-        ],
-        {},
-    )  # fmt: skip
+    argv = "--listen 127.0.0.1:8000 --listen /tmp/x/s.sock --max-workers 0 --timeout 2.5"
+    argv += " --keepalive-timeout 0 --max-keepalive-reqs 100 --max-reqs-per-child 0 --spawn-interval 0.5"
+    argv += " --err-respawn-interval 3 --child-exit hooks:bye --reuse-port --access-log -"
+    c = config_from([*argv.split(), APP], {})
     assert c == Config(
         app=APP,
         listen=("127.0.0.1:8000", "/tmp/x/s.sock"),
@@ -613,10 +608,11 @@ def test_request_side_limits_defaults_and_bounds() -> None:
     c = Config(app=APP)
     assert (c.max_request_body, c.min_body_rate, c.max_worker_rss) == (1 << 30, 500, 0)
     assert Config(app=APP, max_request_body=(1 << 62)).max_request_body == 1 << 62  # over 1e9 is fine
-    for name, value in (("max_request_body", -1), ("max_request_body", 2**63), ("min_body_rate", -1.0),
-                        ("min_body_rate", float("nan")), ("max_worker_rss", -5)):  # fmt: skip
-        with pytest.raises(ConfigError, match="--" + name.replace("_", "-")):
-            Config(app=APP, **{name: value})
+    bad = {"max_request_body": (-1, 2**63), "min_body_rate": (-1.0, float("nan")), "max_worker_rss": (-5,)}
+    for name, values in bad.items():
+        for value in values:
+            with pytest.raises(ConfigError, match="--" + name.replace("_", "-")):
+                Config(app=APP, **{name: value})
 
 
 def test_request_side_limits_from_the_command_line() -> None:

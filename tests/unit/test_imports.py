@@ -10,19 +10,15 @@ import sys
 # argparse gettext (difflib and textwrap: only for a bad option and --help); random (hashlib,
 # bisect...) is imported by a worker only with --min-reqs-per-child; ctypes (and libffi) is
 # not needed for the workers' lifeline to the master (fork.Lifeline).
-KEPT_OUT = ("dataclasses", "inspect", "ast", "dis", "tokenize", "argparse", "gettext", "difflib", "textwrap",
-            "random", "ctypes")
+KEPT_OUT = "dataclasses inspect ast dis tokenize argparse gettext difflib textwrap random ctypes".split()
 
 
 def _modules_after(code: str) -> set[str]:
     """The modules ``code`` adds to those the interpreter loaded before it: a site hook
     (a .pth file) may import some of KEPT_OUT itself, which no server code can avoid."""
-    out = subprocess.run(
-        [sys.executable, "-c", f"import sys\nstartup = set(sys.modules)\n{code}\n"
-         "print(' '.join(set(sys.modules) - startup))"],
-        capture_output=True, text=True, check=True, timeout=60,
-    ).stdout
-    return set(out.split())
+    code = f"import sys\nstartup = set(sys.modules)\n{code}\nprint(' '.join(set(sys.modules) - startup))"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    return set(run.stdout.split())
 
 
 def test_the_server_modules_import_none_of_them() -> None:

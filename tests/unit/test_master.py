@@ -18,24 +18,18 @@ from starlet_py.pool import RETIRED, Pool, Proc
 from starlet_py.scoreboard import LINE, Board, Slot
 
 
-def table(*procs: tuple[int, Proc]) -> dict[int, Proc]:
-    return dict(procs)
-
-
-def make(
-    procs: dict[int, Proc], *, generation: int = 1, stopping: bool = False, retiring: bool = False,
-    size: int = 2, grace: float = 0.0, next_fork: float = 0.0, next_term: float = 0.0,
-) -> Pool:  # fmt: skip
-    """A pool in the given state (the master's fields the decisions read)."""
+def make(procs: dict[int, Proc], size: int = 2, grace: float = 0.0, **state: float) -> Pool:
+    """A pool in the given state: the master's fields the decisions read (generation 1 unless said)."""
     p = Pool(size, 0.0, grace)
     p.update(procs)
-    p.generation, p.stopping, p.retiring = generation, stopping, retiring
-    p.next_fork, p.next_term = next_fork, next_term
+    for name, value in {"generation": 1, **state}.items():
+        assert name in ("generation", "stopping", "retiring", "next_fork", "next_term"), name
+        setattr(p, name, value)
     return p
 
 
-GEN1 = table((11, Proc(1)), (12, Proc(1)))
-MIXED = table((11, Proc(0, told=5.0)), (12, Proc(1)), (13, Proc(RETIRED, told=7.0)))
+GEN1 = {11: Proc(1), 12: Proc(1)}
+MIXED = {11: Proc(0, told=5.0), 12: Proc(1), 13: Proc(RETIRED, told=7.0)}
 
 
 @pytest.mark.parametrize(
@@ -59,8 +53,8 @@ def test_leaving(procs: dict[int, Proc], generation: int, stopping: bool, expect
         (GEN1, False, True, 11),  # USR1: the oldest first
         (GEN1, False, False, None),
         (GEN1, True, True, None),  # TERM after USR1: everybody goes anyway
-        (table((11, Proc(RETIRED)), (12, Proc(1))), False, True, 12),
-        (table((11, Proc(RETIRED))), False, True, None),  # all retired already
+        ({11: Proc(RETIRED), 12: Proc(1)}, False, True, 12),
+        ({11: Proc(RETIRED)}, False, True, None),  # all retired already
     ],
 )
 def test_to_retire(procs: dict[int, Proc], stopping: bool, retiring: bool, expected: int | None) -> None:
@@ -70,12 +64,12 @@ def test_to_retire(procs: dict[int, Proc], stopping: bool, retiring: bool, expec
 @pytest.mark.parametrize(
     ("procs", "now", "grace", "expected"),
     [
-        (table((1, Proc(0, told=10.0))), 39.9, 30.0, []),
-        (table((1, Proc(0, told=10.0))), 40.0, 30.0, [1]),  # S seconds after it was told
-        (table((1, Proc(0, told=10.0))), 1e6, 0.0, []),  # 0 waits forever
-        (table((1, Proc(0))), 1e6, 30.0, []),  # never told to stop
-        (table((1, Proc(0, told=10.0, kill_at=40.5))), 41.0, 30.0, []),  # already being killed
-        (table((1, Proc(0, told=10.0)), (2, Proc(0, told=20.0))), 45.0, 30.0, [1]),
+        ({1: Proc(0, told=10.0)}, 39.9, 30.0, []),
+        ({1: Proc(0, told=10.0)}, 40.0, 30.0, [1]),  # S seconds after it was told
+        ({1: Proc(0, told=10.0)}, 1e6, 0.0, []),  # 0 waits forever
+        ({1: Proc(0)}, 1e6, 30.0, []),  # never told to stop
+        ({1: Proc(0, told=10.0, kill_at=40.5)}, 41.0, 30.0, []),  # already being killed
+        ({1: Proc(0, told=10.0), 2: Proc(0, told=20.0)}, 45.0, 30.0, [1]),
     ],
 )
 def test_overdue(procs: dict[int, Proc], now: float, grace: float, expected: list[int]) -> None:
@@ -121,8 +115,8 @@ def test_kills_due(proc: Proc, now: float, due: bool) -> None:
         (GEN1, 1, False, False, 0.0, 0.0, 0.0, 0),  # over (--max-workers lowered): none, not -1
         ({}, 2, True, False, 0.0, 0.0, 0.0, 0),  # stopping: never
         ({}, 2, False, True, 0.0, 0.0, 0.0, 0),  # retiring: never
-        (table((11, Proc(1)), (12, Proc(RETIRED))), 2, False, False, 0.0, 0.0, 0.0, 1),  # one being killed
-        (table((11, Proc(0)), (12, Proc(0))), 2, False, False, 0.0, 0.0, 0.0, 2),  # after HUP
+        ({11: Proc(1), 12: Proc(RETIRED)}, 2, False, False, 0.0, 0.0, 0.0, 1),  # one being killed
+        ({11: Proc(0), 12: Proc(0)}, 2, False, False, 0.0, 0.0, 0.0, 2),  # after HUP
     ],
 )
 def test_forks_due(
@@ -175,12 +169,12 @@ def test_free_slots(slots: int, taken: list[int], count: int, expected: list[int
         (GEN1, False, False, 0.0, 100.3, 30.0, 101.0),  # whole: the fork time does not matter
         (GEN1, True, False, 100.5, 0.0, 30.0, 100.5),  # stopping: the next TERM
         (GEN1, False, True, 100.2, 0.0, 30.0, 100.2),  # retiring: the next retirement
-        (table((11, Proc(1, told=75.0))), True, False, 101.0, 0.0, 30.0, 101.0),
-        (table((11, Proc(1, told=70.4))), True, False, 101.0, 0.0, 30.0, 100.4),  # grace ends
-        (table((11, Proc(1, told=70.4))), True, False, 101.0, 0.0, 0.0, 101.0),  # no grace
-        (table((11, Proc(1, kill_at=100.1))), False, False, 0.0, 200.0, 30.0, 100.1),  # SIGKILL due
-        (table((11, Proc(1, kill_at=99.0, killed=True))), False, False, 0.0, 200.0, 30.0, 101.0),
-        (table((11, Proc(0)), (12, Proc(1))), False, False, 100.7, 0.0, 30.0, 100.0),  # HUP: fork now
+        ({11: Proc(1, told=75.0)}, True, False, 101.0, 0.0, 30.0, 101.0),
+        ({11: Proc(1, told=70.4)}, True, False, 101.0, 0.0, 30.0, 100.4),  # grace ends
+        ({11: Proc(1, told=70.4)}, True, False, 101.0, 0.0, 0.0, 101.0),  # no grace
+        ({11: Proc(1, kill_at=100.1)}, False, False, 0.0, 200.0, 30.0, 100.1),  # SIGKILL due
+        ({11: Proc(1, kill_at=99.0, killed=True)}, False, False, 0.0, 200.0, 30.0, 101.0),
+        ({11: Proc(0), 12: Proc(1)}, False, False, 100.7, 0.0, 30.0, 100.0),  # HUP: fork now
     ],
 )
 def test_next_wake(
