@@ -134,8 +134,8 @@ class Worker:
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
         ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
-        dumps our traceback: fork.DUMP).  A forked
-        worker inherits them (fork.handed_down); setup() sets them otherwise."""
+        dumps our traceback: fork.DUMP).  A forked worker inherits them
+        (fork.handed_down); setup() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
