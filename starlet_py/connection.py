@@ -64,8 +64,8 @@ class Connection:
         self.sock = sock
         self.names = names
         self.host = host
-        self.limit = host.config.max_keepalive_reqs
         c = host.config
+        self.limit = c.max_keepalive_reqs
         self.proto = Protocol(
             c.max_request_body, c.limit_request_line, c.limit_request_fields, c.limit_request_field_size
         )
