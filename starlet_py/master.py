@@ -338,13 +338,14 @@ class Master:
             return
         board = self.board
         waiting = select.select(self.watched, [], [], 0)[0]
-        if not waiting:
-            self.seen = None
+        procs = [(pid, p.slot) for pid, p in self.pool.items() if p.slot >= 0 and not p.killed]
+        if not waiting or any(board.free(slot) for _, slot in procs):
+            # Gone; or a worker in accept() will take it, late only for want of CPU.
+            self.seen = None if not waiting else now
             board.crowd(False)
             return
         if board.crowded():  # since the last look, and connections still wait
-            procs = self.pool.items()
-            idle = [pid for pid, p in procs if p.slot >= 0 and not p.killed and board.idle(p.slot)]
+            idle = [pid for pid, slot in procs if board.idle(slot)]
             count = min(len(idle), sum(queue_length(sock) for sock in waiting))
             if count:
                 debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")

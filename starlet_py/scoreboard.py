@@ -7,7 +7,7 @@ bytes: the start (double, CLOCK_MONOTONIC; 0.0: in no request), the request's se
 number (double @8: a worker is killed only while still in the request that ran too long),
 busy seconds of finished requests (double @16), the shape (uint @24: the target's length
 + 2**16 * (2 * the method's place in METHODS + 1 for HTTP/1.0)), the idle flag (ushort
-@28), why it leaves (ushort @30: RECYCLED, RSS; 0 none said), the target (@32, cut at LINE;
+@28: IDLE, FREE or 0), why it leaves (ushort @30: RECYCLED, RSS; 0 none said), the target (@32, cut at LINE;
 a method not in METHODS goes first).  The worker writes the start last; the master reads
 the start, the target, then the start again, and trusts the target only if it is unchanged.
 """
@@ -24,6 +24,7 @@ _I = SLOT // 4  # ... in the array of unsigned ints (the request's shape is at 6
 _H = SLOT // 2  # ... and in the array of unsigned shorts
 _IDLE, _WHY = 14, 15  # the shorts' places in a slot
 RECYCLED, RSS = 1, 2  # why a worker leaves on its own (exit status 0): its slot says
+IDLE, FREE = 1, 2  # the idle flag: waiting on a kept-alive connection, or in accept()
 METHODS = ("", "GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH")
 _CODES = {m: i for i, m in enumerate(METHODS) if m}
 _clock = time.monotonic
@@ -66,7 +67,10 @@ class Board:
         return self.times[i * _T + 2]
 
     def idle(self, i: int) -> bool:
-        return self.shorts[i * _H + _IDLE] == 1
+        return self.shorts[i * _H + _IDLE] == IDLE
+
+    def free(self, i: int) -> bool:
+        return self.shorts[i * _H + _IDLE] == FREE
 
     def why(self, i: int) -> int:
         return self.shorts[i * _H + _WHY]

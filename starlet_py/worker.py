@@ -31,6 +31,7 @@ from .fork import BLOCKED, SHED, STOP_SIGNALS, Handler
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .response import error_answer
+from .scoreboard import FREE
 from .wsgi import builder, template
 
 if TYPE_CHECKING:
@@ -243,12 +244,16 @@ class Worker:
         # plain ints saves that work on every connection (docs/design.md, "Private
         # interpreter APIs": it is measured there).
         accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
-        new, clock = socket.socket, time.monotonic
+        new, clock, slot = socket.socket, time.monotonic, scoreboard.slot
         while not self.stopping:
             try:
+                if slot is not None:
+                    slot.idle(FREE)  # the master's _shed: a free worker will take what waits
                 t = clock()
                 fd, addr = accept()
                 queued = clock() - t < QUEUED
+                if slot is not None:
+                    slot.idle(0)
                 conn = new(family, kind, 0, fd)
             except OSError as e:
                 if self.stopping:
@@ -269,11 +274,15 @@ class Worker:
             poller.register(fd, select.POLLIN)
             by_fd[fd] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
-        clock = time.monotonic
+        clock, slot = time.monotonic, scoreboard.slot
         while not self.stopping:
+            if slot is not None:
+                slot.idle(FREE)
             t = clock()
             ready = poller.poll()
             queued = clock() - t < QUEUED  # poll() did not wait: see QUEUED
+            if slot is not None:
+                slot.idle(0)
             for fd, _ in ready:
                 if fd == self.wakeup_fd:
                     self.drain_wakeup()
