@@ -30,14 +30,13 @@ def load(spec: str, what: str = "a WSGI callable") -> Callable[..., Any]:
         sys.path.insert(0, cwd)
     try:
         module = importlib.import_module(module_name)
-    except ModuleNotFoundError as e:
-        if e.name and (module_name == e.name or module_name.startswith(e.name + ".")):
+    except BaseException as e:  # an app's import may fail in any way, SystemExit included
+        missing = e.name if isinstance(e, ModuleNotFoundError) else None
+        if missing and (module_name == missing or module_name.startswith(missing + ".")):
             raise ConfigError(f"cannot import {module_name!r}: no such module") from None
         _print_user_traceback(e)
-        raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
-    except BaseException as e:  # an app's import may fail in any way, SystemExit included
-        _print_user_traceback(e)
-        raise ConfigError(f"cannot import {module_name!r}: {_one_line(e)}") from None
+        text = f"{type(e).__name__}: {e}".splitlines()[0]
+        raise ConfigError(f"cannot import {module_name!r}: {text}") from None
     obj: Any = module
     for part in attr.split("."):
         try:
@@ -58,20 +57,12 @@ def _print_user_traceback(e: BaseException) -> None:
     """
     import traceback  # only on this error path
 
+    hidden = (os.path.dirname(__file__) + os.sep, os.path.dirname(importlib.__file__) + os.sep)
     te = traceback.TracebackException.from_exception(e)
     chain: traceback.TracebackException | None = te
     while chain is not None:
-        chain.stack = traceback.StackSummary.from_list([f for f in chain.stack if _is_users(f.filename)])
+        users = [f for f in chain.stack if not (f.filename.startswith(hidden) or "<frozen " in f.filename)]
+        chain.stack = traceback.StackSummary.from_list(users)
         chain = chain.__cause__ or chain.__context__
     if te.stack or isinstance(e, SyntaxError):
         sys.stderr.write("".join(te.format()))
-
-
-def _is_users(filename: str) -> bool:
-    hidden = (os.path.dirname(__file__) + os.sep, os.path.dirname(importlib.__file__) + os.sep)
-    return not (filename.startswith(hidden) or "<frozen " in filename)
-
-
-def _one_line(e: BaseException) -> str:
-    text = f"{type(e).__name__}: {e}"
-    return text.splitlines()[0] if text.strip() else type(e).__name__
