@@ -49,8 +49,8 @@ _FLAGS = {"date": HAS_DATE, "server": HAS_SERVER}  # the app's own: then we add 
 status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int]] = {}
 _date = [0, b""]
-_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
-_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
+_DAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
 
 
 def date_line() -> bytes:
@@ -59,22 +59,10 @@ def date_line() -> bytes:
     if now != _date[0]:
         # RFC 9110 §5.6.7 IMF-fixdate, by hand: email.utils would cost every worker memory.
         t = time.gmtime(now)
-        _date[1] = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
-            _DAYS[t.tm_wday],
-            t.tm_mday,
-            _MONTHS[t.tm_mon - 1],
-            t.tm_year,
-            t.tm_hour,
-            t.tm_min,
-            t.tm_sec,
-        )
+        day = f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year}"
+        _date[1] = f"Date: {day} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT\r\n".encode()
         _date[0] = now
     return _date[1]  # type: ignore[return-value]
-
-
-def chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body; ``data`` must not be empty (that would end it)."""
-    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 def error_answer(status: int, why: str = "") -> bytes:
@@ -91,15 +79,10 @@ def error_answer(status: int, why: str = "") -> bytes:
 
 
 def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
-    """Whether the connection stays open after ``resp``: decided once, as its head is built.
-
-    The request must allow it (its Connection field and version; not an upgrade
-    or a broken body), the response must be delimited (not close-delimited),
-    the connection under --max-keepalive-reqs (``served`` counts this request),
-    and the worker not stopping (a stop signal, or its recycle limit).  After
-    the response the connection still closes if the exchange left it unusable
-    (Connection._handle).
-    """
+    """Whether the connection stays open after ``resp``, decided once as its head is built:
+    the request allows it, the body is delimited, --max-keepalive-reqs is not reached
+    (``served`` counts this request) and the worker is not stopping.  Connection._handle
+    may still close it after an exchange that left it unusable."""
     return req.keep_alive and resp.delimited and served < limit and not stopping
 
 
@@ -264,20 +247,17 @@ class Response:
 
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
         """(head, body bytes) of a response that is the one block ``body`` (a one-item
-        list, the common case): head, take and finish in one step; nothing is owed after."""
-        size = len(body)
-        head = self.head(size)
+        list, the common case): head, piece and finish in one step; nothing is owed after."""
+        head = self.head(len(body))
         if self.no_body:
             return head, b""
-        # head(size) counted the app's Content-Length, or set it to size: remaining >= 0.
-        remaining = self.remaining
-        if size != remaining:
+        # head() counted the app's Content-Length, or made it len(body): remaining >= 0.
+        if len(body) != self.remaining:
             # Longer than the app's Content-Length: cut, close; shorter: only closing frames it.
             self.intact = False
-            if size > remaining:
-                body, size = body[:remaining], remaining
-        self.remaining = remaining - size
-        self.sent = size
+            body = body[: self.remaining]
+        self.sent = len(body)
+        self.remaining -= self.sent
         return head, body
 
     def take(self, size: int) -> int:
@@ -293,27 +273,25 @@ class Response:
             self.remaining = remaining - size
         return size
 
-    def body(self, data: bytes) -> bytes:
-        """One block of the body as it goes on the wire (after the head)."""
-        if self.chunked:
-            self.sent += len(data)
-            return chunk(data) if data else b""
-        size = self.take(len(data))
-        self.sent += size
-        return data if size == len(data) else data[:size]
-
     def piece(self, data: bytes) -> tuple[bytes, bytes]:
-        """(head or b'', body bytes) for one block the app writes or yields; the head
-        goes out with the first non-empty block.  TypeError for a non-bytes block."""
+        """(head or b'', body bytes as they go on the wire) for one block the app writes or
+        yields; the head goes out with the first non-empty block.  TypeError for a non-bytes
+        block."""
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")
             data = bytes(data)
-        if self.head_sent:
-            return b"", self.body(data)
-        if not data:
-            return b"", b""
-        return self.head(None), self.body(data)
+        head = b""
+        if not self.head_sent:
+            if not data:
+                return b"", b""
+            head = self.head(None)
+        if self.chunked:
+            self.sent += len(data)
+            return head, b"%x\r\n%b\r\n" % (len(data), data) if data else b""  # an empty chunk would end it
+        size = self.take(len(data))
+        self.sent += size
+        return head, data if size == len(data) else data[:size]
 
     def finish(self) -> bytes:
         """What is still owed at the end: the head if nothing went out yet, the last chunk."""

@@ -24,7 +24,6 @@ from starlet_py.response import (
     SERVER,
     Response,
     check_headers,
-    chunk,
     date_line,
     error_answer,
     keep_alive,
@@ -77,7 +76,7 @@ class Wire:
         self.parts.extend(self.resp.piece(data))
 
     def whole(self, body: bytes) -> Wire:
-        self.parts += [self.resp.head(len(body)), self.resp.body(body)]
+        self.parts += [self.resp.head(len(body)), self.resp.piece(body)[1]]
         return self
 
     def finish(self) -> bytes:
@@ -310,7 +309,9 @@ def test_bodyless(method: str, code: int, expected: bool) -> None:
     ],
 )
 def test_chunk(data: bytes, encoded: bytes) -> None:
-    assert chunk(data) == encoded
+    wire = Wire().start()
+    assert wire.resp.piece(data)[1] == encoded
+    assert wire.resp.piece(data) == (b"", encoded)
 
 
 def test_last_chunk() -> None:
@@ -604,7 +605,7 @@ def test_take_a_file_body(
 def test_big_body_stays_whole_for_the_writer(pinned_date: None) -> None:
     big = bytes(range(256)) * 400
     wire = Wire().start()
-    head_bytes, body = wire.resp.head(len(big)), wire.resp.body(big)
+    head_bytes, body = wire.resp.head(len(big)), wire.resp.piece(big)[1]
     assert (head_bytes, body) == (head(OK, *OURS, "Content-Length: 102400"), big)
     assert body is big  # not copied: the writer sends it with sendmsg
 
