@@ -1,16 +1,8 @@
-"""--warmup: GET each PATH through the app in the master, before gc.freeze() and the fork.
-
-Frameworks build much on their first request (Django imports its URLconf, views
-and templates then; Flask/Werkzeug compile the URL map, Jinja compiles
-templates).  Done in the master, that memory is shared copy-on-write by every
-worker instead of being built privately in each (docs/design.md, "Memory").
-
-Each request goes through the server's request path (a Connection over a
-socketpair, as prewarm.py does), so the app gets the environ a client's request
-gives.  Its answer is checked here: its body is iterated and discarded (the
-socketpair need not hold a page) and its ``close()`` called.  A warm-up request
-must not open connections or start threads: a fork would share the socket, and
-a thread does not survive it.
+"""--warmup: GET each PATH through the app in the master, before gc.freeze() and the fork,
+so what a framework builds on its first requests is shared by every worker (README,
+"Warming the app").  The request takes the server's request path (a Connection over a
+socketpair, as prewarm.py does); the app's answer is checked here, its body iterated and
+discarded (the socketpair need not hold a page), and the client gets an empty 204.
 """
 
 from __future__ import annotations
@@ -54,14 +46,14 @@ def warm(
                 if hasattr(body, "close"):
                     body.close()
         except Exception as e:  # any app failure is a bad --warmup, not a crash
-            failed.append("the app raised " + f"{type(e).__name__}: {e}".splitlines()[0])
+            failed.append(f"the app raised {type(e).__name__}: {e}".splitlines()[0])
         else:
             ok = status[0][:1] == "2" and status[0][:3].isdigit()
             failed.append("" if ok else f"status {status[0]}, expected 2xx")
         start_response("204 No Content", [])
         return []
 
-    host = Worker(watched, Config(app="--warmup"), [])
+    host = Worker(watched, Config(app="--warmup"), [])  # the default limits and timeouts
     name = f"[{server_name}]" if ":" in server_name else server_name
     default = f"{name}:{server_port}" if server_port.isdigit() and server_port != "80" else name
     for path in paths:
