@@ -248,16 +248,18 @@ class Response:
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
         """(head, body bytes) of a response that is the one block ``body`` (a one-item
         list, the common case): head, piece and finish in one step; nothing is owed after."""
-        head = self.head(len(body))
+        size = len(body)
+        head = self.head(size)
         if self.no_body:
             return head, b""
-        # head() counted the app's Content-Length, or made it len(body): remaining >= 0.
-        if len(body) != self.remaining:
+        remaining = self.remaining  # head() counted the app's Content-Length, or made it size
+        if size != remaining:
             # Longer than the app's Content-Length: cut, close; shorter: only closing frames it.
             self.intact = False
-            body = body[: self.remaining]
-        self.sent = len(body)
-        self.remaining -= self.sent
+            body = body[:remaining]
+            size = len(body)
+        self.sent = size
+        self.remaining = remaining - size
         return head, body
 
     def take(self, size: int) -> int:
