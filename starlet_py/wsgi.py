@@ -21,9 +21,11 @@ _hosts: dict[bytes, tuple[str, str]] = {}
 
 
 def _key(name: bytes) -> str | None:
-    key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-    if len(_keys) < 512:
-        _keys[name] = key
+    key = _keys.get(name)
+    if key is None and name not in _keys:
+        key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+        if len(_keys) < 512:
+            _keys[name] = key
     return key
 
 
