@@ -168,15 +168,10 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
 
 
 class Response:
-    """One request's response: ``start_response`` records, the other methods return bytes.
-
-    The head goes out with the first non-empty body bytes (or at ``finish``).
-    Framing: the app's Content-Length; else a known total length; else chunked
-    on HTTP/1.1, close-delimited on HTTP/1.0.  ``decide`` (keep_alive) gives
-    ``keep`` as the head is built.  ``intact`` ends False when the response did
-    not end cleanly (a body longer or shorter than its Content-Length, a failing
-    ``close()``): only closing the connection then frames it.
-    """
+    """One request's response: ``start_response`` records, the other methods return bytes
+    (the framing: docs/design.md, "Choices").  ``decide`` (keep_alive) gives ``keep`` as the
+    head is built; ``intact`` ends False when only closing the connection frames the body
+    (longer or shorter than its Content-Length, a failing ``close()``)."""
 
     __slots__ = tuple(
         "write decide method http11 status code lines no_body head_sent chunked remaining delimited "
