@@ -1,10 +1,9 @@
 """``--access-log``: one line per answered request, in ``--access-log-format``.
 
-Pure formatting (``common``, ``combined``, ``json``: one function each, from one
-Record) plus ``AccessLog``, which a worker holds when the log is on: nothing
-here runs per request when it is off.  A client controls the request line, the
-Referer and the User-Agent, so every field is escaped: no input can end a line
-or add a field (hand-rolled JSON logs can be forged: gunicorn #2457).
+``common`` and ``combined`` are Apache's, ``json`` one object per line.  A worker holds an
+AccessLog only when the log is on: nothing here runs per request when it is off.  A client
+controls the request line, the Referer and the User-Agent, so every field is escaped: no
+input can end a line or add a field (hand-rolled JSON logs can be forged: gunicorn #2457).
 """
 
 from __future__ import annotations
@@ -20,11 +19,11 @@ FORMATS = ("common", "combined", "json")
 
 
 class Record(NamedTuple):
-    """One answered request.  ``remote`` is '' for a unix-socket client (logged '-')."""
+    """One answered request."""
 
-    remote: str
+    remote: str  # '' for a unix-socket client (logged '-')
     time: float  # wall clock (time.time()) when the request's head was complete
-    request_line: str  # '-' when no request line was parsed
+    request_line: str  # '-' when none was parsed
     status: int
     sent: int  # bytes of body actually sent (not the announced Content-Length)
     duration: float  # seconds from the complete head to the end of the response
@@ -46,17 +45,11 @@ def quote(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def clf_time(t: float) -> str:
-    """``10/Oct/2000:13:55:36 +0000`` (always UTC)."""
-    return time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(t))
-
-
 def common(r: Record) -> str:
-    """Apache's common log format; the size is ``-`` when no body byte was sent."""
-    return (
-        f'{quote(r.remote) or "-"} - - [{clf_time(r.time)}] "{quote(r.request_line)}" '
-        f'{r.status or "-"} {r.sent or "-"}\n'
-    )
+    """Apache's common log format (time in UTC); the size is ``-`` when no body byte was sent."""
+    stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
+    line = quote(r.request_line)
+    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.sent or "-"}\n'
 
 
 def combined(r: Record) -> str:
@@ -67,30 +60,24 @@ def combined(r: Record) -> str:
 
 
 def json_formatter() -> Callable[[Record], str]:
-    """The ``json`` format: one object per line; json is imported only here."""
+    """The ``json`` format; json is imported only here."""
     from json import dumps
 
     def json_line(r: Record) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.time))
-        return dumps({
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.time)) + f".{int(r.time % 1 * 1000):03d}Z"
+        fields = {
             "remote": r.remote or "-",
-            "time": f"{stamp}.{int(r.time % 1 * 1000):03d}Z",
+            "time": stamp,
             "request": r.request_line,
             "status": r.status,
             "bytes": r.sent,
             "duration": round(r.duration, 6),
             "referer": r.referer,
             "user_agent": r.user_agent,
-        }) + "\n"  # fmt: skip
+        }
+        return dumps(fields) + "\n"
 
     return json_line
-
-
-def formatter(name: str) -> Callable[[Record], str]:
-    """The function of format ``name`` (one of FORMATS; KeyError otherwise)."""
-    if name == "json":
-        return json_formatter()
-    return {"common": common, "combined": combined}[name]
 
 
 class AccessLog:
@@ -100,7 +87,7 @@ class AccessLog:
 
     def __init__(self, stream: TextIO, name: str) -> None:
         self.stream = stream
-        self.format = formatter(name)
+        self.format = json_formatter() if name == "json" else combined if name == "combined" else common
         self.headers = name != "common"  # only the others look at Referer and User-Agent
 
     def request(self, remote: str, req: Request | None, status: int, sent: int, started: float) -> None:

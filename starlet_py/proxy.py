@@ -1,15 +1,9 @@
-"""``--forwarded-allow-ips``: believe X-Forwarded-Proto/-For from trusted peers only.
+"""``--forwarded-allow-ips``: believe X-Forwarded-Proto/-For from trusted peers only
+(README, "Deployment", says what changes).
 
-Pure: ``parse`` turns the option into a matcher once; ``apply`` rewrites one
-environ; wsgi.builder wraps the environ builder with them only when the option
-is set, so with the option off a request pays nothing (not even a call).
-
-From a trusted peer, ``X-Forwarded-Proto: https|http`` sets ``wsgi.url_scheme``
-(and ``HTTPS=on`` for https), and the last hop of ``X-Forwarded-For`` (the
-address the proxy itself saw) sets ``REMOTE_ADDR``, with ``REMOTE_PORT`` "0"
-(the client's port is not forwarded; "0" is what a unix-socket peer has).  A
-value that is not one of those (an unknown scheme, a hop that is not an IP
-address) changes nothing.  The headers always stay in the environ as sent.
+Pure: ``parse`` turns the option into a matcher once; ``apply`` rewrites one environ;
+wsgi.builder wraps the environ builder with them only when the option is set, so with
+the option off a request pays nothing (not even a call).
 """
 
 from __future__ import annotations
@@ -63,18 +57,14 @@ def apply(env: dict[str, Any]) -> None:
     proto = env.get("HTTP_X_FORWARDED_PROTO")
     if proto is not None:
         scheme = proto.rpartition(",")[2].strip().lower()  # repeated fields: the last one
-        if scheme == "https":
+        if scheme == "https":  # (http is what the environ says already)
             env["wsgi.url_scheme"] = "https"
             env["HTTPS"] = "on"
             if env.get("SERVER_PORT") == "80" and not env.get("HTTP_HOST", ":").rpartition("]")[2].count(":"):
                 env["SERVER_PORT"] = "443"  # Host named no port: https's default
-        elif scheme == "http":
-            env["wsgi.url_scheme"] = "http"
-            env.pop("HTTPS", None)
     hops = env.get("HTTP_X_FORWARDED_FOR")
     if hops is not None:
         addr = canonical(hops.rpartition(",")[2].strip())
         if addr is not None:
             env["REMOTE_ADDR"] = addr
             env["REMOTE_PORT"] = "0"
-

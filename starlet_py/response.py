@@ -1,8 +1,9 @@
-"""The response side of a request, as bytes: ``start_response``, the head, the body's
-framing, the keep-alive decision, and the answers the server makes itself.
+"""The response side of a request, as bytes: the app's status and headers checked and
+serialized, ``start_response``, the head, the body's framing, the keep-alive decision,
+and the answers the server makes itself.
 
-No I/O: the connection sends what these return (writer.Writer).  Status and
-header checks are in headers.py.
+No I/O: the connection sends what these return (writer.Writer).  The app's mistakes
+are TypeError/ValueError (PEP 3333), not HTTP errors.
 """
 
 from __future__ import annotations
@@ -11,8 +12,9 @@ import time
 from collections.abc import Callable
 from types import TracebackType
 
-from .headers import HAS_DATE, HAS_SERVER, check_headers, parse_status, status_cache
+from .log import debug
 from .protocol import Request
+from .rfc import TCHAR
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
@@ -32,9 +34,25 @@ REASONS = {
     505: "HTTP Version Not Supported",
 }
 _HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
+# RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
+# (PEP 3333, "Other HTTP Features").  Apps that pass on an upstream response's headers
+# do, so they are dropped (the server owns them), as gunicorn does; only
+# Transfer-Encoding, which would contradict the framing we choose, is the app's error.
+HOP_BY_HOP = frozenset(
+    "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers upgrade".split()
+)
+# Field values: visible, SP, HTAB, obs-text (RFC 9110 §5.5); names are tokens (rfc.TCHAR).
+_VALUE = bytes([9, *range(32, 127), *range(128, 256)])
+HAS_DATE, HAS_SERVER, IS_LENGTH = 1, 2, 4  # what a header is to the head (_check_one)
+_FLAGS = {"date": HAS_DATE, "server": HAS_SERVER}  # the app's own: then we add none
+# Remembered as checked, bounded: apps use a handful of statuses and repeat the same few
+# headers, but per-request values (cookies, ETags) may never repeat.
+status_cache: dict[str, tuple[bytes, int, bool]] = {}
+_checked: dict[tuple[str, str], tuple[bytes, int, int]] = {}
 _date = [0, b""]
-_DAYS = (b"Mon", b"Tue", b"Wed", b"Thu", b"Fri", b"Sat", b"Sun")
-_MONTHS = (b"Jan", b"Feb", b"Mar", b"Apr", b"May", b"Jun", b"Jul", b"Aug", b"Sep", b"Oct", b"Nov", b"Dec")
+_DAYS = "Mon Tue Wed Thu Fri Sat Sun".split()
+_MONTHS = "Jan Feb Mar Apr May Jun Jul Aug Sep Oct Nov Dec".split()
+_told: set[str] = set()  # the hop-by-hop names this worker has logged
 
 
 def date_line() -> bytes:
@@ -43,16 +61,10 @@ def date_line() -> bytes:
     if now != _date[0]:
         # RFC 9110 §5.6.7 IMF-fixdate, by hand: email.utils would cost every worker memory.
         t = time.gmtime(now)
-        _date[1] = b"Date: %s, %02d %s %d %02d:%02d:%02d GMT\r\n" % (
-            _DAYS[t.tm_wday], t.tm_mday, _MONTHS[t.tm_mon - 1], t.tm_year, t.tm_hour, t.tm_min, t.tm_sec
-        )
+        day = f"{_DAYS[t.tm_wday]}, {t.tm_mday:02d} {_MONTHS[t.tm_mon - 1]} {t.tm_year}"
+        _date[1] = f"Date: {day} {t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d} GMT\r\n".encode()
         _date[0] = now
     return _date[1]  # type: ignore[return-value]
-
-
-def chunk(data: bytes) -> bytes:
-    """One chunk of a chunked body; ``data`` must not be empty (that would end it)."""
-    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 def error_answer(status: int, why: str = "") -> bytes:
@@ -60,45 +72,117 @@ def error_answer(status: int, why: str = "") -> bytes:
 
     ``why`` (the server's own words, never the client's bytes) goes into the one-line
     text/plain body, escaped to printable ASCII all the same."""
-    reason = REASONS.get(status, "Error").encode()
-    if why:
-        why = why.encode("ascii", "backslashreplace").decode("ascii")
-        reason += b": " + "".join(c if c.isprintable() else "?" for c in why).encode()
-    body = b"%d %s\n" % (status, reason)
+    reason = REASONS.get(status, "Error")
+    why = why.encode("ascii", "backslashreplace").decode("ascii")
+    text = reason + ": " + "".join(c if c.isprintable() else "?" for c in why) if why else reason
+    body = f"{status} {text}\n".encode()
     head = b"HTTP/1.1 %d %s\r\nContent-Type: text/plain\r\nContent-Length: %d\r\nConnection: close\r\n"
-    head %= (status, REASONS.get(status, "Error").encode(), len(body))
-    return head + date_line() + SERVER + b"\r\n" + body
+    return head % (status, reason.encode(), len(body)) + date_line() + SERVER + b"\r\n" + body
 
 
 def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
-    """Whether the connection stays open after ``resp``: decided once, as its head is built.
-
-    The request must allow it (its Connection field and version; not an upgrade
-    or a broken body), the response must be delimited (not close-delimited),
-    the connection under --max-keepalive-reqs (``served`` counts this request),
-    and the worker not stopping (a stop signal, or its recycle limit).  After
-    the response the connection still closes if the exchange left it unusable
-    (Connection._handle).
-    """
+    """Whether the connection stays open after ``resp``, decided once as its head is built:
+    the request allows it, the body is delimited, --max-keepalive-reqs is not reached
+    (``served`` counts this request) and the worker is not stopping.  Connection._handle
+    may still close it after an exchange that left it unusable."""
     return req.keep_alive and resp.delimited and served < limit and not stopping
 
 
+def parse_status(status: str) -> tuple[bytes, int, bool]:
+    """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
+    §6.3); raises TypeError / ValueError if malformed.  Callers look in ``status_cache``
+    first: the common status costs one dict lookup, not a call."""
+    if type(status) is not str:
+        raise TypeError(f"status must be str, not {type(status).__name__}")
+    code, sep, reason = status.partition(" ")
+    if not (len(code) == 3 and code.isascii() and code.isdigit() and sep and code[0] != "0"):
+        raise ValueError(f"status must be 'NNN Reason', got {status!r}")
+    raw = status.encode("latin-1")
+    if raw.translate(None, _VALUE):
+        raise ValueError(f"control character in status {status!r}")
+    number = int(code)
+    entry = (b"HTTP/1.1 " + raw + b"\r\n", number, number < 200 or number == 204 or number == 304)
+    if len(status_cache) < 256:
+        status_cache[status] = entry
+    return entry
+
+
+def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int]:
+    """The app's headers checked and serialized, with our Date and Server lines unless it
+    sent its own: ``(CRLF-terminated lines, its Content-Length or -1)``."""
+    if type(headers) is not list:
+        raise TypeError(f"headers must be a list, not {type(headers).__name__}")
+    out = []
+    flags = 0
+    length = -1
+    get = _checked.get
+    for item in headers:
+        try:
+            entry = get(item)
+        except TypeError:  # unhashable: certainly not a (str, str) tuple
+            entry = None
+        if entry is None or type(item) is not tuple:
+            entry = _check_one(item)
+        out.append(entry[0])
+        flag = entry[1]
+        if flag:
+            if flag != IS_LENGTH:
+                flags |= flag
+            elif length >= 0:
+                raise ValueError("repeated Content-Length")
+            else:
+                length = entry[2]
+    if not flags & HAS_DATE:
+        out.append(date_line())
+    if not flags & HAS_SERVER:
+        out.append(SERVER)
+    return b"".join(out), length
+
+
+def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
+    """One header as ``(its line, flag, its Content-Length or -1)``, remembered."""
+    if type(item) is not tuple or len(item) != 2:
+        raise TypeError(f"each header must be a (name, value) tuple, got {item!r}")
+    name, value = item
+    if type(name) is not str or type(value) is not str:
+        raise TypeError(f"header name and value must be str: {item!r}")
+    bname = name.encode("latin-1")
+    bvalue = value.encode("latin-1")
+    if not bname or bname.translate(None, TCHAR):
+        raise ValueError(f"invalid header name {name!r}")
+    if bvalue.translate(None, _VALUE):
+        raise ValueError(f"control character (CR, LF, ...) in header {name!r}")
+    lname = name.lower()
+    if lname == "transfer-encoding":
+        raise ValueError(f"hop-by-hop header {name!r} is the server's to send")
+    line = bname + b": " + bvalue + b"\r\n"
+    if lname in HOP_BY_HOP:
+        if lname not in _told:  # once per worker and name: the app may want to know
+            _told.add(lname)
+            debug(f"hop-by-hop header {name!r} from the app dropped: the server's to send")
+        entry = (b"", 0, -1)
+    elif lname == "content-length":
+        if not (value.isascii() and value.isdigit()):
+            raise ValueError(f"bad Content-Length {value!r}")
+        entry = (line, IS_LENGTH, int(value))
+    else:
+        entry = (line, _FLAGS.get(lname, 0), -1)
+    if len(_checked) < 1024:
+        _checked[item] = entry
+    return entry
+
+
 class Response:
-    """One request's response: ``start_response`` records, the other methods return bytes.
+    """One request's response: ``start_response`` records, the other methods return bytes
+    (the framing: docs/design.md, "Choices").  ``decide`` (keep_alive) gives ``keep`` as the
+    head is built; ``intact`` ends False when only closing the connection frames the body
+    (longer or shorter than its Content-Length, a failing ``close()``)."""
 
-    The head goes out with the first non-empty body bytes (or at ``finish``).
-    Framing: the app's Content-Length; else a known total length; else chunked
-    on HTTP/1.1, close-delimited on HTTP/1.0.  ``decide`` (keep_alive) gives
-    ``keep`` as the head is built.  ``intact`` ends False when the response did
-    not end cleanly (a body longer or shorter than its Content-Length, a failing
-    ``close()``): only closing the connection then frames it.
-    """
-
-    __slots__ = ("write", "decide", "method", "http11", "status", "code", "block", "flags", "length",
-                 "no_body", "head_sent", "chunked", "remaining", "delimited", "keep", "intact",
-                 "sent")  # fmt: skip
-    block: bytes
-    flags: int
+    __slots__ = tuple(
+        "write decide method http11 status code lines no_body head_sent chunked remaining delimited "
+        "keep intact sent".split()
+    )
+    lines: bytes
     no_body: bool
 
     def __init__(self, req: Request, write: Write, decide: Callable[[Response], bool]) -> None:
@@ -110,8 +194,7 @@ class Response:
         self.code = 0
         self.head_sent = False
         self.chunked = False
-        self.remaining = -1  # bytes still owed under a Content-Length, -1: not counted
-        self.length: int | None = None  # the Content-Length announced, if any
+        self.remaining = -1  # body bytes still owed under a Content-Length; -1: none
         self.delimited = True  # False: the body ends only when the connection closes
         self.keep = False
         self.intact = True
@@ -128,9 +211,8 @@ class Response:
                 exc_info = None  # no reference cycle through the traceback
         elif self.status is not None:
             raise AssertionError("start_response called a second time without exc_info")
-        # The status as parse_status caches it: line, code and "no body" in one lookup.
         line, self.code, no_body = status_cache.get(status) or parse_status(status)
-        self.block, self.flags, self.length = check_headers(headers)
+        self.lines, self.remaining = check_headers(headers)
         self.status = line
         self.no_body = no_body or self.method == "HEAD"  # HEAD never carries one either
         return self.write
@@ -141,16 +223,15 @@ class Response:
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
         framing = b""
-        length = self.length
-        if length is not None:
-            self.remaining = length
+        if self.remaining >= 0:
+            pass  # the app's Content-Length frames it
         elif self.no_body:
             # HEAD: the length GET would have, when it is known (never for 204/304).
             if total is not None and self.method == "HEAD" and self.code in _HEAD_LENGTH_OK:
                 framing = b"Content-Length: %d\r\n" % total
         elif total is not None:
             framing = b"Content-Length: %d\r\n" % total
-            self.remaining = self.length = total
+            self.remaining = total
         elif self.http11:
             framing = b"Transfer-Encoding: chunked\r\n"
             self.chunked = True
@@ -162,28 +243,23 @@ class Response:
         else:
             end = b"\r\n" if self.http11 else b"Connection: keep-alive\r\n\r\n"
         self.head_sent = True
-        flags = self.flags
-        if not flags:  # the common case: our Date and Server lines
-            return b"".join((self.status, self.block, date_line(), SERVER, framing, end))
-        return b"".join((self.status, self.block, b"" if flags & HAS_DATE else date_line(),
-                         b"" if flags & HAS_SERVER else SERVER, framing, end))  # fmt: skip
+        return b"".join((self.status, self.lines, framing, end))
 
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
         """(head, body bytes) of a response that is the one block ``body`` (a one-item
-        list, the common case): head, take and finish in one step; nothing is owed after."""
+        list, the common case): head, piece and finish in one step; nothing is owed after."""
         size = len(body)
         head = self.head(size)
         if self.no_body:
             return head, b""
-        # head(size) counted the app's Content-Length, or set it to size: remaining >= 0.
-        remaining = self.remaining
+        remaining = self.remaining  # head() counted the app's Content-Length, or made it size
         if size != remaining:
             # Longer than the app's Content-Length: cut, close; shorter: only closing frames it.
             self.intact = False
-            if size > remaining:
-                body, size = body[:remaining], remaining
-        self.remaining = remaining - size
+            body = body[:remaining]
+            size = len(body)
         self.sent = size
+        self.remaining = remaining - size
         return head, body
 
     def take(self, size: int) -> int:
@@ -199,27 +275,25 @@ class Response:
             self.remaining = remaining - size
         return size
 
-    def body(self, data: bytes) -> bytes:
-        """One block of the body as it goes on the wire (after the head)."""
-        if self.chunked:
-            self.sent += len(data)
-            return chunk(data) if data else b""
-        size = self.take(len(data))
-        self.sent += size
-        return data if size == len(data) else data[:size]
-
     def piece(self, data: bytes) -> tuple[bytes, bytes]:
-        """(head or b'', body bytes) for one block the app writes or yields; the head
-        goes out with the first non-empty block.  TypeError for a non-bytes block."""
+        """(head or b'', body bytes as they go on the wire) for one block the app writes or
+        yields; the head goes out with the first non-empty block.  TypeError for a non-bytes
+        block."""
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")
             data = bytes(data)
-        if self.head_sent:
-            return b"", self.body(data)
-        if not data:
-            return b"", b""
-        return self.head(None), self.body(data)
+        head = b""
+        if not self.head_sent:
+            if not data:
+                return b"", b""
+            head = self.head(None)
+        if self.chunked:
+            self.sent += len(data)
+            return head, b"%x\r\n%b\r\n" % (len(data), data) if data else b""  # an empty chunk would end it
+        size = self.take(len(data))
+        self.sent += size
+        return head, data if size == len(data) else data[:size]
 
     def finish(self) -> bytes:
         """What is still owed at the end: the head if nothing went out yet, the last chunk."""

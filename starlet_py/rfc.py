@@ -1,6 +1,6 @@
-"""Request-target and Host syntax (RFC 9112 §3.2, RFC 3986): checks llhttp leaves to us.
+"""What llhttp leaves to us in a request line, Host and Transfer-Encoding (RFC 9112, RFC 3986).
 
-Pure functions over bytes; each raises HTTPError(400) for what a server must refuse.
+Pure functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
 """
 
 from __future__ import annotations
@@ -8,22 +8,13 @@ from __future__ import annotations
 from .errors import HTTPError
 
 _ALPHANUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
-_UNRESERVED = _ALPHANUM + b"-._~"
-_SUB_DELIMS = b"!$&'()*+,;="
-REG_NAME = _UNRESERVED + _SUB_DELIMS + b"%"
+_REG_NAME = _ALPHANUM + b"-._~" + b"!$&'()*+,;=" + b"%"  # unreserved, sub-delims, pct (RFC 3986 §3.2.2)
 HEX = b"0123456789ABCDEFabcdef"
 TCHAR = _ALPHANUM + b"!#$%&'*+-.^_`|~"  # token characters (RFC 9110 §5.6.2)
 _VISIBLE = bytes(range(0x21, 0x7F))
 _IPV6 = HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
 PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in HEX for b in HEX}
-
-
-def check_pct(data: bytes) -> None:
-    """Every '%' starts an escape of two hex digits (RFC 3986 §2.1)."""
-    for part in data.split(b"%")[1:]:
-        if part[:2] not in PCT:
-            raise HTTPError(400, "bad percent-encoding in the host")
 
 
 def check_host(host: bytes) -> None:
@@ -38,9 +29,10 @@ def check_host(host: bytes) -> None:
         port = rest[1:]
     else:
         name, _, port = host.partition(b":")
-        if name.translate(None, REG_NAME):
+        if name.translate(None, _REG_NAME):
             raise HTTPError(400, "invalid Host")
-        check_pct(name)
+        if any(part[:2] not in PCT for part in name.split(b"%")[1:]):  # RFC 3986 §2.1
+            raise HTTPError(400, "bad percent-encoding in the host")
     if port and (len(port) > 5 or not port.isdigit()):
         raise HTTPError(400, "invalid port in Host")
 

@@ -1,91 +1,70 @@
-"""--warmup: GET each PATH through the app in the master, before gc.freeze() and the fork.
-
-Frameworks build much on their first request (Django imports its URLconf, views
-and templates then; Flask/Werkzeug compile the URL map, Jinja compiles
-templates).  Done in the master, that memory is shared copy-on-write by every
-worker instead of being built privately in each (docs/design.md, "Memory").
-
-No socket is involved: each request is an environ like a real request's, with
-an empty ``wsgi.input``; the response is iterated and discarded and its
-``close()`` called.  A warm-up request must not open connections or start
-threads: a fork would share the socket, and a thread does not survive it.
+"""--warmup: GET each PATH through the app in the master, before gc.freeze() and the fork,
+so what a framework builds on its first requests is shared by every worker (README,
+"Warming the app").  The request takes the server's request path (a Connection over a
+socketpair, as prewarm.py does); the app's answer is checked here, its body iterated and
+discarded (the socketpair need not hold a page), and the client gets an empty 204.
 """
 
 from __future__ import annotations
 
-import io
+import socket
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from .config import Config
+from .connection import Connection
 from .errors import ConfigError
-from .wsgi import template, unquote
+from .listeners import PeerNames
+from .log import quiet
+from .worker import Worker
 
 
-def environ(target: str, server_name: str = "localhost", server_port: str = "80") -> dict[str, Any]:
-    """The environ of ``GET target HTTP/1.1`` from 127.0.0.1.
+def warm(
+    app: Callable[..., Any], paths: Iterable[str], server_name: str = "localhost", server_port: str = "80"
+) -> None:
+    """GET each of ``paths`` (``/PATH``, or ``http://HOST/PATH`` to name the Host) through
+    ``app``, once, in order; Host is otherwise the listener's address.
 
-    ``target`` is a path (``Host`` is then the server's name and port) or an
-    absolute ``http://HOST[:PORT]/path`` naming the ``Host`` an app may insist on
-    (Django's ALLOWED_HOSTS).
+    Raises ConfigError (one line, naming the path) when the app raises or answers
+    anything but 2xx, or the server refuses the request.
     """
-    host = server_name if server_port == "80" else f"{server_name}:{server_port}"
-    path = target
-    if target.startswith("http://"):
-        host, slash, path = target[7:].partition("/")
-        path = slash + path or "/"
-        hname, _, hport = host.partition(":")
-        server_name, server_port = hname, hport or "80"
-    raw_path, _, query = path.partition("?")
-    data = raw_path.encode("latin-1")
-    env = template()  # the keys every real request shares
-    env.update({
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": (unquote(data) if b"%" in data else data).decode("latin-1"),
-        "QUERY_STRING": query,
-        "REQUEST_URI": target,
-        "RAW_URI": target,
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "SERVER_NAME": server_name,
-        "SERVER_PORT": server_port,
-        "REMOTE_ADDR": "127.0.0.1",
-        "REMOTE_PORT": "0",
-        "HTTP_HOST": host,
-        "wsgi.input": io.BytesIO(b""),
-    })
-    return env
+    failed: list[str] = []  # what went wrong in the app, "" if nothing
 
+    def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        status = ["(none)"]
 
-def _request(app: Callable[..., Any], env: dict[str, Any]) -> str:
-    """Run one request through ``app``; the status line it gave (empty if none)."""
-    status: list[str] = []
+        def record(st: str, headers: list[tuple[str, str]], exc: Any = None) -> Callable[[bytes], None]:
+            status[0] = st
+            return lambda data: None
 
-    def start_response(st: str, headers: list[tuple[str, str]], exc: Any = None) -> Callable[[bytes], None]:
-        status[:] = [st]
-        return lambda data: None
-
-    body: Iterable[bytes] = app(env, start_response)
-    try:
-        for _ in body:
-            pass
-    finally:
-        close = getattr(body, "close", None)
-        if close is not None:
-            close()
-    return status[0] if status else ""
-
-
-def warm(app: Callable[..., Any], paths: Iterable[str], server_name: str = "localhost",
-         server_port: str = "80") -> None:
-    """GET each of ``paths`` through ``app``, once, in order.
-
-    Raises ConfigError (one line, naming the path) when the app raises or
-    answers anything but 2xx.
-    """
-    for path in paths:
         try:
-            status = _request(app, environ(path, server_name, server_port))
+            body = app(environ, record)
+            try:
+                for _ in body:
+                    pass
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
         except Exception as e:  # any app failure is a bad --warmup, not a crash
-            text = f"{type(e).__name__}: {e}".splitlines()[0]
-            raise ConfigError(f"--warmup {path}: the app raised {text}") from None
-        if status[:1] != "2" or not status[:3].isdigit():
-            raise ConfigError(f"--warmup {path}: status {status or '(none)'}, expected 2xx")
+            failed.append(f"the app raised {type(e).__name__}: {e}".splitlines()[0])
+        else:
+            ok = status[0][:1] == "2" and status[0][:3].isdigit()
+            failed.append("" if ok else f"status {status[0]}, expected 2xx")
+        start_response("204 No Content", [])
+        return []
+
+    host = Worker(watched, Config(app="--warmup"), [])  # the default limits and timeouts
+    name = f"[{server_name}]" if ":" in server_name else server_name
+    default = f"{name}:{server_port}" if server_port.isdigit() and server_port != "80" else name
+    for path in paths:
+        field = path[7:].partition("/")[0].partition("?")[0] if path[:7] == "http://" else default
+        ours, theirs = socket.socketpair()
+        with ours, theirs, quiet():  # a refusal is reported below, in one line
+            ours.sendall(f"GET {path} HTTP/1.1\r\nHost: {field}\r\n\r\n".encode())
+            ours.shutdown(socket.SHUT_WR)
+            Connection(theirs, PeerNames("127.0.0.1", "0", server_name, server_port), host).serve(host.base)
+            refusal = ours.recv(4096).partition(b"\r\n\r\n")[2].decode().strip()
+        # No outcome: the app did not run, the server refused the request (its body says why).
+        problem = failed.pop() if failed else f"status {refusal}, expected 2xx"
+        if problem:
+            raise ConfigError(f"--warmup {path}: {problem}")

@@ -1,7 +1,5 @@
-"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper.
-
-(``start_response`` and the framing live on response.Exchange.)
-"""
+"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper (start_response is
+response.py's)."""
 
 from __future__ import annotations
 
@@ -17,9 +15,8 @@ from .rfc import PCT
 
 # Lower-case field name -> environ key; None for names with '_' (they would alias
 # the '-' spelling and let a client forge HTTP_X_FORWARDED_FOR behind a proxy).
+# Remembered, bounded: a client can send endless distinct names (and Host values).
 _keys: dict[bytes, str | None] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-
-
 _hosts: dict[bytes, tuple[str, str]] = {}
 
 
@@ -27,7 +24,7 @@ def _key(name: bytes) -> str | None:
     key = _keys.get(name)
     if key is None and name not in _keys:
         key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-        if len(_keys) < 512:  # bounded: a client can send endless distinct names
+        if len(_keys) < 512:
             _keys[name] = key
     return key
 
@@ -109,15 +106,14 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
 
 
 def _split_host(host: bytes) -> tuple[str, str]:
-    """A Host value (checked by the protocol) as (name, port), either may be empty;
-    remembered, as the protocol remembers the values it checked (a site sees a few)."""
+    """A Host value (checked by the protocol) as (name, port), either may be empty."""
     text = host.decode("latin-1")
     if text[0] == "[":
         hname, _, hport = text[1:].partition("]")
         hport = hport[1:]
     else:
         hname, _, hport = text.partition(":")
-    if len(_hosts) < 256 and len(host) <= 255:  # bounded in number and size
+    if len(_hosts) < 256 and len(host) <= 255:
         _hosts[host] = (hname, hport)
     return hname, hport
 
@@ -141,6 +137,7 @@ def builder(spec: str) -> Build:
         return env
 
     return build_behind_proxy
+
 
 class Input:
     """``wsgi.input``: the request body, pulled from the socket as the app reads.

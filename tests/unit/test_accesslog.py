@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from starlet_py.accesslog import AccessLog, Record, combined, common, formatter, quote
+from starlet_py.accesslog import AccessLog, Record, combined, common, json_formatter, quote
 from starlet_py.config import Config
 from starlet_py.errors import ConfigError
 from starlet_py.protocol import Request
@@ -64,7 +64,7 @@ def test_hostile_fields_cannot_forge_a_line_or_a_field(fmt: object) -> None:
 
 def test_json_is_one_object_whose_fields_equal_the_input() -> None:
     agent = 'Mozilla "x"\n}{"status": 1} \\ \x00 \xe9'
-    line = formatter("json")(record(user_agent=agent, request_line=HOSTILE, referer=None))
+    line = json_formatter()(record(user_agent=agent, request_line=HOSTILE, referer=None))
     assert line.count("\n") == 1 and line.endswith("\n")
     obj = json.loads(line)
     assert obj == {
@@ -80,7 +80,7 @@ def test_json_is_one_object_whose_fields_equal_the_input() -> None:
 
 
 def test_json_remote_of_a_unix_peer_is_a_dash() -> None:
-    assert json.loads(formatter("json")(record(remote="")))["remote"] == "-"
+    assert json.loads(json_formatter()(record(remote="")))["remote"] == "-"
 
 
 def test_json_module_is_loaded_only_for_the_json_format() -> None:

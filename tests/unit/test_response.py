@@ -15,16 +15,20 @@ from types import SimpleNamespace
 import pytest
 
 from starlet_py import response
-from starlet_py.headers import HAS_DATE, HAS_SERVER, check_headers, status_line
 from starlet_py.protocol import Request
 from starlet_py.response import (
     CONTINUE,
+    HAS_DATE,
+    HAS_SERVER,
     LAST_CHUNK,
+    SERVER,
     Response,
-    chunk,
+    check_headers,
     date_line,
     error_answer,
     keep_alive,
+    parse_status,
+    status_cache,
 )
 
 DATE_RE = re.compile(
@@ -72,7 +76,7 @@ class Wire:
         self.parts.extend(self.resp.piece(data))
 
     def whole(self, body: bytes) -> Wire:
-        self.parts += [self.resp.head(len(body)), self.resp.body(body)]
+        self.parts += [self.resp.head(len(body)), self.resp.piece(body)[1]]
         return self
 
     def finish(self) -> bytes:
@@ -96,7 +100,7 @@ def exc_info_of(exc: BaseException) -> tuple[type[BaseException], BaseException,
     return info[0], info[1], info[2]
 
 
-# -- status_line ---------------------------------------------------------------
+# -- parse_status ---------------------------------------------------------------
 @pytest.mark.parametrize(
     ("status", "line"),
     [
@@ -109,8 +113,8 @@ def exc_info_of(exc: BaseException) -> tuple[type[BaseException], BaseException,
     ],
 )
 def test_status_line_accepts(status: str, line: bytes) -> None:
-    assert status_line(status) == line
-    assert status_line(status) == line  # second call: from the cache
+    assert parse_status(status)[0] == line
+    assert status_cache[status][0] == line  # remembered
 
 
 @pytest.mark.parametrize(
@@ -139,25 +143,25 @@ def test_status_line_accepts(status: str, line: bytes) -> None:
 )
 def test_status_line_rejects_malformed(status: str) -> None:
     with pytest.raises(ValueError):
-        status_line(status)
+        parse_status(status)
 
 
 @pytest.mark.parametrize("status", [b"200 OK", 200, None, ("200", "OK")])
 def test_status_line_rejects_non_str(status: object) -> None:
     with pytest.raises(TypeError):
-        status_line(status)  # type: ignore[arg-type]
+        parse_status(status)  # type: ignore[arg-type]
 
 
 # -- check_headers -------------------------------------------------------------
 @pytest.mark.parametrize(
     ("headers", "block", "flags", "length"),
     [
-        ([], b"", 0, None),
-        ([("Content-Type", "text/plain")], b"Content-Type: text/plain\r\n", 0, None),
+        ([], b"", 0, -1),
+        ([("Content-Type", "text/plain")], b"Content-Type: text/plain\r\n", 0, -1),
         ([("Content-Length", "42")], b"Content-Length: 42\r\n", 0, 42),
         ([("content-length", "0")], b"content-length: 0\r\n", 0, 0),
-        ([("Date", "Sun, 06 Nov 1994")], b"Date: Sun, 06 Nov 1994\r\n", HAS_DATE, None),
-        ([("SERVER", "mine")], b"SERVER: mine\r\n", HAS_SERVER, None),
+        ([("Date", "Sun, 06 Nov 1994")], b"Date: Sun, 06 Nov 1994\r\n", HAS_DATE, -1),
+        ([("SERVER", "mine")], b"SERVER: mine\r\n", HAS_SERVER, -1),
         (
             [("date", "x"), ("Server", "y"), ("Content-Length", "7")],
             b"date: x\r\nServer: y\r\nContent-Length: 7\r\n",
@@ -168,19 +172,21 @@ def test_status_line_rejects_non_str(status: object) -> None:
             [("Set-Cookie", "a=1"), ("Set-Cookie", "b=2")],
             b"Set-Cookie: a=1\r\nSet-Cookie: b=2\r\n",
             0,
-            None,
+            -1,
         ),
-        ([("X-Tab", "a\tb")], b"X-Tab: a\tb\r\n", 0, None),
-        ([("X-Latin", "caf\xe9")], b"X-Latin: caf\xe9\r\n", 0, None),
-        ([("X-Empty", "")], b"X-Empty: \r\n", 0, None),
-        ([("X-Tok!#$%&'*+-.^_`|~9", "v")], b"X-Tok!#$%&'*+-.^_`|~9: v\r\n", 0, None),
-        ([("X-Long", "v" * 200)], b"X-Long: " + b"v" * 200 + b"\r\n", 0, None),
+        ([("X-Tab", "a\tb")], b"X-Tab: a\tb\r\n", 0, -1),
+        ([("X-Latin", "caf\xe9")], b"X-Latin: caf\xe9\r\n", 0, -1),
+        ([("X-Empty", "")], b"X-Empty: \r\n", 0, -1),
+        ([("X-Tok!#$%&'*+-.^_`|~9", "v")], b"X-Tok!#$%&'*+-.^_`|~9: v\r\n", 0, -1),
+        ([("X-Long", "v" * 200)], b"X-Long: " + b"v" * 200 + b"\r\n", 0, -1),
     ],
 )
 def test_check_headers_accepts(
-    headers: list[tuple[str, str]], block: bytes, flags: int, length: int | None
+    pinned_date: None, headers: list[tuple[str, str]], block: bytes, flags: int, length: int
 ) -> None:
-    assert check_headers(headers) == (block, flags, length)
+    # Our Date and Server lines follow the app's, unless it sent its own.
+    ours = (b"" if flags & HAS_DATE else DATE) + (b"" if flags & HAS_SERVER else SERVER)
+    assert check_headers(headers) == (block + ours, length)
 
 
 @pytest.mark.parametrize(
@@ -240,13 +246,24 @@ def test_check_headers_rejects_bad_values(headers: list[tuple[str, str]]) -> Non
     ["Connection", "connection", "Keep-Alive", "Upgrade", "TE", "Trailer", "Proxy-Authenticate",
      "Proxy-Authorization"],
 )  # fmt: skip
-def test_hop_by_hop_headers_from_the_app_are_dropped(name: str) -> None:
+def test_hop_by_hop_headers_from_the_app_are_dropped(pinned_date: None, name: str) -> None:
     # An app passing on an upstream response's headers: the server owns these.
-    assert check_headers([("X-A", "1"), (name, "keep-alive"), ("X-B", "2")]) == (
-        b"X-A: 1\r\nX-B: 2\r\n",
-        0,
-        None,
-    )
+    headers = [("X-A", "1"), (name, "keep-alive"), ("X-B", "2")]
+    assert check_headers(headers) == (b"X-A: 1\r\nX-B: 2\r\n" + DATE + SERVER, -1)
+
+
+def test_a_dropped_hop_by_hop_header_is_logged_once_at_debug(capsys: pytest.CaptureFixture[str]) -> None:
+    from starlet_py import log, response
+
+    response._told.discard("keep-alive")
+    log.setup("debug", {})
+    try:
+        for value in ("timeout=5", "timeout=6"):
+            check_headers([("Keep-Alive", value)])
+    finally:
+        log.setup("info", {})
+    err = capsys.readouterr().err
+    assert err.count("hop-by-hop header 'Keep-Alive' from the app dropped") == 1, err
 
 
 def test_check_headers_rejects_list_subclass_items_of_wrong_type() -> None:
@@ -306,7 +323,9 @@ def test_bodyless(method: str, code: int, expected: bool) -> None:
     ],
 )
 def test_chunk(data: bytes, encoded: bytes) -> None:
-    assert chunk(data) == encoded
+    wire = Wire().start()
+    assert wire.resp.piece(data)[1] == encoded
+    assert wire.resp.piece(data) == (b"", encoded)
 
 
 def test_last_chunk() -> None:
@@ -600,7 +619,7 @@ def test_take_a_file_body(
 def test_big_body_stays_whole_for_the_writer(pinned_date: None) -> None:
     big = bytes(range(256)) * 400
     wire = Wire().start()
-    head_bytes, body = wire.resp.head(len(big)), wire.resp.body(big)
+    head_bytes, body = wire.resp.head(len(big)), wire.resp.piece(big)[1]
     assert (head_bytes, body) == (head(OK, *OURS, "Content-Length: 102400"), big)
     assert body is big  # not copied: the writer sends it with sendmsg
 
@@ -747,8 +766,6 @@ def test_whole_is_head_body_finish(
 
 
 def test_status_is_parsed_once_with_its_code_and_bodylessness() -> None:
-    from starlet_py.headers import parse_status
-
     assert parse_status("204 Nothing") == (b"HTTP/1.1 204 Nothing\r\n", 204, True)
     assert parse_status("199 Early") == (b"HTTP/1.1 199 Early\r\n", 199, True)
     assert parse_status("200 OK") == (b"HTTP/1.1 200 OK\r\n", 200, False)

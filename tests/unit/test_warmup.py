@@ -1,5 +1,5 @@
-"""--warmup: warm() runs each path through the app once, without a socket; a bad
-answer is a one-line ConfigError; the option's parsing and validation."""
+"""--warmup: warm() runs each path through the app once, through the server's request
+path; a bad answer is a one-line ConfigError; the option's parsing and validation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 from starlet_py.cli import config_from
 from starlet_py.config import Config
 from starlet_py.errors import ConfigError
-from starlet_py.warmup import environ, warm
+from starlet_py.warmup import warm
 
 APP = "myapp:application"
 
@@ -51,7 +51,15 @@ def test_each_path_is_one_get_in_order_iterated_and_closed() -> None:
     assert (app.iterated, app.closed) == (3, 3)
 
 
-def test_environ_is_like_a_real_requests() -> None:
+def environ(target: str, server_name: str = "localhost", server_port: str = "80") -> dict[str, Any]:
+    """The environ the app gets for a warm-up of ``target``."""
+    app = Recorder()
+    warm(app, (target,), server_name, server_port)
+    (env,) = app.environs
+    return env
+
+
+def test_environ_is_a_real_requests() -> None:
     env = environ("/a?b=1", "127.0.0.1", "8000")
     assert env["wsgi.input"].read() == b""
     assert env["REQUEST_URI"] == env["RAW_URI"] == "/a?b=1"
@@ -60,6 +68,7 @@ def test_environ_is_like_a_real_requests() -> None:
     assert env["SERVER_PROTOCOL"] == "HTTP/1.1"
     assert env["wsgi.url_scheme"] == "http"
     assert env["SCRIPT_NAME"] == ""
+    assert (env["REMOTE_ADDR"], env["REMOTE_PORT"]) == ("127.0.0.1", "0")
     assert all(isinstance(v, str) for k, v in env.items() if k.isupper())
 
 
@@ -69,6 +78,32 @@ def test_absolute_form_names_the_host() -> None:
     assert names == ("example.com:8080", "example.com", "8080")
     assert (env["PATH_INFO"], env["QUERY_STRING"]) == ("/x", "y")
     assert environ("http://example.com")["PATH_INFO"] == "/"
+
+
+@pytest.mark.parametrize(
+    ("name", "port", "host"),
+    [
+        ("localhost", "80", "localhost"),
+        ("::1", "8000", "[::1]:8000"),
+        ("localhost", "/run/app.sock", "localhost"),
+    ],
+)
+def test_host_is_a_valid_field_for_any_listener(name: str, port: str, host: str) -> None:
+    # An IPv6 address in brackets; a unix socket's path (its SERVER_PORT) is no port.
+    env = environ("/", name, port)
+    assert env["HTTP_HOST"] == host
+    assert env["SERVER_PORT"] == (port if port.isdigit() else "80")
+
+
+def test_a_request_the_server_refuses_is_a_config_error() -> None:
+    app = Recorder()
+    with pytest.raises(ConfigError) as caught:
+        warm(app, ("/a%00b",))
+    assert (
+        str(caught.value)
+        == "--warmup /a%00b: status 400 Bad Request: %00 (NUL) in the request path, expected 2xx"
+    )
+    assert app.environs == []
 
 
 def test_no_paths_calls_nothing() -> None:
