@@ -158,4 +158,3 @@ def test_builder_applies_for_a_trusted_peer_only() -> None:
         "http", False, "10.9.9.9", "5555",
     )  # fmt: skip
     assert env["HTTP_X_FORWARDED_FOR"] == "203.0.113.7, 192.0.2.44"
-
