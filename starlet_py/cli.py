@@ -47,8 +47,7 @@ GUNICORN = {
     "--reload": "no reloader: restart for new code (under start_server, kill -HUP it: no request is lost)",
     "--threads": "a worker serves one request at a time: raise --max-workers instead",
     "--worker-class": "one kind of worker: a process serving one request at a time",
-    "--certfile": "no TLS here: let nginx terminate it",
-    "--keyfile": "no TLS here: let nginx terminate it",
+    **dict.fromkeys(("--certfile", "--keyfile"), "no TLS here: let nginx terminate it"),
     "--error-logfile": "the log goes to stderr: redirect it, or let systemd's journal keep it",
     "--log-file": "the log goes to stderr: redirect it, or let systemd's journal keep it",
 }
@@ -164,9 +163,8 @@ def _help() -> str:
         rows.append((spelled + ("" if metavar == "-" else f" {metavar}"), text))
     lines = ["usage: starlet-py [OPTION]... APP", "", "A lean prefork WSGI server, after Perl's Starlet.", ""]
     for left, text in rows:
-        wrapped = textwrap.wrap(text, 54)
-        lines += [f"  {left}"] if len(left) > 20 else [f"  {left:20}  {wrapped.pop(0)}"]
-        lines += [" " * 24 + line for line in wrapped]
+        head = f"  {left:20}  " if len(left) <= 20 else f"  {left}\n" + " " * 24
+        lines += [head + textwrap.fill(text, 54).replace("\n", "\n" + " " * 24)]
         lines += ["", "options:"] if left == "APP" else []
     return "\n".join(lines) + "\n\n" + EPILOG
 
@@ -186,12 +184,9 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
     values = {k: v for k, v in (env | given).items() if k not in ("host", "port")}
     if host or port:
         values["listen"] = [*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000)]
-    if values.get("max_workers") == 0:  # the master enforces these: without workers, nothing would
-        for name in ("request_timeout", "graceful_timeout"):
-            if values.get(name):
-                raise ConfigError(
-                    f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0"
-                )
+    for name in ("request_timeout", "graceful_timeout"):  # the master enforces them: -w 0 has none
+        if values.get(name) and values.get("max_workers") == 0:
+            raise ConfigError(f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0")
     return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
 
