@@ -7,7 +7,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
@@ -79,9 +79,8 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _close(name: str, known: Iterable[str]) -> str | None:
+def _close(name: str, known: Collection[str]) -> str | None:
     """The one known name that ``name`` begins, or is a near typo of (difflib ratio 0.8), else None."""
-    known = list(known)
     starts = [k for k in known if k.startswith(name)]
     if len(starts) == 1:
         return starts[0]
@@ -113,7 +112,7 @@ def _is_value(arg: str) -> bool:
 
 def parse(argv: list[str]) -> dict[str, Any]:
     """``--opt v``, ``--opt=v``, ``-w 4``, ``-w4``, ``--`` -> {option: value} ("app" included; a
-    repeatable option's values in a list).  Exits 0 after --help and --version, 2 on an error."""
+    repeatable option's values in a tuple).  Exits 0 after --help and --version, 2 on an error."""
     out: dict[str, Any] = {}
     apps: list[str] = []
     args = iter(argv)
@@ -141,7 +140,7 @@ def parse(argv: list[str]) -> dict[str, Any]:
                     fail(f"{flag} needs a value")
                 text = following
             value = True if kind is bool else _value(name, text, "--" + name.replace("_", "-"))
-            out[name] = [*out.get(name, ()), value] if repeatable else value
+            out[name] = (*out.get(name, ()), value) if repeatable else value
     if len(apps) != 1:
         fail(f"more than one APP: {' '.join(apps)}" if apps else "no APP given (module:callable)")
     return out | {"app": apps[0]}
@@ -177,17 +176,17 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         var = "STARLET_" + name.upper()
         text = environ.get(var)
         if text:  # an empty variable is unset
-            env[name] = text.split() if repeatable else _value(name, text, var)
+            env[name] = tuple(text.split()) if repeatable else _value(name, text, var)
     # --host/--port add to the command line's --listen; STARLET_HOST/PORT count only if it has none.
     where = given if given.keys() & {"host", "port", "listen"} else env
     host, port = where.get("host"), where.get("port")
     values = {k: v for k, v in (env | given).items() if k not in ("host", "port")}
     if host or port:
-        values["listen"] = [*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000)]
+        values["listen"] = (*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000))
     for name in ("request_timeout", "graceful_timeout"):  # the master enforces them: -w 0 has none
         if values.get(name) and values.get("max_workers") == 0:
             raise ConfigError(f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0")
-    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+    return Config(**values)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:

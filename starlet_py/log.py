@@ -1,7 +1,6 @@
-"""One line per event on stderr: a timestamp, the pid, the level, the message.
-
-Routine events (a worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or
-above.  When stderr is the journal, each line starts with its syslog priority (``<6>``)."""
+"""One line per event on stderr: a timestamp, the pid, the level, the message.  Routine events
+(a worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or above.  When stderr
+is the journal, each line starts with its syslog priority (``<6>``)."""
 
 from __future__ import annotations
 
