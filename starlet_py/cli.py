@@ -28,15 +28,13 @@ KINDS |= {"host": (str, False), "port": (str, False)}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 FLAGS = {flag: name for name in KINDS for flag in (SHORT.get(name), "--" + name.replace("_", "-")) if flag}
-# gunicorn's options: ours under another name, or what to do instead
+# gunicorn's options: ours under a name too far for _close (not --workers), or what to do instead
 GUNICORN = {
     "--bind": "--listen",
-    "--workers": "--max-workers",
     "--worker": "--max-workers",
     "--max-requests": "--max-reqs-per-child",
     "--max-requests-jitter": "--min-reqs-per-child",
     "--keep-alive": "--keepalive-timeout",
-    "--access-logfile": "--access-log",
     "--user": "run it as that user (systemd's User=)",
     "--group": "run it in that group (systemd's Group=); --socket-group is the unix socket's",
     "--chdir": "cd there first (systemd's WorkingDirectory=): APP is imported from the current directory",
@@ -211,18 +209,14 @@ def _group_id(group: str | None) -> int:
         raise ConfigError(f"--socket-group: no group named {group!r}") from None
 
 
-def _stop_now(signum: int, frame: object) -> None:
-    os._exit(128 + signum)  # what a shell reports for a process killed by ``signum``
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
     gc.disable()  # until the fork: see Master.run; workers enable it again
     if os.getpid() == 1:
-        # A container's init: the kernel drops the signals it has no handler for, so a stop
-        # while the app loads would be lost (the master's own handlers replace these).
+        # A container's init: the kernel drops the signals it has no handler for, so a stop while
+        # the app loads would be lost; exit as a shell reports a kill (the master's handlers follow).
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(sig, _stop_now)
+            signal.signal(sig, lambda signum, _: os._exit(128 + signum))
     try:
         config = config_from(argv, os.environ)
         setup(config.log_level, os.environ)
