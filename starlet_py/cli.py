@@ -133,10 +133,9 @@ def parse(argv: list[str]) -> dict[str, Any]:
             if kind is bool and eq:
                 fail(f"{flag} takes no value, got {text!r}")
             if kind is not bool and not eq:
-                following = next(args, None)
-                if following is None or not _is_value(following):
+                text = next(args, "--")  # at the end: as if an option followed
+                if not _is_value(text):
                     fail(f"{flag} needs a value")
-                text = following
             value = True if kind is bool else _value(name, text, "--" + name.replace("_", "-"))
             out[name] = (*out.get(name, ()), value) if repeatable else value
     if len(apps) != 1:
