@@ -1,5 +1,3 @@
 """starlet-py: a lean prefork WSGI server for Python, after Perl's Starlet."""
 
 __version__ = "0.1.0"
-
-__all__ = ["__version__"]

@@ -1,7 +1,5 @@
 """``python -m starlet_py``: the same as the ``starlet-py`` command."""
 
-import sys
-
 from .cli import main
 
-sys.exit(main())
+raise SystemExit(main())

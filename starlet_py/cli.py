@@ -7,7 +7,7 @@ import gc
 import os
 import signal
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Mapping
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
@@ -28,15 +28,13 @@ KINDS |= {"host": (str, False), "port": (str, False)}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 FLAGS = {flag: name for name in KINDS for flag in (SHORT.get(name), "--" + name.replace("_", "-")) if flag}
-# gunicorn's options: ours under another name, or what to do instead
+# gunicorn's options: ours under a name too far for _close (not --workers), or what to do instead
 GUNICORN = {
     "--bind": "--listen",
-    "--workers": "--max-workers",
     "--worker": "--max-workers",
     "--max-requests": "--max-reqs-per-child",
     "--max-requests-jitter": "--min-reqs-per-child",
     "--keep-alive": "--keepalive-timeout",
-    "--access-logfile": "--access-log",
     "--user": "run it as that user (systemd's User=)",
     "--group": "run it in that group (systemd's Group=); --socket-group is the unix socket's",
     "--chdir": "cd there first (systemd's WorkingDirectory=): APP is imported from the current directory",
@@ -47,8 +45,7 @@ GUNICORN = {
     "--reload": "no reloader: restart for new code (under start_server, kill -HUP it: no request is lost)",
     "--threads": "a worker serves one request at a time: raise --max-workers instead",
     "--worker-class": "one kind of worker: a process serving one request at a time",
-    "--certfile": "no TLS here: let nginx terminate it",
-    "--keyfile": "no TLS here: let nginx terminate it",
+    **dict.fromkeys(("--certfile", "--keyfile"), "no TLS here: let nginx terminate it"),
     "--error-logfile": "the log goes to stderr: redirect it, or let systemd's journal keep it",
     "--log-file": "the log goes to stderr: redirect it, or let systemd's journal keep it",
 }
@@ -80,9 +77,8 @@ def fail(message: str) -> NoReturn:
     raise SystemExit(2)
 
 
-def _close(name: str, known: Iterable[str]) -> str | None:
+def _close(name: str, known: Collection[str]) -> str | None:
     """The one known name that ``name`` begins, or is a near typo of (difflib ratio 0.8), else None."""
-    known = list(known)
     starts = [k for k in known if k.startswith(name)]
     if len(starts) == 1:
         return starts[0]
@@ -114,7 +110,7 @@ def _is_value(arg: str) -> bool:
 
 def parse(argv: list[str]) -> dict[str, Any]:
     """``--opt v``, ``--opt=v``, ``-w 4``, ``-w4``, ``--`` -> {option: value} ("app" included; a
-    repeatable option's values in a list).  Exits 0 after --help and --version, 2 on an error."""
+    repeatable option's values in a tuple).  Exits 0 after --help and --version, 2 on an error."""
     out: dict[str, Any] = {}
     apps: list[str] = []
     args = iter(argv)
@@ -137,12 +133,11 @@ def parse(argv: list[str]) -> dict[str, Any]:
             if kind is bool and eq:
                 fail(f"{flag} takes no value, got {text!r}")
             if kind is not bool and not eq:
-                following = next(args, None)
-                if following is None or not _is_value(following):
+                text = next(args, "--")  # at the end: as if an option followed
+                if not _is_value(text):
                     fail(f"{flag} needs a value")
-                text = following
             value = True if kind is bool else _value(name, text, "--" + name.replace("_", "-"))
-            out[name] = [*out.get(name, ()), value] if repeatable else value
+            out[name] = (*out.get(name, ()), value) if repeatable else value
     if len(apps) != 1:
         fail(f"more than one APP: {' '.join(apps)}" if apps else "no APP given (module:callable)")
     return out | {"app": apps[0]}
@@ -164,9 +159,8 @@ def _help() -> str:
         rows.append((spelled + ("" if metavar == "-" else f" {metavar}"), text))
     lines = ["usage: starlet-py [OPTION]... APP", "", "A lean prefork WSGI server, after Perl's Starlet.", ""]
     for left, text in rows:
-        wrapped = textwrap.wrap(text, 54)
-        lines += [f"  {left}"] if len(left) > 20 else [f"  {left:20}  {wrapped.pop(0)}"]
-        lines += [" " * 24 + line for line in wrapped]
+        head = f"  {left:20}  " if len(left) <= 20 else f"  {left}\n" + " " * 24
+        lines += [head + textwrap.fill(text, 54).replace("\n", "\n" + " " * 24)]
         lines += ["", "options:"] if left == "APP" else []
     return "\n".join(lines) + "\n\n" + EPILOG
 
@@ -179,20 +173,17 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
         var = "STARLET_" + name.upper()
         text = environ.get(var)
         if text:  # an empty variable is unset
-            env[name] = text.split() if repeatable else _value(name, text, var)
+            env[name] = tuple(text.split()) if repeatable else _value(name, text, var)
     # --host/--port add to the command line's --listen; STARLET_HOST/PORT count only if it has none.
     where = given if given.keys() & {"host", "port", "listen"} else env
     host, port = where.get("host"), where.get("port")
     values = {k: v for k, v in (env | given).items() if k not in ("host", "port")}
     if host or port:
-        values["listen"] = [*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000)]
-    if values.get("max_workers") == 0:  # the master enforces these: without workers, nothing would
-        for name in ("request_timeout", "graceful_timeout"):
-            if values.get(name):
-                raise ConfigError(
-                    f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0"
-                )
-    return Config(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        values["listen"] = (*where.get("listen", ()), hostport(host or "127.0.0.1", port or 5000))
+    for name in ("request_timeout", "graceful_timeout"):  # the master enforces them: -w 0 has none
+        if values.get(name) and values.get("max_workers") == 0:
+            raise ConfigError(f"--{name.replace('_', '-')} needs workers to watch: not with --max-workers 0")
+    return Config(**values)
 
 
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
@@ -217,18 +208,14 @@ def _group_id(group: str | None) -> int:
         raise ConfigError(f"--socket-group: no group named {group!r}") from None
 
 
-def _stop_now(signum: int, frame: object) -> None:
-    os._exit(128 + signum)  # what a shell reports for a process killed by ``signum``
-
-
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``starlet-py`` and ``python -m starlet_py``."""
     gc.disable()  # until the fork: see Master.run; workers enable it again
     if os.getpid() == 1:
-        # A container's init: the kernel drops the signals it has no handler for, so a stop
-        # while the app loads would be lost (the master's own handlers replace these).
+        # A container's init: the kernel drops the signals it has no handler for, so a stop while
+        # the app loads would be lost; exit as a shell reports a kill (the master's handlers follow).
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT):
-            signal.signal(sig, _stop_now)
+            signal.signal(sig, lambda signum, _: os._exit(128 + signum))
     try:
         config = config_from(argv, os.environ)
         setup(config.log_level, os.environ)

@@ -1,12 +1,7 @@
 """The server's settings: a NamedTuple that ``check`` validates as ``Config(...)`` makes it; no I/O.
 
-An option is written here once: its name, type and default as a field, its text in
-HELP; the command line (cli.py) is generated from them.  Not a dataclass: that
-imports inspect, ast, dis and tokenize into the master, 1.3 MiB that every
-worker's pool pays for (docs/design.md, "Memory").  No ``from __future__ import
-annotations``: the fields' types are objects, which typing need not evaluate from
-strings (11 KiB less in the master).
-"""
+Each option is a field (name, type, default) and a line of OPTIONS; cli.py is generated from
+them.  Not a dataclass, nor string annotations: both cost the master memory (docs/design.md)."""
 
 from typing import Any, NamedTuple
 
@@ -180,10 +175,9 @@ def parse_address(text: str) -> Address:
         return Address("unix", path=text)
     host, port = "", text
     if text.startswith("["):
-        inner, sep, port = text[1:].partition("]:")
+        host, sep, port = text[1:].partition("]:")
         if not sep:
             raise ConfigError(f"bad --listen {text!r}: expected [V6]:PORT")
-        host = inner
     elif ":" in text:
         host, _, port = text.rpartition(":")
     elif text and not text.isdigit():  # web.sock: a file in this directory, or a host without port?

@@ -1,8 +1,5 @@
-"""The bundled demo app: ``starlet-py starlet_py.demo:application``.
-
-``/`` says hello; ``/echo`` sends the request body back; ``/environ`` lists
-the WSGI environ, which is handy to see what a proxy in front passes along.
-"""
+"""The bundled demo app, ``starlet-py starlet_py.demo:application``: ``/`` says hello, ``/echo``
+sends the request body back, ``/environ`` lists the WSGI environ (what a proxy in front passes)."""
 
 from __future__ import annotations
 

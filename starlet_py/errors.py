@@ -12,12 +12,9 @@ class HTTPError(Exception):
 
 
 class ClientDisconnected(OSError):
-    """The client went away, stalled, or broke the body: the connection is unusable.
-
-    An OSError, so an app reading ``wsgi.input`` sees a truncated upload as an
-    I/O error.  ``status`` is what the client gets if no response started yet
-    (408 when it stalled, else 400).
-    """
+    """The client went away, stalled, or broke the body: the connection is unusable.  An OSError,
+    so an app reading ``wsgi.input`` sees a truncated upload as an I/O error; ``status`` is what
+    the client gets if no response started yet (408 when it stalled, else 400)."""
 
     def __init__(self, detail: str, status: int = 400) -> None:
         super().__init__(detail)

@@ -52,9 +52,7 @@ def _print_user_traceback(e: BaseException) -> None:
     te = traceback.TracebackException.from_exception(e)
     chain: traceback.TracebackException | None = te
     while chain is not None:
-        chain.stack = traceback.StackSummary.from_list(
-            [f for f in chain.stack if not f.filename.startswith(hidden)]
-        )
+        chain.stack[:] = [f for f in chain.stack if not f.filename.startswith(hidden)]
         chain = chain.__cause__ or chain.__context__
     if te.stack or isinstance(e, SyntaxError):
         sys.stderr.write("".join(te.format()))

@@ -1,7 +1,6 @@
-"""One line per event on stderr: a timestamp, the pid, the level, the message.
-
-Routine events (a worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or
-above.  When stderr is the journal, each line starts with its syslog priority (``<6>``)."""
+"""One line per event on stderr: a timestamp, the pid, the level, the message.  Routine events
+(a worker spawned or recycled) are ``debug``, an abnormal one ``warning`` or above.  When stderr
+is the journal, each line starts with its syslog priority (``<6>``)."""
 
 from __future__ import annotations
 
@@ -10,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
+from functools import partial
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
 TAGS = {10: ("DEBUG", 7), 20: ("INFO", 6), 30: ("WARNING", 4), 40: ("ERROR", 3)}  # and syslog's priority
@@ -54,16 +54,9 @@ def quiet() -> Iterator[None]:
         _state[0] = saved
 
 
-def debug(message: str) -> None:
-    log(message, 10)
-
-
-def info(message: str) -> None:
-    log(message, 20)
-
-
-def warning(message: str) -> None:
-    log(message, 30)
+debug = partial(log, level=10)
+info = partial(log, level=20)
+warning = partial(log, level=30)
 
 
 def log_exc(message: str) -> None:

@@ -1,6 +1,5 @@
 """systemd's notify protocol (sd_notify(3)) with the standard library: one datagram per state.
-
-The master takes NOTIFY_SOCKET (a path, or ``@`` and an abstract name) out of its environment,
+The master pops NOTIFY_SOCKET (a path, or ``@`` and an abstract name) from its environment,
 as sd_notify's ``unset_environment`` does: no worker or subprocess takes it for its own."""
 
 from __future__ import annotations
