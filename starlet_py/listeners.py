@@ -94,8 +94,7 @@ def bind(
         return _bind_unix(addr.path, socket_mode, socket_group)
     # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
     host = "0.0.0.0" if addr.host in ("", "*") else addr.host
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -109,19 +108,18 @@ def bind(
 
 
 def _bind_unix(path: str, mode: int, gid: int) -> Listener:
-    # Bound under umask 0o177 (owner only), then chowned, then chmodded: never more open.
     size = len(os.fsencode(path))
     if size > SUN_PATH_MAX:
         raise ConfigError(
             f"cannot listen on {path}: path too long ({size} bytes, the limit is {SUN_PATH_MAX})"
         )
     _remove_stale(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX)
     step = "bind"
+    # Bound under umask 0o177 (owner only), then chowned, then chmodded: never more open.
     old_umask = os.umask(0o177)  # at startup, before any fork or thread: process-wide is fine
     try:
         sock.bind(path)
-        os.umask(old_umask)
         step = "set the group of"
         if gid != -1:
             os.chown(path, -1, gid)
@@ -146,27 +144,23 @@ def _why(e: OSError) -> str:
 
 def _remove_stale(path: str) -> None:
     """Remove a unix socket file nobody answers on; refuse to clobber a live one."""
+    step = ""  # what failed, if not the stat() (EACCES on a directory, ENOTDIR)
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
+        step = "existing socket: "  # EACCES: we cannot even tell whether someone answers there
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(path)
+            except ConnectionRefusedError:  # stale: left by a server that died
+                step = "cannot remove the stale socket: "  # EPERM: someone else's, in a sticky directory
+                os.unlink(path)
+                return
+        raise ConfigError(f"cannot listen on {path}: another server is answering there")
     except FileNotFoundError:
-        return
-    except OSError as e:  # e.g. EACCES on a directory, ENOTDIR: say so in one line
-        raise ConfigError(f"cannot listen on {path}: {_why(e)}") from None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(path)
-        except ConnectionRefusedError:
-            pass  # stale: left by a server that died
-        except OSError as e:  # EACCES: we cannot even tell whether someone answers there
-            raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
-        else:
-            raise ConfigError(f"cannot listen on {path}: another server is answering there")
-    try:
-        with suppress(FileNotFoundError):
-            os.unlink(path)
-    except OSError as e:  # EPERM: someone else's stale socket in a sticky directory
-        raise ConfigError(f"cannot listen on {path}: cannot remove the stale socket: {_why(e)}") from None
+        return  # nothing there, or no longer
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {path}: {step}{_why(e)}") from None
 
 
 def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:

@@ -1,13 +1,5 @@
-"""A worker: after-fork setup, the accept loop, recycling and the stop flag.
-
-Stopping (docs/design.md, "Signals and stopping"): TERM/INT/QUIT set ``stopping``,
-checked between requests, and the handler *closes our copies of the listening
-sockets* at once: new clients are refused (a supervisor's own copy keeps the
-port open for the next generation), and a blocked or about-to-run ``accept()``
-fails with EBADF instead of losing a connection to the race Starlet had (a
-signal landing after ``accept()`` returned), while a connection already
-accepted is still served (with ``Connection: close``).
-"""
+"""A worker: after-fork setup, the accept loop, recycling and the stop flag (stopping:
+docs/design.md, "Signals and stopping")."""
 
 from __future__ import annotations
 
@@ -20,6 +12,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -48,15 +41,18 @@ QUEUED = 0.0002
 STOP_GRACE = 0.5  # seconds a stopping worker still waits for a request on an idle connection
 
 
-def recycle_limit(config: Config, rng: random.Random) -> int:
-    """Requests this worker serves before it is replaced (0: never).
-
-    With --min-reqs-per-child the limit is drawn uniformly from [min, max], so a
-    pool started together does not recycle all at once.
-    """
+def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
+    """Requests a worker serves before it is replaced (0: never); with --min-reqs-per-child,
+    drawn uniformly from [min, max], so a pool started together does not recycle at once."""
     high, low = config.max_reqs_per_child, config.min_reqs_per_child
     if not high or low is None:
         return high
+    if rng is None:
+        # Only now: the master never imports random.  A new Random() seeds itself from
+        # os.urandom, so every fork draws its own limit.
+        import random
+
+        rng = random.Random()
     return rng.randint(low, high)
 
 
@@ -92,11 +88,8 @@ class Worker:
             scoreboard.leaving(scoreboard.RECYCLED)
 
     def idle(self, conn: Connection | None) -> None:
-        """``conn`` now waits for its next request (None: it no longer does).
-
-        The scoreboard tells the master it is idle; meanwhile a stop, or the master's
-        SHED, ends the wait (_end_wait).
-        """
+        """``conn`` now waits for its next request (None: no longer); a stop or a SHED ends
+        the wait (_end_wait)."""
         self._idle = conn
         slot = scoreboard.slot
         if slot is not None:
@@ -105,18 +98,15 @@ class Worker:
             self._end_wait(conn, True)
 
     def _end_wait(self, conn: Connection, stop: bool) -> None:
-        """No more requests on the idle ``conn``: one already arriving is still answered,
-        with `Connection: close`.  A stop waits STOP_GRACE for it (the signal interrupts
-        the recv(), which is retried under the new SO_RCVTIMEO); a SHED shuts the reading
-        side, which wakes the recv() at once (connections are waiting)."""
+        """No more requests on the idle ``conn`` but one already arriving: a stop waits
+        STOP_GRACE for it (the interrupted recv() is retried under the new SO_RCVTIMEO), a
+        SHED shuts the reading side, which wakes the recv() at once."""
         conn.limit = 0
-        try:
+        with suppress(OSError):
             if stop:
                 set_timeouts(conn.sock, self.config.timeout, STOP_GRACE)
             else:
                 conn.sock.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
 
     def _on_shed(self, signum: int, frame: FrameType | None) -> None:
         if self._idle is not None:  # see master.Master._shed
@@ -124,19 +114,16 @@ class Worker:
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
-        # Refuse new connections at once, even while a request is in the app (its
-        # connection is already accepted); also ends a blocked accept(): see the
-        # module docstring.  A supervisor's own copy keeps the port open.
+        # Refuse new connections at once, and end a blocked accept() with EBADF: a
+        # connection already accepted is still served.  A supervisor's copy keeps the port.
         for lst in self.listeners:
             lst.sock.close()
         if self._idle is not None:
             self._end_wait(self._idle, True)
 
     def dispositions(self) -> list[tuple[int, Handler]]:
-        """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
-        ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
-        dumps our traceback: fork.DUMP).  A forked worker inherits them
-        (fork.handed_down); setup() sets them otherwise."""
+        """Our signal handlers (USR2 is fork.DUMP's): a forked worker inherits them
+        (fork.handed_down), setup() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
@@ -157,29 +144,21 @@ class Worker:
             self.wakeup_fd = r
         # The master blocked them around the fork (fork.handed_down): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
-        if self.config.access_log == "-":
-            self.access = AccessLog(sys.stderr, self.config.access_log_format)
-        elif self.config.access_log:
+        path = self.config.access_log
+        if path:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
-            stream = open(self.config.access_log, "a", buffering=1)
+            stream = sys.stderr if path == "-" else open(path, "a", buffering=1)
             self.access = AccessLog(stream, self.config.access_log_format)
         if self.config.max_worker_rss:
             self.app = self._watch_rss(self.app)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
-            self.limit = self.config.max_reqs_per_child
-            if self.config.min_reqs_per_child is not None and self.limit:
-                # Only then: the master never imports random.  A new Random() seeds itself
-                # from os.urandom, so every fork draws its own limit.
-                import random
-
-                self.limit = recycle_limit(self.config, random.Random())
+            self.limit = recycle_limit(self.config)
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """``app``, followed on every call by a look at our resident memory: one pread of
-        /proc/self/statm (kept open; about 2 µs, docs/design.md).  Over --max-worker-rss, ``stopping``: the
-        response (its head is built after the app returns) says `Connection: close`,
-        and the worker exits with status 0, replaced without the --err-respawn-interval."""
+        """``app``, then a pread of /proc/self/statm (kept open; docs/design.md): over
+        --max-worker-rss, ``stopping`` (the response says `Connection: close`), and the
+        worker exits with status 0, replaced without the --err-respawn-interval."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         page = os.sysconf("SC_PAGE_SIZE")
         limit = self.config.max_worker_rss << 20
@@ -198,21 +177,14 @@ class Worker:
 
         return app_watched
 
-    def drain_wakeup(self) -> None:
-        try:
-            os.read(self.wakeup_fd, 512)
-        except BlockingIOError:
-            pass
-
     def run(self, forked: bool = True) -> None:
         """Accept and serve until ``stopping``; then the child-exit hook."""
         self.setup(forked)
-        base = self.base
         try:
             if len(self.listeners) == 1:
-                self._accept_one(base)
+                self._accept_one(self.base)
             else:
-                self._accept_many(base)
+                self._accept_many(self.base)
         finally:
             if self.child_exit is not None:
                 try:
@@ -231,18 +203,15 @@ class Worker:
             # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
             # that the client never hangs), keep the worker.
             log_exc("internal error serving a connection")
-            try:
+            with suppress(OSError):
                 conn.send(error_answer(500), socket.MSG_DONTWAIT)
-            except OSError:
-                pass
             conn.close()
 
     def _accept_one(self, base: dict[str, Any]) -> None:
         listener = self.listeners[0]
         sock = listener.sock
-        # socket.accept() wraps the new fd through enum-typed properties; doing it with
-        # plain ints saves that work on every connection (docs/design.md, "Private
-        # interpreter APIs": it is measured there).
+        # socket.accept() wraps the new fd through enum-typed properties: plain ints save
+        # that on every connection (docs/design.md, "Private interpreter APIs").
         accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
         new, clock, slot = socket.socket, time.monotonic, scoreboard.slot
         while not self.stopping:
@@ -263,8 +232,7 @@ class Worker:
             self._serve(conn, addr, listener, base, queued)
 
     def _accept_many(self, base: dict[str, Any]) -> None:
-        # Listeners are non-blocking here (the master made them so for every process
-        # sharing them): whoever loses the race for a connection gets EAGAIN.
+        # Non-blocking listeners (listeners.tune): whoever loses the race gets EAGAIN.
         poller = select.poll()
         by_fd = {}
         for lst in self.listeners:
@@ -285,7 +253,8 @@ class Worker:
                 slot.idle(0)
             for fd, _ in ready:
                 if fd == self.wakeup_fd:
-                    self.drain_wakeup()
+                    with suppress(BlockingIOError):
+                        os.read(fd, 512)
                     continue
                 lst = by_fd[fd]
                 try:
