@@ -1,10 +1,7 @@
-"""``--access-log``: one line per answered request, in ``--access-log-format``.
-
-``common`` and ``combined`` are Apache's, ``json`` one object per line.  A worker holds an
-AccessLog only when the log is on: nothing here runs per request when it is off.  A client
-controls the request line, the Referer and the User-Agent, so every field is escaped: no
-input can end a line or add a field (hand-rolled JSON logs can be forged: gunicorn #2457).
-"""
+"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or
+``json`` (nothing here runs when the log is off).  Clients control the request line, Referer
+and User-Agent, so every field is escaped: no input can end a line or add a field (hand-rolled
+JSON logs can be forged: gunicorn #2457)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
@@ -181,10 +181,7 @@ class Worker:
         """Accept and serve until ``stopping``; then the child-exit hook."""
         self.setup(forked)
         try:
-            if len(self.listeners) == 1:
-                self._accept_one(self.base)
-            else:
-                self._accept_many(self.base)
+            self._accept(self.base)
         finally:
             if self.child_exit is not None:
                 try:
@@ -207,18 +204,24 @@ class Worker:
                 conn.send(error_answer(500), socket.MSG_DONTWAIT)
             conn.close()
 
-    def _accept_one(self, base: dict[str, Any]) -> None:
-        listener = self.listeners[0]
-        sock = listener.sock
+    def _accept(self, base: dict[str, Any]) -> None:
+        lst = self.listeners[0]
         # socket.accept() wraps the new fd through enum-typed properties: plain ints save
         # that on every connection (docs/design.md, "Private interpreter APIs").
-        accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
+        accept, family, kind = lst.sock._accept, lst.family, lst.kind  # type: ignore[attr-defined]
+        ready = self._ready() if len(self.listeners) > 1 else None
         new, clock, slot = socket.socket, time.monotonic, scoreboard.slot
         while not self.stopping:
             try:
                 if slot is not None:
                     slot.idle(FREE)  # the master's _shed: a free worker will take what waits
                 t = clock()
+                if ready is not None:  # several listeners: the next one poll() found ready
+                    got = next(ready, None)
+                    if got is None:
+                        continue  # a signal: see ``stopping``
+                    lst = got
+                    accept, family, kind = lst.sock._accept, lst.family, lst.kind  # type: ignore[attr-defined]
                 fd, addr = accept()
                 queued = clock() - t < QUEUED
                 if slot is not None:
@@ -229,44 +232,26 @@ class Worker:
                     break
                 self._accept_failed(e)
                 continue
-            self._serve(conn, addr, listener, base, queued)
+            self._serve(conn, addr, lst, base, queued)
 
-    def _accept_many(self, base: dict[str, Any]) -> None:
-        # Non-blocking listeners (listeners.tune): whoever loses the race gets EAGAIN.
+    def _ready(self) -> Iterator[Listener | None]:
+        """Each listener poll() finds ready, in turn; None when a signal woke it up.  They are
+        non-blocking (listeners.tune): whoever loses the race for a connection gets EAGAIN."""
         poller = select.poll()
-        by_fd = {}
+        by_fd: dict[int, Listener | None] = {self.wakeup_fd: None}
         for lst in self.listeners:
             fd = lst.sock.fileno()  # read once: the stop handler may close it at any time
             if fd < 0:
-                return
+                return  # stopped already
             poller.register(fd, select.POLLIN)
             by_fd[fd] = lst
         poller.register(self.wakeup_fd, select.POLLIN)
-        clock, slot = time.monotonic, scoreboard.slot
-        while not self.stopping:
-            if slot is not None:
-                slot.idle(FREE)
-            t = clock()
-            ready = poller.poll()
-            queued = clock() - t < QUEUED  # poll() did not wait: see QUEUED
-            if slot is not None:
-                slot.idle(0)
-            for fd, _ in ready:
+        while True:
+            for fd, _ in poller.poll():
                 if fd == self.wakeup_fd:
                     with suppress(BlockingIOError):
                         os.read(fd, 512)
-                    continue
-                lst = by_fd[fd]
-                try:
-                    conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
-                except OSError as e:
-                    if self.stopping:
-                        return  # the stop handler closed the listeners
-                    self._accept_failed(e)
-                    continue
-                self._serve(conn, addr, lst, base, queued)
-                if self.stopping:
-                    return
+                yield by_fd[fd]
 
     def _accept_failed(self, e: OSError) -> None:
         if e.errno in _TRANSIENT:
