@@ -29,8 +29,7 @@ class Listener:
         self.server_name = server_name
         self.server_port = server_port
         self.owned_path = owned_path  # a unix socket file we created and must remove
-        # Once, in the master: sock.family and sock.type build enums each time, which a
-        # worker would otherwise do per connection (is_unix) or as it starts (accept).
+        # Plain ints, once in the master: sock.family and sock.type build enums on every read.
         self.is_unix = sock.family == socket.AF_UNIX
         self.family, self.kind = int(sock.family), int(sock.type)
 
@@ -237,8 +236,7 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
 def accept_queue(sock: socket.socket) -> tuple[int, int]:
     """(connections waiting to be accepted, backlog) of a TCP listener: Linux reports them
     in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
-    waiting, backlog = struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
-    return waiting, backlog
+    return struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
 
 
 def queue_length(sock: socket.socket) -> int:

@@ -1,18 +1,15 @@
-"""Requests the master serves before gc.freeze() and the fork, through the server's own
-request path (a Connection over a socketpair, a Worker as host, Response, Writer), so the
-specialised bytecode, caches and interned strings they leave are shared by every worker
-(docs/design.md, "Memory").
+"""Requests the master serves through the server's own request path (a Connection over a
+socketpair, a Worker as host) before gc.freeze() and the fork, so what they leave (specialised
+bytecode, caches, interned strings) is shared by every worker (docs/design.md, "Memory").
 
-prewarm() sends them to a built-in app, never the user's: the app sees no request it did
-not get from a client.  Nothing is logged or counted (the Worker has no access log), and a
-failure only skips it: prewarming is an optimisation, never a reason not to start.
-warm() is --warmup: GET each PATH through the user's app (README, "Warming the app").
-"""
+prewarm() serves them to a built-in app, never the user's, unlogged and uncounted; a failure
+only skips it.  warm() is --warmup: GET each PATH through the user's app (README, "Warming
+the app")."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .config import Config
@@ -54,14 +51,9 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         return [body]
     if environ["PATH_INFO"] == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
-        return _blocks()
+        return (HELLO for _ in range(2))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [HELLO]
-
-
-def _blocks() -> Iterator[bytes]:
-    yield HELLO
-    yield HELLO
 
 
 def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
@@ -102,14 +94,11 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
 def warm(
     app: Callable[..., Any], config: Config, server_name: str = "localhost", server_port: str = "80"
 ) -> None:
-    """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host)
-    through ``app``, once, in order, under ``config``'s limits and timeouts; Host is
-    otherwise the listener's address.  The app's body is iterated and discarded (the
-    socketpair need not hold a page); the client gets an empty 204.
-
-    Raises ConfigError (one line, naming the path) when the app raises or answers
-    anything but 2xx, or the server refuses the request.
-    """
+    """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host, else
+    the listener's address) through ``app`` under ``config``'s limits, once, in order.  The app's
+    body is iterated and discarded (a socketpair need not hold a page): the client gets a 204.
+    ConfigError (one line, naming the path) when the app raises or answers anything but 2xx,
+    or the server refuses the request."""
     failed: list[str] = []  # what went wrong in the app, "" if nothing
 
     def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
