@@ -16,13 +16,13 @@ FORMATS = ("common", "combined", "json")
 
 
 class Record(NamedTuple):
-    """One answered request."""
+    """One answered request (the json format's fields)."""
 
     remote: str  # '' for a unix-socket client (logged '-')
     time: float  # wall clock (time.time()) when the request's head was complete
-    request_line: str  # '-' when none was parsed
+    request: str  # the request line, '-' when none was parsed
     status: int
-    sent: int  # bytes of body actually sent (not the announced Content-Length)
+    bytes: int  # of body actually sent (not the announced Content-Length)
     duration: float  # seconds from the complete head to the end of the response
     referer: str | None
     user_agent: str | None
@@ -45,8 +45,8 @@ def quote(text: str) -> str:
 def common(r: Record) -> str:
     """Apache's common log format (time in UTC); the size is ``-`` when no body byte was sent."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
-    line = quote(r.request_line)
-    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.sent or "-"}\n'
+    line = quote(r.request)
+    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.bytes or "-"}\n'
 
 
 def combined(r: Record) -> str:
@@ -62,16 +62,8 @@ def json_formatter() -> Callable[[Record], str]:
 
     def json_line(r: Record) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.time)) + f".{int(r.time % 1 * 1000):03d}Z"
-        fields = {
-            "remote": r.remote or "-",
-            "time": stamp,
-            "request": r.request_line,
-            "status": r.status,
-            "bytes": r.sent,
-            "duration": round(r.duration, 6),
-            "referer": r.referer,
-            "user_agent": r.user_agent,
-        }
+        fields = r._asdict()
+        fields.update(remote=r.remote or "-", time=stamp, duration=round(r.duration, 6))
         return dumps(fields) + "\n"
 
     return json_line
