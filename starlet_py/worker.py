@@ -74,7 +74,6 @@ class Worker:
         self._idle: Connection | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
-        self.wakeup_fd = -1
         self.access: AccessLog | None = None  # --access-log, opened after the fork
         # The environ builder: with --forwarded-allow-ips, one that believes trusted proxies.
         self.build = builder(config.forwarded_allow_ips)
@@ -133,15 +132,10 @@ class Worker:
         ]
 
     def setup(self, forked: bool) -> None:
-        """Signals, the wake-up pipe, the access log and the recycle limit."""
+        """Signals, the access log and the recycle limit."""
         if not forked:
             for sig, handler in self.dispositions():
                 signal.signal(sig, handler)
-        if len(self.listeners) > 1:
-            # A byte lands here on every signal, so poll() over the listeners wakes up.
-            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-            self.wakeup_fd = r
         # The master blocked them around the fork (fork.handed_down): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
         path = self.config.access_log
@@ -189,21 +183,6 @@ class Worker:
                 except Exception:
                     log_exc("error in --child-exit hook")
 
-    def _serve(
-        self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any], queued: bool
-    ) -> None:
-        try:
-            if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
-                set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
-            Connection(conn, peer_names(conn, addr, listener), self, queued).serve(base)
-        except Exception:
-            # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
-            # that the client never hangs), keep the worker.
-            log_exc("internal error serving a connection")
-            with suppress(OSError):
-                conn.send(error_answer(500), socket.MSG_DONTWAIT)
-            conn.close()
-
     def _accept(self, base: dict[str, Any]) -> None:
         lst = self.listeners[0]
         # socket.accept() wraps the new fd through enum-typed properties: plain ints save
@@ -232,23 +211,36 @@ class Worker:
                     break
                 self._accept_failed(e)
                 continue
-            self._serve(conn, addr, lst, base, queued)
+            try:
+                if lst.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
+                    set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
+                Connection(conn, peer_names(conn, addr, lst), self, queued).serve(base)
+            except Exception:
+                # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
+                # that the client never hangs), keep the worker.
+                log_exc("internal error serving a connection")
+                with suppress(OSError):
+                    conn.send(error_answer(500), socket.MSG_DONTWAIT)
+                conn.close()
 
     def _ready(self) -> Iterator[Listener | None]:
         """Each listener poll() finds ready, in turn; None when a signal woke it up.  They are
         non-blocking (listeners.tune): whoever loses the race for a connection gets EAGAIN."""
+        # A byte lands in ``wake`` on every signal: poll() wakes up (set first: see fd < 0).
+        wake, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         poller = select.poll()
-        by_fd: dict[int, Listener | None] = {self.wakeup_fd: None}
+        by_fd: dict[int, Listener | None] = {wake: None}
         for lst in self.listeners:
             fd = lst.sock.fileno()  # read once: the stop handler may close it at any time
             if fd < 0:
                 return  # stopped already
             poller.register(fd, select.POLLIN)
             by_fd[fd] = lst
-        poller.register(self.wakeup_fd, select.POLLIN)
+        poller.register(wake, select.POLLIN)
         while True:
             for fd, _ in poller.poll():
-                if fd == self.wakeup_fd:
+                if fd == wake:
                     with suppress(BlockingIOError):
                         os.read(fd, 512)
                 yield by_fd[fd]
