@@ -102,7 +102,7 @@ def bind(
         sock.listen(socket.SOMAXCONN)
     except OSError as e:
         sock.close()
-        raise ConfigError(f"cannot listen on {hostport(addr.host, addr.port)}: {_why(e)}") from None
+        raise ConfigError(f"cannot listen on {hostport(addr.host, addr.port)}: {e.strerror or e}") from None
     return _prepare(sock)
 
 
@@ -131,14 +131,10 @@ def _bind_unix(path: str, mode: int, gid: int) -> Listener:
             os.unlink(path)
         sock.close()
         hint = " (we must be root or in that group)" if step == "set the group of" else ""
-        raise ConfigError(f"cannot {step} {path}: {_why(e)}{hint}") from None
+        raise ConfigError(f"cannot {step} {path}: {e.strerror or e}{hint}") from None
     finally:
         os.umask(old_umask)
     return _prepare(sock, path)
-
-
-def _why(e: OSError) -> str:
-    return e.strerror or str(e)
 
 
 def _remove_stale(path: str) -> None:
@@ -159,7 +155,7 @@ def _remove_stale(path: str) -> None:
     except FileNotFoundError:
         return  # nothing there, or no longer
     except OSError as e:
-        raise ConfigError(f"cannot listen on {path}: {step}{_why(e)}") from None
+        raise ConfigError(f"cannot listen on {path}: {step}{e.strerror or e}") from None
 
 
 def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
@@ -222,9 +218,8 @@ def set_timeouts(sock: socket.socket, write: float, read: float) -> None:
 
 
 def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) -> None:
-    """Options the accepted TCP sockets inherit, set once (docs/design.md, "Listeners").  A
-    blocking accept() then wakes with EAGAIN every ``keepalive_timeout``: the worker retries.
-    With several listeners, workers poll then accept: the loser of a race must get EAGAIN."""
+    """Options the accepted TCP sockets inherit, set once (docs/design.md, "Listeners"): a
+    blocking accept() wakes with EAGAIN every ``keepalive_timeout`` (the worker retries)."""
     for lst in listeners:
         if not lst.is_unix:
             lst.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

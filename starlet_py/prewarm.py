@@ -66,10 +66,7 @@ def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
         ours.sendall(requests)
         ours.shutdown(socket.SHUT_WR)
         Connection(theirs, names, host).serve(host.base)
-        out = b""
-        while chunk := ours.recv(65536):
-            out += chunk
-        return out
+        return b"".join(iter(lambda: ours.recv(65536), b""))
 
 
 def prewarm(config: Config, listeners: list[Listener], connections: int = CONNECTIONS) -> int:

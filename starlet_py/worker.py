@@ -75,8 +75,7 @@ class Worker:
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
         self.access: AccessLog | None = None  # --access-log, opened after the fork
-        # The environ builder: with --forwarded-allow-ips, one that believes trusted proxies.
-        self.build = builder(config.forwarded_allow_ips)
+        self.build = builder(config.forwarded_allow_ips)  # believes trusted proxies, if any
         self.base = template()  # every environ starts as a copy (made here: in the master)
 
     def count_request(self) -> None:
@@ -162,9 +161,8 @@ class Worker:
             if not self.stopping:
                 rss = int(os.pread(fd, 64, 0).split()[1]) * page  # statm: size resident ...
                 if rss > limit:
-                    mib = self.config.max_worker_rss
                     log(f"worker {os.getpid()}: resident memory {rss / 1048576:.1f} MiB is over "
-                        f"--max-worker-rss {mib} MiB; exiting after this request")  # fmt: skip
+                        f"--max-worker-rss {limit >> 20} MiB; exiting after this request")  # fmt: skip
                     self.stopping = True
                     scoreboard.leaving(scoreboard.RSS)
             return result
