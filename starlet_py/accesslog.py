@@ -1,10 +1,7 @@
-"""``--access-log``: one line per answered request, in ``--access-log-format``.
-
-``common`` and ``combined`` are Apache's, ``json`` one object per line.  A worker holds an
-AccessLog only when the log is on: nothing here runs per request when it is off.  A client
-controls the request line, the Referer and the User-Agent, so every field is escaped: no
-input can end a line or add a field (hand-rolled JSON logs can be forged: gunicorn #2457).
-"""
+"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or
+``json`` (nothing here runs when the log is off).  Clients control the request line, Referer
+and User-Agent, so every field is escaped: no input can end a line or add a field (hand-rolled
+JSON logs can be forged: gunicorn #2457)."""
 
 from __future__ import annotations
 
@@ -19,13 +16,13 @@ FORMATS = ("common", "combined", "json")
 
 
 class Record(NamedTuple):
-    """One answered request."""
+    """One answered request (the json format's fields)."""
 
     remote: str  # '' for a unix-socket client (logged '-')
     time: float  # wall clock (time.time()) when the request's head was complete
-    request_line: str  # '-' when none was parsed
+    request: str  # the request line, '-' when none was parsed
     status: int
-    sent: int  # bytes of body actually sent (not the announced Content-Length)
+    bytes: int  # of body actually sent (not the announced Content-Length)
     duration: float  # seconds from the complete head to the end of the response
     referer: str | None
     user_agent: str | None
@@ -48,8 +45,8 @@ def quote(text: str) -> str:
 def common(r: Record) -> str:
     """Apache's common log format (time in UTC); the size is ``-`` when no body byte was sent."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
-    line = quote(r.request_line)
-    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.sent or "-"}\n'
+    line = quote(r.request)
+    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.bytes or "-"}\n'
 
 
 def combined(r: Record) -> str:
@@ -65,16 +62,8 @@ def json_formatter() -> Callable[[Record], str]:
 
     def json_line(r: Record) -> str:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(r.time)) + f".{int(r.time % 1 * 1000):03d}Z"
-        fields = {
-            "remote": r.remote or "-",
-            "time": stamp,
-            "request": r.request_line,
-            "status": r.status,
-            "bytes": r.sent,
-            "duration": round(r.duration, 6),
-            "referer": r.referer,
-            "user_agent": r.user_agent,
-        }
+        fields = r._asdict()
+        fields.update(remote=r.remote or "-", time=stamp, duration=round(r.duration, 6))
         return dumps(fields) + "\n"
 
     return json_line

@@ -234,10 +234,10 @@ def main(argv: list[str] | None = None) -> int:
         gid = _group_id(config.socket_group)
         listeners = open_listeners(config.listen, config.reuse_port, os.environ, config.socket_mode, gid)
         if config.warmup:  # in the master, before gc.freeze() and the first fork
-            from .warmup import warm
+            from .prewarm import warm
 
             first = listeners[0]
-            warm(app, config.warmup, first.server_name or "localhost", first.server_port)
+            warm(app, config, first.server_name or "localhost", first.server_port)
         stats = None
         if config.stats is not None:  # imported only then: the pool carries none of it otherwise
             from .stats import open_stats

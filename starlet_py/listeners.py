@@ -29,8 +29,7 @@ class Listener:
         self.server_name = server_name
         self.server_port = server_port
         self.owned_path = owned_path  # a unix socket file we created and must remove
-        # Once, in the master: sock.family and sock.type build enums each time, which a
-        # worker would otherwise do per connection (is_unix) or as it starts (accept).
+        # Plain ints, once in the master: sock.family and sock.type build enums on every read.
         self.is_unix = sock.family == socket.AF_UNIX
         self.family, self.kind = int(sock.family), int(sock.type)
 
@@ -94,8 +93,7 @@ def bind(
         return _bind_unix(addr.path, socket_mode, socket_group)
     # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
     host = "0.0.0.0" if addr.host in ("", "*") else addr.host
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     if reuse_port:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
@@ -104,24 +102,23 @@ def bind(
         sock.listen(socket.SOMAXCONN)
     except OSError as e:
         sock.close()
-        raise ConfigError(f"cannot listen on {hostport(addr.host, addr.port)}: {_why(e)}") from None
+        raise ConfigError(f"cannot listen on {hostport(addr.host, addr.port)}: {e.strerror or e}") from None
     return _prepare(sock)
 
 
 def _bind_unix(path: str, mode: int, gid: int) -> Listener:
-    # Bound under umask 0o177 (owner only), then chowned, then chmodded: never more open.
     size = len(os.fsencode(path))
     if size > SUN_PATH_MAX:
         raise ConfigError(
             f"cannot listen on {path}: path too long ({size} bytes, the limit is {SUN_PATH_MAX})"
         )
     _remove_stale(path)
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock = socket.socket(socket.AF_UNIX)
     step = "bind"
+    # Bound under umask 0o177 (owner only), then chowned, then chmodded: never more open.
     old_umask = os.umask(0o177)  # at startup, before any fork or thread: process-wide is fine
     try:
         sock.bind(path)
-        os.umask(old_umask)
         step = "set the group of"
         if gid != -1:
             os.chown(path, -1, gid)
@@ -134,39 +131,31 @@ def _bind_unix(path: str, mode: int, gid: int) -> Listener:
             os.unlink(path)
         sock.close()
         hint = " (we must be root or in that group)" if step == "set the group of" else ""
-        raise ConfigError(f"cannot {step} {path}: {_why(e)}{hint}") from None
+        raise ConfigError(f"cannot {step} {path}: {e.strerror or e}{hint}") from None
     finally:
         os.umask(old_umask)
     return _prepare(sock, path)
 
 
-def _why(e: OSError) -> str:
-    return e.strerror or str(e)
-
-
 def _remove_stale(path: str) -> None:
     """Remove a unix socket file nobody answers on; refuse to clobber a live one."""
+    step = ""  # what failed, if not the stat() (EACCES on a directory, ENOTDIR)
     try:
         if not stat.S_ISSOCK(os.stat(path).st_mode):
             raise ConfigError(f"cannot listen on {path}: exists and is not a socket")
+        step = "existing socket: "  # EACCES: we cannot even tell whether someone answers there
+        with socket.socket(socket.AF_UNIX) as probe:
+            try:
+                probe.connect(path)
+            except ConnectionRefusedError:  # stale: left by a server that died
+                step = "cannot remove the stale socket: "  # EPERM: someone else's, in a sticky directory
+                os.unlink(path)
+                return
+        raise ConfigError(f"cannot listen on {path}: another server is answering there")
     except FileNotFoundError:
-        return
-    except OSError as e:  # e.g. EACCES on a directory, ENOTDIR: say so in one line
-        raise ConfigError(f"cannot listen on {path}: {_why(e)}") from None
-    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
-        try:
-            probe.connect(path)
-        except ConnectionRefusedError:
-            pass  # stale: left by a server that died
-        except OSError as e:  # EACCES: we cannot even tell whether someone answers there
-            raise ConfigError(f"cannot listen on {path}: existing socket: {_why(e)}") from None
-        else:
-            raise ConfigError(f"cannot listen on {path}: another server is answering there")
-    try:
-        with suppress(FileNotFoundError):
-            os.unlink(path)
-    except OSError as e:  # EPERM: someone else's stale socket in a sticky directory
-        raise ConfigError(f"cannot listen on {path}: cannot remove the stale socket: {_why(e)}") from None
+        return  # nothing there, or no longer
+    except OSError as e:
+        raise ConfigError(f"cannot listen on {path}: {step}{e.strerror or e}") from None
 
 
 def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
@@ -229,9 +218,8 @@ def set_timeouts(sock: socket.socket, write: float, read: float) -> None:
 
 
 def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) -> None:
-    """Options the accepted TCP sockets inherit, set once (docs/design.md, "Listeners").  A
-    blocking accept() then wakes with EAGAIN every ``keepalive_timeout``: the worker retries.
-    With several listeners, workers poll then accept: the loser of a race must get EAGAIN."""
+    """Options the accepted TCP sockets inherit, set once (docs/design.md, "Listeners"): a
+    blocking accept() wakes with EAGAIN every ``keepalive_timeout`` (the worker retries)."""
     for lst in listeners:
         if not lst.is_unix:
             lst.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -243,8 +231,7 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
 def accept_queue(sock: socket.socket) -> tuple[int, int]:
     """(connections waiting to be accepted, backlog) of a TCP listener: Linux reports them
     in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
-    waiting, backlog = struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
-    return waiting, backlog
+    return struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
 
 
 def queue_length(sock: socket.socket) -> int:

@@ -1,32 +1,23 @@
-"""Prewarming: the master runs the server's own request path before gc.freeze() and the fork.
+"""Requests the master serves through the server's own request path (a Connection over a
+socketpair, a Worker as host) before gc.freeze() and the fork, so what they leave (specialised
+bytecode, caches, interned strings) is shared by every worker (docs/design.md, "Memory").
 
-A function's first calls specialise ("quicken") its bytecode, and the request
-path fills caches (header names, statuses, the Date line, type-attribute
-caches) and interns strings: done in each worker, all of that is written into
-pages the worker inherited, which then become its private copies.  Done once
-in the master, it is shared by every worker, and a recycled worker is warm
-from its first request (docs/design.md, "Memory").
-
-The requests go through the real path (Connection over a socketpair, a Worker
-as host, Response, Writer) but to a built-in app, never the user's: the app
-sees no request it did not get from a client (its own warm-up is --warmup).
-Nothing is logged or counted: the Worker used here is discarded, and has no
-access log.  A failure here is logged at debug level and ignored: prewarming
-is an optimisation, never a reason not to start.
-"""
+prewarm() serves them to a built-in app, never the user's, unlogged and uncounted; a failure
+only skips it.  warm() is --warmup: GET each PATH through the user's app (README, "Warming
+the app")."""
 
 from __future__ import annotations
 
 import socket
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from .config import Config
 from .connection import Connection
+from .errors import ConfigError
 from .listeners import Listener, PeerNames, set_timeouts
-from .log import debug
+from .log import debug, quiet
 from .worker import Worker
-from .wsgi import template
 
 CONNECTIONS = 20  # of REQUESTS each: 200 requests in all
 
@@ -60,44 +51,86 @@ def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
         return [body]
     if environ["PATH_INFO"] == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
-        return _blocks()
+        return (HELLO for _ in range(2))
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
     return [HELLO]
 
 
-def _blocks() -> Iterator[bytes]:
-    yield HELLO
-    yield HELLO
+def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
+    """Serve ``requests`` on a new connection to ``host``; everything it answered."""
+    ours, theirs = socket.socketpair()
+    with ours, theirs:
+        set_timeouts(theirs, host.config.timeout, host.config.keepalive_timeout)
+        # All sent first, and every answer fits the socket buffers: no thread, and
+        # serve() returns after the last request (end of file, or the limit).
+        ours.sendall(requests)
+        ours.shutdown(socket.SHUT_WR)
+        Connection(theirs, names, host).serve(host.base)
+        return b"".join(iter(lambda: ours.recv(65536), b""))
 
 
 def prewarm(config: Config, listeners: list[Listener], connections: int = CONNECTIONS) -> int:
     """Serve ``connections`` × len(REQUESTS) requests to ``app`` over socketpairs; the
     number of responses that came back (0 if anything failed)."""
+    names = PeerNames("127.0.0.1", "0", "localhost", "80")
+    # As many requests per connection as --max-keepalive-reqs lets through (1 by default).
+    per = min(config.max_keepalive_reqs, len(REQUESTS))
+    answered = 0
     try:
-        return _run(Worker(app, config, listeners), connections)
+        host = Worker(app, config, listeners)
+        for n in range(connections * len(REQUESTS) // per):
+            start = n * per % len(REQUESTS)
+            out = _exchange(host, names, b"".join((REQUESTS + REQUESTS)[start : start + per]))
+            answered += out.count(b"HTTP/1.1 200 OK\r\n")
     except Exception as e:
         debug(f"prewarming skipped: {type(e).__name__}: {e}")
         return 0
-
-
-def _run(host: Worker, connections: int) -> int:
-    names = PeerNames("127.0.0.1", "0", "localhost", "80")
-    base = template()
-    # As many requests per connection as --max-keepalive-reqs lets through (1 by default).
-    per = min(host.config.max_keepalive_reqs, len(REQUESTS))
-    answered = 0
-    for n in range(connections * len(REQUESTS) // per):
-        start = n * per % len(REQUESTS)
-        ours, theirs = socket.socketpair()
-        with ours, theirs:
-            set_timeouts(theirs, host.config.timeout, host.config.keepalive_timeout)
-            # All sent first, and every answer fits the socket buffers: no thread, and
-            # serve() returns after the last request (end of file, or the limit).
-            ours.sendall(b"".join((REQUESTS + REQUESTS)[start : start + per]))
-            ours.shutdown(socket.SHUT_WR)
-            Connection(theirs, names, host).serve(base)
-            out = b""
-            while chunk := ours.recv(65536):
-                out += chunk
-            answered += out.count(b"HTTP/1.1 200 OK\r\n")
     return answered
+
+
+def warm(
+    app: Callable[..., Any], config: Config, server_name: str = "localhost", server_port: str = "80"
+) -> None:
+    """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host, else
+    the listener's address) through ``app`` under ``config``'s limits, once, in order.  The app's
+    body is iterated and discarded (a socketpair need not hold a page): the client gets a 204.
+    ConfigError (one line, naming the path) when the app raises or answers anything but 2xx,
+    or the server refuses the request."""
+    failed: list[str] = []  # what went wrong in the app, "" if nothing
+
+    def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
+        status = ["(none)"]
+
+        def record(st: str, headers: list[tuple[str, str]], exc: Any = None) -> Callable[[bytes], None]:
+            status[0] = st
+            return lambda data: None
+
+        try:
+            body = app(environ, record)
+            try:
+                for _ in body:
+                    pass
+            finally:
+                if hasattr(body, "close"):
+                    body.close()
+        except Exception as e:  # any app failure is a bad --warmup, not a crash
+            failed.append(f"the app raised {type(e).__name__}: {e}".splitlines()[0])
+        else:
+            ok = status[0][:1] == "2" and status[0][:3].isdigit()
+            failed.append("" if ok else f"status {status[0]}, expected 2xx")
+        start_response("204 No Content", [])
+        return []
+
+    host = Worker(watched, config, [])
+    names = PeerNames("127.0.0.1", "0", server_name, server_port)
+    name = f"[{server_name}]" if ":" in server_name else server_name
+    default = f"{name}:{server_port}" if server_port.isdigit() and server_port != "80" else name
+    for path in config.warmup:
+        field = path[7:].partition("/")[0].partition("?")[0] if path[:7] == "http://" else default
+        with quiet():  # a refusal is reported below, in one line
+            answer = _exchange(host, names, f"GET {path} HTTP/1.1\r\nHost: {field}\r\n\r\n".encode())
+        # No outcome: the app did not run, the server refused the request (its body says why).
+        refusal = answer.partition(b"\r\n\r\n")[2].decode().strip()
+        problem = failed.pop() if failed else f"status {refusal}, expected 2xx"
+        if problem:
+            raise ConfigError(f"--warmup {path}: {problem}")

@@ -1,10 +1,6 @@
-"""``--forwarded-allow-ips``: believe X-Forwarded-Proto/-For from trusted peers only
-(README, "Deployment", says what changes).
-
-Pure: ``parse`` turns the option into a matcher once; ``apply`` rewrites one environ;
-wsgi.builder wraps the environ builder with them only when the option is set, so with
-the option off a request pays nothing (not even a call).
-"""
+"""``--forwarded-allow-ips``: believe X-Forwarded-Proto/-For from trusted peers only (README,
+"Deployment").  wsgi.builder wraps the environ builder with ``parse``'s matcher and ``apply``
+only when the option is set: with it off, a request pays nothing (not even a call)."""
 
 from __future__ import annotations
 
@@ -29,10 +25,8 @@ def canonical(text: str) -> str | None:
 
 def parse(spec: str) -> Callable[[str], bool] | None:
     """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off.
-
-    ``spec``: comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers), ``*``
-    (every peer).  Raises ConfigError naming the first item that is none of these.
-    """
+    ``spec``: comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers), ``*`` (every
+    peer); ConfigError names the first item that is none of these."""
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if not items:
         return None
@@ -40,10 +34,7 @@ def parse(spec: str) -> Callable[[str], bool] | None:
         return lambda peer: True
     peers = set()
     for item in items:
-        if item == "unix":
-            peers.add(UNIX)
-            continue
-        addr = canonical(item)
+        addr = UNIX if item == "unix" else canonical(item)
         if addr is None:
             raise ConfigError(f"--forwarded-allow-ips: {item!r} is not an IP address, 'unix' or '*'")
         peers.add(addr)

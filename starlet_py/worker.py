@@ -1,13 +1,5 @@
-"""A worker: after-fork setup, the accept loop, recycling and the stop flag.
-
-Stopping (docs/design.md, "Signals and stopping"): TERM/INT/QUIT set ``stopping``,
-checked between requests, and the handler *closes our copies of the listening
-sockets* at once: new clients are refused (a supervisor's own copy keeps the
-port open for the next generation), and a blocked or about-to-run ``accept()``
-fails with EBADF instead of losing a connection to the race Starlet had (a
-signal landing after ``accept()`` returned), while a connection already
-accepted is still served (with ``Connection: close``).
-"""
+"""A worker: after-fork setup, the accept loop, recycling and the stop flag (stopping:
+docs/design.md, "Signals and stopping")."""
 
 from __future__ import annotations
 
@@ -19,7 +11,8 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import suppress
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
@@ -48,15 +41,18 @@ QUEUED = 0.0002
 STOP_GRACE = 0.5  # seconds a stopping worker still waits for a request on an idle connection
 
 
-def recycle_limit(config: Config, rng: random.Random) -> int:
-    """Requests this worker serves before it is replaced (0: never).
-
-    With --min-reqs-per-child the limit is drawn uniformly from [min, max], so a
-    pool started together does not recycle all at once.
-    """
+def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
+    """Requests a worker serves before it is replaced (0: never); with --min-reqs-per-child,
+    drawn uniformly from [min, max], so a pool started together does not recycle at once."""
     high, low = config.max_reqs_per_child, config.min_reqs_per_child
     if not high or low is None:
         return high
+    if rng is None:
+        # Only now: the master never imports random.  A new Random() seeds itself from
+        # os.urandom, so every fork draws its own limit.
+        import random
+
+        rng = random.Random()
     return rng.randint(low, high)
 
 
@@ -78,10 +74,8 @@ class Worker:
         self._idle: Connection | None = None  # a kept-alive connection between requests
         self.requests = 0
         self.limit = 0  # requests before recycling; 0 = never
-        self.wakeup_fd = -1
         self.access: AccessLog | None = None  # --access-log, opened after the fork
-        # The environ builder: with --forwarded-allow-ips, one that believes trusted proxies.
-        self.build = builder(config.forwarded_allow_ips)
+        self.build = builder(config.forwarded_allow_ips)  # believes trusted proxies, if any
         self.base = template()  # every environ starts as a copy (made here: in the master)
 
     def count_request(self) -> None:
@@ -92,11 +86,8 @@ class Worker:
             scoreboard.leaving(scoreboard.RECYCLED)
 
     def idle(self, conn: Connection | None) -> None:
-        """``conn`` now waits for its next request (None: it no longer does).
-
-        The scoreboard tells the master it is idle; meanwhile a stop, or the master's
-        SHED, ends the wait (_end_wait).
-        """
+        """``conn`` now waits for its next request (None: no longer); a stop or a SHED ends
+        the wait (_end_wait)."""
         self._idle = conn
         slot = scoreboard.slot
         if slot is not None:
@@ -105,18 +96,15 @@ class Worker:
             self._end_wait(conn, True)
 
     def _end_wait(self, conn: Connection, stop: bool) -> None:
-        """No more requests on the idle ``conn``: one already arriving is still answered,
-        with `Connection: close`.  A stop waits STOP_GRACE for it (the signal interrupts
-        the recv(), which is retried under the new SO_RCVTIMEO); a SHED shuts the reading
-        side, which wakes the recv() at once (connections are waiting)."""
+        """No more requests on the idle ``conn`` but one already arriving: a stop waits
+        STOP_GRACE for it (the interrupted recv() is retried under the new SO_RCVTIMEO), a
+        SHED shuts the reading side, which wakes the recv() at once."""
         conn.limit = 0
-        try:
+        with suppress(OSError):
             if stop:
                 set_timeouts(conn.sock, self.config.timeout, STOP_GRACE)
             else:
                 conn.sock.shutdown(socket.SHUT_RD)
-        except OSError:
-            pass
 
     def _on_shed(self, signum: int, frame: FrameType | None) -> None:
         if self._idle is not None:  # see master.Master._shed
@@ -124,19 +112,16 @@ class Worker:
 
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
         self.stopping = True
-        # Refuse new connections at once, even while a request is in the app (its
-        # connection is already accepted); also ends a blocked accept(): see the
-        # module docstring.  A supervisor's own copy keeps the port open.
+        # Refuse new connections at once, and end a blocked accept() with EBADF: a
+        # connection already accepted is still served.  A supervisor's copy keeps the port.
         for lst in self.listeners:
             lst.sock.close()
         if self._idle is not None:
             self._end_wait(self._idle, True)
 
     def dispositions(self) -> list[tuple[int, Handler]]:
-        """Our signal handlers: TERM/INT/QUIT stop us, the master's HUP and USR1 are not
-        ours, CHLD as by default, SHED closes an idle kept-alive connection (SIGUSR2
-        dumps our traceback: fork.DUMP).  A forked worker inherits them
-        (fork.handed_down); setup() sets them otherwise."""
+        """Our signal handlers (USR2 is fork.DUMP's): a forked worker inherits them
+        (fork.handed_down), setup() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
@@ -146,40 +131,27 @@ class Worker:
         ]
 
     def setup(self, forked: bool) -> None:
-        """Signals, the wake-up pipe, the access log and the recycle limit."""
+        """Signals, the access log and the recycle limit."""
         if not forked:
             for sig, handler in self.dispositions():
                 signal.signal(sig, handler)
-        if len(self.listeners) > 1:
-            # A byte lands here on every signal, so poll() over the listeners wakes up.
-            r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-            signal.set_wakeup_fd(w, warn_on_full_buffer=False)
-            self.wakeup_fd = r
         # The master blocked them around the fork (fork.handed_down): ours are in place now.
         signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
-        if self.config.access_log == "-":
-            self.access = AccessLog(sys.stderr, self.config.access_log_format)
-        elif self.config.access_log:
+        path = self.config.access_log
+        if path:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.
-            stream = open(self.config.access_log, "a", buffering=1)
+            stream = sys.stderr if path == "-" else open(path, "a", buffering=1)
             self.access = AccessLog(stream, self.config.access_log_format)
         if self.config.max_worker_rss:
             self.app = self._watch_rss(self.app)
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
-            self.limit = self.config.max_reqs_per_child
-            if self.config.min_reqs_per_child is not None and self.limit:
-                # Only then: the master never imports random.  A new Random() seeds itself
-                # from os.urandom, so every fork draws its own limit.
-                import random
-
-                self.limit = recycle_limit(self.config, random.Random())
+            self.limit = recycle_limit(self.config)
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """``app``, followed on every call by a look at our resident memory: one pread of
-        /proc/self/statm (kept open; about 2 µs, docs/design.md).  Over --max-worker-rss, ``stopping``: the
-        response (its head is built after the app returns) says `Connection: close`,
-        and the worker exits with status 0, replaced without the --err-respawn-interval."""
+        """``app``, then a pread of /proc/self/statm (kept open; docs/design.md): over
+        --max-worker-rss, ``stopping`` (the response says `Connection: close`), and the
+        worker exits with status 0, replaced without the --err-respawn-interval."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         page = os.sysconf("SC_PAGE_SIZE")
         limit = self.config.max_worker_rss << 20
@@ -189,30 +161,19 @@ class Worker:
             if not self.stopping:
                 rss = int(os.pread(fd, 64, 0).split()[1]) * page  # statm: size resident ...
                 if rss > limit:
-                    mib = self.config.max_worker_rss
                     log(f"worker {os.getpid()}: resident memory {rss / 1048576:.1f} MiB is over "
-                        f"--max-worker-rss {mib} MiB; exiting after this request")  # fmt: skip
+                        f"--max-worker-rss {limit >> 20} MiB; exiting after this request")  # fmt: skip
                     self.stopping = True
                     scoreboard.leaving(scoreboard.RSS)
             return result
 
         return app_watched
 
-    def drain_wakeup(self) -> None:
-        try:
-            os.read(self.wakeup_fd, 512)
-        except BlockingIOError:
-            pass
-
     def run(self, forked: bool = True) -> None:
         """Accept and serve until ``stopping``; then the child-exit hook."""
         self.setup(forked)
-        base = self.base
         try:
-            if len(self.listeners) == 1:
-                self._accept_one(base)
-            else:
-                self._accept_many(base)
+            self._accept(self.base)
         finally:
             if self.child_exit is not None:
                 try:
@@ -220,36 +181,24 @@ class Worker:
                 except Exception:
                     log_exc("error in --child-exit hook")
 
-    def _serve(
-        self, conn: socket.socket, addr: Any, listener: Listener, base: dict[str, Any], queued: bool
-    ) -> None:
-        try:
-            if listener.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
-                set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
-            Connection(conn, peer_names(conn, addr, listener), self, queued).serve(base)
-        except Exception:
-            # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
-            # that the client never hangs), keep the worker.
-            log_exc("internal error serving a connection")
-            try:
-                conn.send(error_answer(500), socket.MSG_DONTWAIT)
-            except OSError:
-                pass
-            conn.close()
-
-    def _accept_one(self, base: dict[str, Any]) -> None:
-        listener = self.listeners[0]
-        sock = listener.sock
-        # socket.accept() wraps the new fd through enum-typed properties; doing it with
-        # plain ints saves that work on every connection (docs/design.md, "Private
-        # interpreter APIs": it is measured there).
-        accept, family, kind = sock._accept, listener.family, listener.kind  # type: ignore[attr-defined]
+    def _accept(self, base: dict[str, Any]) -> None:
+        lst = self.listeners[0]
+        # socket.accept() wraps the new fd through enum-typed properties: plain ints save
+        # that on every connection (docs/design.md, "Private interpreter APIs").
+        accept, family, kind = lst.sock._accept, lst.family, lst.kind  # type: ignore[attr-defined]
+        ready = self._ready() if len(self.listeners) > 1 else None
         new, clock, slot = socket.socket, time.monotonic, scoreboard.slot
         while not self.stopping:
             try:
                 if slot is not None:
                     slot.idle(FREE)  # the master's _shed: a free worker will take what waits
                 t = clock()
+                if ready is not None:  # several listeners: the next one poll() found ready
+                    got = next(ready, None)
+                    if got is None:
+                        continue  # a signal: see ``stopping``
+                    lst = got
+                    accept, family, kind = lst.sock._accept, lst.family, lst.kind  # type: ignore[attr-defined]
                 fd, addr = accept()
                 queued = clock() - t < QUEUED
                 if slot is not None:
@@ -260,44 +209,39 @@ class Worker:
                     break
                 self._accept_failed(e)
                 continue
-            self._serve(conn, addr, listener, base, queued)
+            try:
+                if lst.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
+                    set_timeouts(conn, self.config.timeout, self.config.keepalive_timeout)
+                Connection(conn, peer_names(conn, addr, lst), self, queued).serve(base)
+            except Exception:
+                # A bug of ours: log it, lose this connection (a 500 if we can, and closed, so
+                # that the client never hangs), keep the worker.
+                log_exc("internal error serving a connection")
+                with suppress(OSError):
+                    conn.send(error_answer(500), socket.MSG_DONTWAIT)
+                conn.close()
 
-    def _accept_many(self, base: dict[str, Any]) -> None:
-        # Listeners are non-blocking here (the master made them so for every process
-        # sharing them): whoever loses the race for a connection gets EAGAIN.
+    def _ready(self) -> Iterator[Listener | None]:
+        """Each listener poll() finds ready, in turn; None when a signal woke it up.  They are
+        non-blocking (listeners.tune): whoever loses the race for a connection gets EAGAIN."""
+        # A byte lands in ``wake`` on every signal: poll() wakes up (set first: see fd < 0).
+        wake, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        signal.set_wakeup_fd(w, warn_on_full_buffer=False)
         poller = select.poll()
-        by_fd = {}
+        by_fd: dict[int, Listener | None] = {wake: None}
         for lst in self.listeners:
             fd = lst.sock.fileno()  # read once: the stop handler may close it at any time
             if fd < 0:
-                return
+                return  # stopped already
             poller.register(fd, select.POLLIN)
             by_fd[fd] = lst
-        poller.register(self.wakeup_fd, select.POLLIN)
-        clock, slot = time.monotonic, scoreboard.slot
-        while not self.stopping:
-            if slot is not None:
-                slot.idle(FREE)
-            t = clock()
-            ready = poller.poll()
-            queued = clock() - t < QUEUED  # poll() did not wait: see QUEUED
-            if slot is not None:
-                slot.idle(0)
-            for fd, _ in ready:
-                if fd == self.wakeup_fd:
-                    self.drain_wakeup()
-                    continue
-                lst = by_fd[fd]
-                try:
-                    conn, addr = lst.sock.accept()  # blocking: Linux accept() does not pass O_NONBLOCK on
-                except OSError as e:
-                    if self.stopping:
-                        return  # the stop handler closed the listeners
-                    self._accept_failed(e)
-                    continue
-                self._serve(conn, addr, lst, base, queued)
-                if self.stopping:
-                    return
+        poller.register(wake, select.POLLIN)
+        while True:
+            for fd, _ in poller.poll():
+                if fd == wake:
+                    with suppress(BlockingIOError):
+                        os.read(fd, 512)
+                yield by_fd[fd]
 
     def _accept_failed(self, e: OSError) -> None:
         if e.errno in _TRANSIENT:

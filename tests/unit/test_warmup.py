@@ -11,9 +11,13 @@ import pytest
 from starlet_py.cli import config_from
 from starlet_py.config import Config
 from starlet_py.errors import ConfigError
-from starlet_py.warmup import warm
+from starlet_py.prewarm import warm as warm_config
 
 APP = "myapp:application"
+
+
+def warm(app: Callable[..., Any], paths: tuple[str, ...], name: str = "localhost", port: str = "80") -> None:
+    warm_config(app, Config(app=APP, warmup=paths), name, port)
 
 
 class Recorder:
@@ -179,3 +183,11 @@ def test_bad_paths_are_refused(bad: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Config(app=APP, warmup=("/ok", bad))
     assert str(caught.value) == f"--warmup must be /PATH or http://HOST/PATH, got {bad!r}"
+
+
+def test_the_servers_limits_apply() -> None:
+    # The real config's limits, not the defaults: a line over --limit-request-line is refused.
+    app = Recorder()
+    with pytest.raises(ConfigError, match=r"^--warmup /[a]+: status 414 "):
+        warm_config(app, Config(app=APP, warmup=("/" + "a" * 100,), limit_request_line=50))
+    assert app.environs == []
