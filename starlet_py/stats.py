@@ -1,24 +1,39 @@
 """--stats: GET /metrics, /status and /ready, served by the master from its own select()
-(docs/design.md, "Stats"): non-blocking sockets, never a worker's time."""
+(docs/design.md, "Stats"): non-blocking sockets, never a worker's time.  /metrics is in
+Prometheus's text exposition format, version 0.0.4."""
 
 from __future__ import annotations
 
 import json
+import os
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .config import Config, parse_address
 from .errors import ConfigError
 from .listeners import Listener, accept_queue, bind, close_all, hostport
 from .log import log
-from .metrics import PROMETHEUS, REASONS, exit_reason, metrics_text, request_of
 from .pool import Pool, Proc
-from .scoreboard import Board
+from .scoreboard import RECYCLED, RSS, Board
 
 DEADLINE = 1.0  # seconds a client has for its request and our answer (noticed on the master's tick)
 MAX_HEAD = 8192  # bytes of request head we read at most
 MAX_CLIENTS = 16  # at once; more wait in the stats socket's accept queue
+REASONS = ("recycled", "rss", "request_timeout", "graceful_timeout", "crashed", "stopped")
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+FAMILIES = {  # name: (type, help), in the order shown
+    "workers": ("gauge", "Workers inside a request (busy) or not (idle)."),
+    "workers_max": ("gauge", "The configured pool size (--max-workers)."),
+    "requests_total": ("counter", "Requests that reached the app, over the pool's life."),
+    "busy_seconds_total": ("counter", "Seconds workers spent inside requests, summed."),
+    "listen_queue": ("gauge", "Connections accepted by the kernel that no worker has taken yet."),
+    "listen_queue_max": ("gauge", "The listener's backlog."),
+    "worker_exits_total": ("counter", "Workers that exited, by reason."),
+    "reloads_total": ("counter", "Reloads (HUP)."),
+    "start_time_seconds": ("gauge", "When the master started, in seconds since the epoch."),
+}
 
 
 class MasterView(Protocol):
@@ -29,6 +44,40 @@ class MasterView(Protocol):
     pool: Pool
     board: Board | None
     ready_due: bool
+
+
+def exit_reason(proc: Proc, status: int, why: int) -> str:
+    """Why a reaped worker exited: killed by us, crashed (a non-zero status or a signal we
+    did not send), left on its own (its slot says ``why``), or stopped when told."""
+    if proc.killed:
+        return "request_timeout" if proc.seq is not None else "graceful_timeout"
+    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+        return "crashed"
+    return "recycled" if why == RECYCLED else "rss" if why == RSS else "stopped"
+
+
+def request_of(line: str) -> tuple[str, str]:
+    """(method, path) of a request line; the query string (where tokens live) left out."""
+    method, _, rest = line.partition(" ")
+    return method, rest.partition(" ")[0].partition("?")[0].partition("#")[0]
+
+
+def metrics_text(snap: Mapping[str, Any]) -> str:
+    """``snap`` (Stats.snapshot) in Prometheus's text format."""
+    w, queues = snap["workers"], snap["listen_queue"]
+    quoted = {k: k.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k in queues}
+    samples = {name: [("", snap[name])] for name in FAMILIES if name in snap} | {
+        "workers": [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])],
+        "workers_max": [("", w["max"])],
+        "listen_queue": [(f'{{listener="{quoted[k]}"}}', v["queued"]) for k, v in queues.items()],
+        "listen_queue_max": [(f'{{listener="{quoted[k]}"}}', v["max"]) for k, v in queues.items()],
+        "worker_exits_total": [(f'{{reason="{k}"}}', v) for k, v in snap["worker_exits_total"].items()],
+    }
+    out = []
+    for name, (kind, text) in FAMILIES.items():
+        out.append(f"# HELP starlet_py_{name} {text}\n# TYPE starlet_py_{name} {kind}\n")
+        out += [f"starlet_py_{name}{labels} {value!r}\n" for labels, value in samples[name]]
+    return "".join(out)
 
 
 def answer(
@@ -70,8 +119,7 @@ class Stats:
         return reads, [fd for fd, c in self.clients.items() if c.out]
 
     def handle(self, ready: list[Any], writable: list[Any], master: MasterView) -> list[Any]:
-        """Serve our clients that select() found ready, drop the late ones; return the
-        rest of ``ready`` (the master's own)."""
+        """Serve our clients select() found ready, drop the late ones; return the master's fds."""
         now = time.monotonic()
         own = self.listener.sock.fileno()
         self.whole = self.whole or not master.ready_due
@@ -79,7 +127,15 @@ class Stats:
             self._send(self.clients[fd])
         for fd in ready:
             if fd == own:
-                self._accept(now)
+                try:
+                    sock, _ = self.listener.sock.accept()
+                except (BlockingIOError, ConnectionAbortedError):
+                    continue  # gone before we took it
+                except OSError:  # out of fds, say: it stays queued, and select() must not spin
+                    self.paused = now + DEADLINE
+                    continue
+                sock.setblocking(False)
+                self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
             elif fd in self.clients:
                 self._read(self.clients[fd], master)
         for client in [c for c in self.clients.values() if c.deadline < now]:
@@ -87,7 +143,7 @@ class Stats:
         return [fd for fd in ready if fd != own and fd not in self.clients]
 
     def reaped(self, proc: Proc, status: int, board: Board | None) -> None:
-        """A worker is gone: keep its counts (before its slot is cleared) and why it left."""
+        """A worker is gone: keep its counts and why it left."""
         why = 0
         if board is not None and proc.slot >= 0:
             i = proc.slot
@@ -107,17 +163,6 @@ class Stats:
         close_all([self.listener])
 
     # -- the exchange -------------------------------------------------------------
-    def _accept(self, now: float) -> None:
-        try:
-            sock, _ = self.listener.sock.accept()
-        except (BlockingIOError, ConnectionAbortedError):
-            return  # gone before we took it
-        except OSError:  # out of fds, say: the connection stays queued, and select() must not spin
-            self.paused = now + DEADLINE
-            return
-        sock.setblocking(False)
-        self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
-
     def _read(self, client: Client, master: MasterView) -> None:
         try:
             data = client.sock.recv(MAX_HEAD)
@@ -153,23 +198,25 @@ class Stats:
 
     def respond(self, line: bytes, master: MasterView) -> bytes:
         """The answer to one request line."""
-        parts = line.rstrip(b"\r").decode("latin-1").split(" ")
+        text = line.rstrip(b"\r").decode("latin-1")
+        parts = text.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return answer("400 Bad Request", b"bad request line\n")
-        method, path = request_of(" ".join(parts[:2]))
+        method, path = request_of(text)
         if method not in ("GET", "HEAD"):
             return answer("405 Method Not Allowed", b"GET or HEAD only\n", extra="Allow: GET, HEAD\r\n")
-        head_only = method == "HEAD"
+        status, ctype = "200 OK", "text/plain"
         if path == "/ready":
-            if self.ready(master):
-                return answer("200 OK", b"ready\n", head_only)
-            return answer("503 Service Unavailable", b"not ready\n", head_only)
-        if path == "/metrics":
-            return answer("200 OK", metrics_text(self.snapshot(master)).encode(), head_only, PROMETHEUS)
-        if path == "/status":
+            ready = self.ready(master)
+            status, body = ("200 OK", b"ready\n") if ready else ("503 Service Unavailable", b"not ready\n")
+        elif path == "/metrics":
+            body, ctype = metrics_text(self.snapshot(master)).encode(), PROMETHEUS
+        elif path == "/status":
             body = json.dumps(self.snapshot(master, True), indent=1).encode() + b"\n"
-            return answer("200 OK", body, head_only, "application/json")
-        return answer("404 Not Found", b"/metrics, /status or /ready\n", head_only)
+            ctype = "application/json"
+        else:
+            status, body = "404 Not Found", b"/metrics, /status or /ready\n"
+        return answer(status, body, method == "HEAD", ctype)
 
     def ready(self, master: MasterView) -> bool:
         return self.whole and not (master.pool.stopping or master.pool.retiring)
