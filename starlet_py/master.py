@@ -1,8 +1,5 @@
-"""The master: fork the pool, reap, respawn, act on signals; never parses HTTP.
-
-Signal handlers only record the signal (a byte in a pipe wakes the loop); ``run``'s loop
-does the work, carrying out what the pool (pool.py, pure) decides on each turn.
-"""
+"""The master: forks the pool, reaps, respawns, acts on signals; never parses HTTP.  Signal
+handlers only record a signal; ``run``'s loop carries out what the pool (pool.py) decides."""
 
 from __future__ import annotations
 
@@ -23,6 +20,7 @@ from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
 from .pool import RESEND, RETIRED, Pool, Proc
+from .scoreboard import FREE, IDLE
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -77,7 +75,6 @@ class Master:
         self._wake_r, self._wake_w = -1, -1
         self.lifeline: Lifeline
 
-    # -- signals ------------------------------------------------------------
     def _record(self, signum: int, frame: FrameType | None) -> None:
         self.pending.append(signum)  # nothing else here: no logging, no forking
 
@@ -95,8 +92,7 @@ class Master:
                 if not self.pool.stopping:
                     self.pool.stopping = True
                     self.notify.stopping()
-                    # Refuse new connections at once: with our copies (and the workers', see
-                    # Worker._on_stop) closed, nobody holds the socket but a supervisor.
+                    # Refuse new connections at once (the workers close theirs: Worker._on_stop).
                     close_all(self.listeners)
                     self.listeners, self.watched = [], []
             elif sig == signal.SIGUSR1 and self.config.spawn_interval > 0:
@@ -113,7 +109,6 @@ class Master:
                 self.ready_due = True
                 self.notify.reloading()
 
-    # -- processes ----------------------------------------------------------
     def _spawn(self, count: int) -> None:
         """Fork ``count`` workers back to back, the bookkeeping after the last, so that
         what it writes stays shared by the whole batch (docs/design.md, "Memory")."""
@@ -160,7 +155,6 @@ class Master:
             os._exit(code)
 
     def _reap(self) -> None:
-        """Collect the workers that exited (the slot is cleared at its next fork)."""
         while True:
             try:
                 pid, status = os.waitpid(-1, os.WNOHANG)
@@ -171,16 +165,12 @@ class Master:
             proc = self.pool.pop(pid, None)
             if proc is None:
                 continue  # not one of ours (an app may fork helpers)
+            code = os.waitstatus_to_exitcode(status)  # -N: killed by signal N
             if self.stats:
-                self.stats.reaped(proc, status, self.board)
-            if os.WIFSIGNALED(status):
-                how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-                abnormal = True
-            else:
-                code = os.waitstatus_to_exitcode(status)
-                how, abnormal = f"exited with status {code}", code != 0
-            (warning if abnormal else debug)(f"worker {pid} {how}")
-            if self.pool.holds_back(proc, abnormal):
+                self.stats.reaped(proc, code, self.board)
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+            (warning if code else debug)(f"worker {pid} {how}")
+            if self.pool.holds_back(proc, code != 0):
                 respawn = time.monotonic() + self.config.err_respawn_interval
                 self.pool.next_fork = max(self.pool.next_fork, respawn)
 
@@ -208,12 +198,7 @@ class Master:
             )
             self._dump(pid, now)
         if board is not None and limit:
-            starts = {
-                pid: board.started(p.slot)
-                for pid, p in self.pool.items()
-                if p.slot >= 0 and p.kill_at is None
-            }
-            for pid in pool.stuck(starts, now, limit):
+            for pid in self.pool.stuck(board.started, now, limit):
                 proc = self.pool[pid]
                 seq = board.seq(proc.slot)  # before the start: a request begun in between is spared
                 seen = board.read(proc.slot)
@@ -244,7 +229,6 @@ class Master:
         self.pool[pid].kill_at = now + pool.DUMP_GRACE
         _kill(pid, DUMP)
 
-    # -- the loop -----------------------------------------------------------
     def run(self) -> int:
         """Serve until TERM/INT/QUIT (or USR1 has retired every worker); exit status."""
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
@@ -253,9 +237,7 @@ class Master:
         for sig in (*HANDLED, *IGNORED):
             signal.signal(sig, self._record)
         set_title("master", self.config.app)
-        # Copy-on-write friendly: cli.main disabled the collector before loading anything,
-        # so no freed holes exist for workers to fill, and the workers' collections never
-        # traverse frozen objects (docs/design.md, "Memory").
+        # Copy-on-write friendly (cli.main disabled the collector): docs/design.md, "Memory".
         gc.freeze()
         try:
             while True:
@@ -282,8 +264,7 @@ class Master:
         return 0
 
     def _wait(self, timeout: float) -> None:
-        """Sleep until a signal arrives or ``timeout`` passes; with keep-alive, also until
-        a connection waits in a listener's queue (see _shed)."""
+        """Sleep until a signal, ``timeout``, or (keep-alive) a connection in a listener's queue."""
         if self.pending:
             return
         fds: list[Any] = [self._wake_r]
@@ -309,13 +290,13 @@ class Master:
         board = self.board
         waiting = select.select(self.watched, [], [], 0)[0]
         procs = [(pid, p.slot) for pid, p in self.pool.items() if p.slot >= 0 and not p.killed]
-        if not waiting or any(board.free(slot) for _, slot in procs):
+        if not waiting or any(board.idle(slot) == FREE for _, slot in procs):
             # Gone; or a worker in accept() will take it, late only for want of CPU.
             self.seen = None if not waiting else now
             board.crowd(False)
             return
         if board.crowded():  # since the last look, and connections still wait
-            idle = [pid for pid, slot in procs if board.idle(slot)]
+            idle = [pid for pid, slot in procs if board.idle(slot) == IDLE]
             count = min(len(idle), sum(queue_length(sock) for sock in waiting))
             if count:
                 debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")

@@ -3,7 +3,7 @@ its pool: no I/O, no signals, no clock (tests/unit/test_master.py checks them as
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable
 
 RESEND = 1.0  # seconds between TERMs to workers that are still alive (one may race accept)
 TICK = 1.0  # the master wakes at least this often: the scoreboard and the timeouts are read then
@@ -34,14 +34,12 @@ class Proc:
         self.told = told  # when it was first told to stop (TERM)
         self.kill_at = kill_at  # its traceback was asked for; SIGKILL is due then
         self.killed = killed  # SIGKILL sent, not yet reaped
-        # The scoreboard's sequence number of the request that ran past --request-timeout:
-        # the SIGKILL is only for that request (None: for whatever it does, --graceful-timeout).
+        # The sequence number of the request that ran past --request-timeout: the SIGKILL's.
         self.seq: float | None = None
 
 
 class Pool(dict[int, Proc]):
-    """The workers by pid, and what the decisions read besides: the generation, the stop and
-    retire flags, when it may next fork or TERM, three options."""
+    """The workers by pid, and the rest of the state that the decisions read."""
 
     def __init__(self, size: int, spawn_interval: float = 0.0, grace: float = 0.0) -> None:
         super().__init__()
@@ -84,8 +82,7 @@ class Pool(dict[int, Proc]):
         return min(short, 1) if self.spawn_interval > 0 else short
 
     def holds_back(self, proc: Proc, abnormal: bool) -> bool:
-        """Hold the next fork back by --err-respawn-interval after this exit (no fork storm)?
-        Not for a worker we killed ourselves: its replacement is due at once."""
+        """Hold the next fork back by --err-respawn-interval (unless we killed it ourselves)?"""
         return abnormal and not self.stopping and proc.kill_at is None
 
     def free_slots(self, slots: int, count: int) -> list[int]:
@@ -111,7 +108,8 @@ class Pool(dict[int, Proc]):
                 wake = min(wake, p.told + self.grace)
         return max(wake, now)
 
-
-def stuck(starts: Mapping[int, float], now: float, request_timeout: float) -> list[int]:
-    """Workers in a request longer than --request-timeout (``starts``: pid to slot start, 0.0: none)."""
-    return [pid for pid, t in starts.items() if t and now - t > request_timeout] if request_timeout else []
+    def stuck(self, started: Callable[[int], float], now: float, limit: float) -> list[int]:
+        """Workers not being killed yet, in one request for longer than --request-timeout
+        ``limit`` (``started``: a slot's start time, 0.0 while in no request)."""
+        starts = [(pid, started(p.slot)) for pid, p in self.items() if p.slot >= 0 and p.kill_at is None]
+        return [pid for pid, t in starts if t and now - t > limit] if limit else []

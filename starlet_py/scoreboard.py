@@ -29,8 +29,7 @@ _clock = time.monotonic
 
 
 class Board:
-    """``slots`` slots, and one more whose first ushort is the master's "crowded" flag
-    (connections wait in the accept queue: a response ending now closes its connection)."""
+    """``slots`` slots, and one more whose first ushort is the "crowded" flag (Master._shed)."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
@@ -62,11 +61,8 @@ class Board:
     def busy(self, i: int) -> float:
         return self.times[i * _T + 2]
 
-    def idle(self, i: int) -> bool:
-        return self.shorts[i * _H + _IDLE] == IDLE
-
-    def free(self, i: int) -> bool:
-        return self.shorts[i * _H + _IDLE] == FREE
+    def idle(self, i: int) -> int:
+        return self.shorts[i * _H + _IDLE]  # IDLE, FREE or 0
 
     def why(self, i: int) -> int:
         return self.shorts[i * _H + _WHY]

@@ -5,7 +5,6 @@ Prometheus's text exposition format, version 0.0.4."""
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 from collections.abc import Mapping
@@ -16,7 +15,7 @@ from .errors import ConfigError
 from .listeners import Listener, accept_queue, bind, close_all, hostport
 from .log import log
 from .pool import Pool, Proc
-from .scoreboard import RECYCLED, RSS, Board
+from .scoreboard import IDLE, RECYCLED, RSS, Board
 
 DEADLINE = 1.0  # seconds a client has for its request and our answer (noticed on the master's tick)
 MAX_HEAD = 8192  # bytes of request head we read at most
@@ -46,12 +45,12 @@ class MasterView(Protocol):
     ready_due: bool
 
 
-def exit_reason(proc: Proc, status: int, why: int) -> str:
-    """Why a reaped worker exited: killed by us, crashed (a non-zero status or a signal we
-    did not send), left on its own (its slot says ``why``), or stopped when told."""
+def exit_reason(proc: Proc, code: int, why: int) -> str:
+    """Why a reaped worker exited (``code`` as os.waitstatus_to_exitcode gives it): killed by
+    us, crashed, left on its own (its slot says ``why``), or stopped when told."""
     if proc.killed:
         return "request_timeout" if proc.seq is not None else "graceful_timeout"
-    if not os.WIFEXITED(status) or os.WEXITSTATUS(status) != 0:
+    if code:
         return "crashed"
     return "recycled" if why == RECYCLED else "rss" if why == RSS else "stopped"
 
@@ -110,7 +109,6 @@ class Stats:
         self.started = time.time()
         self.paused = 0.0  # accept() failed (out of fds): the socket is not watched until then
 
-    # -- the master's hooks ------------------------------------------------------
     def fds(self) -> tuple[list[int], list[int]]:
         """What select() should watch for us: (readable, writable)."""
         reads = [fd for fd, c in self.clients.items() if not c.out]
@@ -142,7 +140,7 @@ class Stats:
             self._drop(client)
         return [fd for fd in ready if fd != own and fd not in self.clients]
 
-    def reaped(self, proc: Proc, status: int, board: Board | None) -> None:
+    def reaped(self, proc: Proc, code: int, board: Board | None) -> None:
         """A worker is gone: keep its counts and why it left."""
         why = 0
         if board is not None and proc.slot >= 0:
@@ -151,7 +149,7 @@ class Stats:
             start = board.started(i)  # killed inside a request: that time was busy too
             self.busy += board.busy(i) + (time.monotonic() - start if start else 0.0)
             why = board.why(i)
-        self.exits[exit_reason(proc, status, why)] += 1
+        self.exits[exit_reason(proc, code, why)] += 1
 
     def inherited(self) -> list[int]:
         """Our fds, for a new worker to close: it must not keep a client waiting."""
@@ -162,7 +160,6 @@ class Stats:
             self._drop(client)
         close_all([self.listener])
 
-    # -- the exchange -------------------------------------------------------------
     def _read(self, client: Client, master: MasterView) -> None:
         try:
             data = client.sock.recv(MAX_HEAD)
@@ -221,7 +218,6 @@ class Stats:
     def ready(self, master: MasterView) -> bool:
         return self.whole and not (master.pool.stopping or master.pool.retiring)
 
-    # -- the figures ----------------------------------------------------------------
     def snapshot(self, master: MasterView, each: bool = False) -> dict[str, Any]:
         """Everything /metrics and /status show; ``each``: one entry per worker too."""
         board, now = master.board, time.monotonic()
@@ -238,7 +234,7 @@ class Stats:
             count += seen is not None
             leaving = proc.generation != master.pool.generation or proc.told is not None
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
-            entry |= {"kept_alive": board.idle(i), "leaving": leaving}
+            entry |= {"kept_alive": board.idle(i) == IDLE, "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])
                 entry |= {"method": method, "path": path, "seconds": round(now - seen[0], 6)}
@@ -265,8 +261,7 @@ class Stats:
 
 
 def open_stats(config: Config, stats: str, gid: int) -> Stats:
-    """Bind --stats before anything forks; a unix socket is 0600 unless --socket-mode or
-    --socket-group say."""
+    """Bind --stats before anything forks (a unix socket 0600 unless --socket-mode/-group say)."""
     if config.max_workers == 0:
         raise ConfigError("--stats is served by the master: it needs --max-workers 1 or more")
     try:

@@ -67,7 +67,7 @@ def _proc(killed: bool = False, seq: float | None = None) -> Proc:
 )
 def test_exit_reasons(proc: Proc, status: int, why: int, reason: str) -> None:
     assert os.WIFSIGNALED(status) or os.WIFEXITED(status)
-    assert exit_reason(proc, status, why) == reason
+    assert exit_reason(proc, os.waitstatus_to_exitcode(status), why) == reason
 
 
 @pytest.mark.parametrize(
