@@ -282,9 +282,8 @@ class Master:
             self.seen = time.monotonic()  # a connection waits: does a free worker take it?
 
     def _shed(self, now: float) -> None:
-        """Connections still waiting SHED_DELAY after one was seen, no worker in accept():
-        raise the crowded flag; still so SHED_DELAY later, SHED as many workers idle on
-        kept-alive connections as connections wait (docs/design.md, "Keep-alive")."""
+        """A queue SHED_DELAY old and no worker in accept(): the pool is crowded; SHED_DELAY later,
+        SHED as many workers idle on kept-alive connections as connections wait ("Keep-alive")."""
         if self.seen is None or now < self.seen + pool.SHED_DELAY or self.board is None:
             return
         board = self.board

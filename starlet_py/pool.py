@@ -15,8 +15,7 @@ RETIRED = -1  # the generation of a worker that left the pool (USR1, or being ki
 
 
 class Proc:
-    """One worker as the master tracks it (times are time.monotonic()).  Not a dataclass: that
-    loads inspect and ast into the memory every worker shares (docs/design.md, "Memory")."""
+    """One worker as the master tracks it (times: time.monotonic(); no dataclass: "Memory")."""
 
     __slots__ = ("generation", "slot", "told", "kill_at", "killed", "seq")
 
@@ -93,23 +92,18 @@ class Pool(dict[int, Proc]):
 
     def next_wake(self, now: float) -> float:
         """When the loop must act next without a signal: at most TICK from now, at least now."""
-        wake = now + TICK
+        wake = [now + TICK]
         ending = self.stopping or self.retiring
         if ending or any(p.generation != self.generation for p in self.values()):
-            wake = min(wake, self.next_term)
+            wake.append(self.next_term)
         if not ending and len(self.current()) < self.size:
-            wake = min(wake, self.next_fork)
-        for p in self.values():
-            if p.killed:
-                continue
-            if p.kill_at is not None:
-                wake = min(wake, p.kill_at)
-            elif p.told is not None and self.grace:
-                wake = min(wake, p.told + self.grace)
-        return max(wake, now)
+            wake.append(self.next_fork)
+        wake += [p.kill_at for p in self.values() if p.kill_at is not None and not p.killed]
+        if self.grace:  # (kill_at: its SIGKILL is due, or sent)
+            wake += [p.told + self.grace for p in self.values() if p.told is not None and p.kill_at is None]
+        return max(min(wake), now)
 
     def stuck(self, started: Callable[[int], float], now: float, limit: float) -> list[int]:
-        """Workers not being killed yet, in one request for longer than --request-timeout
-        ``limit`` (``started``: a slot's start time, 0.0 while in no request)."""
+        """Workers in one request (``started``: a slot's, 0.0 in none) for longer than ``limit``."""
         starts = [(pid, started(p.slot)) for pid, p in self.items() if p.slot >= 0 and p.kill_at is None]
         return [pid for pid, t in starts if t and now - t > limit] if limit else []

@@ -1,6 +1,5 @@
-"""--stats: GET /metrics, /status and /ready, served by the master from its own select()
-(docs/design.md, "Stats"): non-blocking sockets, never a worker's time.  /metrics is in
-Prometheus's text exposition format, version 0.0.4."""
+"""--stats: /metrics (Prometheus's text format 0.0.4), /status and /ready, served by the master
+from its own select() (docs/design.md, "Stats"): non-blocking sockets, never a worker's time."""
 
 from __future__ import annotations
 
@@ -38,7 +37,6 @@ FAMILIES = {  # name: (type, help), in the order shown
 class MasterView(Protocol):
     """What the stats read of master.Master (a Protocol: no import of master here)."""
 
-    config: Config
     listeners: list[Listener]
     pool: Pool
     board: Board | None
@@ -79,12 +77,10 @@ def metrics_text(snap: Mapping[str, Any]) -> str:
     return "".join(out)
 
 
-def answer(
-    status: str, body: bytes, head_only: bool = False, ctype: str = "text/plain", extra: str = ""
-) -> bytes:
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
-    head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-    return head.encode("ascii") + (b"" if head_only else body)
+def answer(status: str, body: bytes, head: bool = False, ctype: str = "text/plain", extra: str = "") -> bytes:
+    text = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
+    text += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+    return text.encode("ascii") + (b"" if head else body)  # HEAD: the body's length, no body
 
 
 class Client:
@@ -121,9 +117,7 @@ class Stats:
         now = time.monotonic()
         own = self.listener.sock.fileno()
         self.whole = self.whole or not master.ready_due
-        for fd in writable:
-            self._send(self.clients[fd])
-        for fd in ready:
+        for fd in [*writable, *ready]:
             if fd == own:
                 try:
                     sock, _ = self.listener.sock.accept()
@@ -135,7 +129,7 @@ class Stats:
                 sock.setblocking(False)
                 self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
             elif fd in self.clients:
-                self._read(self.clients[fd], master)
+                self._serve(self.clients[fd], master)
         for client in [c for c in self.clients.values() if c.deadline < now]:
             self._drop(client)
         return [fd for fd in ready if fd != own and fd not in self.clients]
@@ -160,34 +154,26 @@ class Stats:
             self._drop(client)
         close_all([self.listener])
 
-    def _read(self, client: Client, master: MasterView) -> None:
+    def _serve(self, client: Client, master: MasterView) -> None:
+        """Read more of a ready client's head, or send more of our answer; drop it once done."""
         try:
-            data = client.sock.recv(MAX_HEAD)
+            if not client.out:
+                data = client.sock.recv(MAX_HEAD)
+                client.data += data
+                if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
+                    client.out = self.respond(client.data.partition(b"\n")[0], master)
+                elif len(client.data) >= MAX_HEAD:
+                    client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
+                elif data:
+                    return  # the rest of the head is yet to come
+            if client.out:
+                client.out = client.out[client.sock.send(client.out) :]
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
-            self._drop(client)
-            return
-        client.data += data
-        if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
-            client.out = self.respond(client.data.partition(b"\n")[0], master)
-        elif len(client.data) >= MAX_HEAD:
-            client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
-        if client.out:
-            self._send(client)
-
-    def _send(self, client: Client) -> None:
-        try:
-            sent = client.sock.send(client.out)
-        except BlockingIOError:
-            return
-        except OSError:
-            sent = len(client.out)
-        client.out = client.out[sent:]
+            client.out = b""
         if not client.out:
-            self._drop(client)
+            self._drop(client)  # answered, or gone
 
     def _drop(self, client: Client) -> None:
         self.clients.pop(client.sock.fileno(), None)
@@ -246,7 +232,7 @@ class Stats:
                 queued, backlog = accept_queue(lst.sock)
                 queues[hostport(*lst.sock.getsockname()[:2])] = {"queued": queued, "max": backlog}
         snap = {
-            "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.config.max_workers},
+            "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.pool.size},
             "requests_total": int(requests),
             "busy_seconds_total": round(self.busy_shown, 6),
             "listen_queue": queues,
