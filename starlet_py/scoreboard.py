@@ -47,10 +47,8 @@ class Board:
         return self.shorts[self.flag] == 1
 
     def clear(self, i: int) -> None:
-        """Ready slot ``i`` for a new worker (its counters start at zero)."""
-        t = i * _T
-        self.times[t] = self.times[t + 1] = self.times[t + 2] = 0.0
-        self.shorts[i * _H + _IDLE] = self.shorts[i * _H + _WHY] = 0
+        """Ready slot ``i`` for a new worker: all but the target zero."""
+        self.map[i * SLOT : i * SLOT + 32] = bytes(32)
 
     def started(self, i: int) -> float:
         return self.times[i * _T]
