@@ -1,5 +1,5 @@
-"""The master: forks the pool, reaps, respawns, acts on signals; never parses HTTP.  Signal
-handlers only record a signal; ``run``'s loop carries out what the pool (pool.py) decides."""
+"""The master: forks the pool, reaps, respawns, acts on signals; never parses HTTP.  A signal
+only writes its number to a pipe; ``run``'s loop carries out what the pool (pool.py) decides."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from types import FrameType
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import pool, scoreboard
@@ -61,7 +60,6 @@ class Master:
         self.worker = Worker(app, config, listeners, child_exit)
         self.stats = stats  # --stats: served from this process's loop (_wait)
         self.pool = Pool(config.max_workers, config.spawn_interval, config.graceful_timeout)
-        self.pending: list[int] = []  # signals received, not yet acted on
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
@@ -75,12 +73,12 @@ class Master:
         self._wake_r, self._wake_w = -1, -1
         self.lifeline: Lifeline
 
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        self.pending.append(signum)  # nothing else here: no logging, no forking
-
     def _dispatch(self) -> None:
-        while self.pending:
-            sig = self.pending.pop(0)
+        try:  # the signals received since the last turn, one byte each (set_wakeup_fd)
+            signals = os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            return
+        for sig in signals:
             if sig == signal.SIGCHLD:
                 continue  # reaping happens on every loop turn
             name = signal.Signals(sig).name
@@ -234,8 +232,8 @@ class Master:
         self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
         self.lifeline = Lifeline()
         signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for sig in (*HANDLED, *IGNORED):
-            signal.signal(sig, self._record)
+        for sig in (*HANDLED, *IGNORED):  # a handler, so that the signal is written to the pipe
+            signal.signal(sig, lambda signum, frame: None)
         set_title("master", self.config.app)
         # Copy-on-write friendly (cli.main disabled the collector): docs/design.md, "Memory".
         gc.freeze()
@@ -265,8 +263,6 @@ class Master:
 
     def _wait(self, timeout: float) -> None:
         """Sleep until a signal, ``timeout``, or (keep-alive) a connection in a listener's queue."""
-        if self.pending:
-            return
         fds: list[Any] = [self._wake_r]
         if self.watched and self.seen is None:
             fds += self.watched
@@ -276,8 +272,6 @@ class Master:
         ready, out, _ = select.select(fds + reads, writes, [], max(timeout, 0.0))
         if self.stats:
             ready = self.stats.handle(ready, out, self)  # answers its clients; the rest is ours
-        if self._wake_r in ready:
-            os.read(self._wake_r, 4096)  # more signals than that: select() returns at once again
         if self.seen is None and len(ready) > (self._wake_r in ready):
             self.seen = time.monotonic()  # a connection waits: does a free worker take it?
 

@@ -195,7 +195,7 @@ class Stats:
         elif path == "/metrics":
             body, ctype = metrics_text(self.snapshot(master)).encode(), PROMETHEUS
         elif path == "/status":
-            body = json.dumps(self.snapshot(master, True), indent=1).encode() + b"\n"
+            body = json.dumps(self.snapshot(master), indent=1).encode() + b"\n"
             ctype = "application/json"
         else:
             status, body = "404 Not Found", b"/metrics, /status or /ready\n"
@@ -204,8 +204,8 @@ class Stats:
     def ready(self, master: MasterView) -> bool:
         return self.whole and not (master.pool.stopping or master.pool.retiring)
 
-    def snapshot(self, master: MasterView, each: bool = False) -> dict[str, Any]:
-        """Everything /metrics and /status show; ``each``: one entry per worker too."""
+    def snapshot(self, master: MasterView) -> dict[str, Any]:
+        """Everything /metrics and /status show."""
         board, now = master.board, time.monotonic()
         requests, busy, count, workers = self.requests, self.busy, 0, []
         for pid, proc in master.pool.items():
@@ -231,7 +231,7 @@ class Stats:
             if not lst.is_unix and lst.sock.fileno() >= 0:
                 queued, backlog = accept_queue(lst.sock)
                 queues[hostport(*lst.sock.getsockname()[:2])] = {"queued": queued, "max": backlog}
-        snap = {
+        return {
             "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.pool.size},
             "requests_total": int(requests),
             "busy_seconds_total": round(self.busy_shown, 6),
@@ -240,10 +240,8 @@ class Stats:
             "reloads_total": master.pool.generation,
             "start_time_seconds": round(self.started, 3),
             "ready": self.ready(master),
+            "pool": workers,
         }
-        if each:
-            snap["pool"] = workers
-        return snap
 
 
 def open_stats(config: Config, stats: str, gid: int) -> Stats:
