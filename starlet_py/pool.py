@@ -104,6 +104,6 @@ class Pool(dict[int, Proc]):
         return max(min(wake), now)
 
     def stuck(self, started: Callable[[int], float], now: float, limit: float) -> list[int]:
-        """Workers in one request (``started``: a slot's, 0.0 in none) for longer than ``limit``."""
+        """Workers not yet being killed whose request began (``started``; 0.0: none) over ``limit`` ago."""
         starts = [(pid, started(p.slot)) for pid, p in self.items() if p.slot >= 0 and p.kill_at is None]
         return [pid for pid, t in starts if t and now - t > limit] if limit else []

@@ -84,8 +84,6 @@ def answer(status: str, body: bytes, head: bool = False, ctype: str = "text/plai
 
 
 class Client:
-    __slots__ = ("sock", "data", "out", "deadline")
-
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock, self.data, self.out, self.deadline = sock, b"", b"", deadline
 
