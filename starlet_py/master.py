@@ -10,6 +10,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import pool, scoreboard
@@ -37,10 +38,8 @@ def set_title(role: str, app: str) -> None:
 
 
 def _kill(pid: int, sig: int) -> None:
-    try:
+    with suppress(ProcessLookupError):  # already gone; reaped on the next turn
         os.kill(pid, sig)
-    except ProcessLookupError:
-        pass  # already gone; reaped on the next turn
 
 
 class Master:
