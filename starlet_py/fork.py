@@ -1,6 +1,5 @@
-"""Forking workers: the signal set-up a batch of new workers inherits, and their lifeline to
-the master (docs/design.md, "Process model" and "Signals and stopping").  Imported by the
-master before it forks: what its imports bring in sits in pages the workers share."""
+"""Forking workers: the signal set-up a batch inherits, and their lifeline to the master
+(docs/design.md, "Process model" and "Signals and stopping")."""
 
 from __future__ import annotations
 
@@ -17,9 +16,7 @@ from .log import warning
 
 Handler = Callable[[int, FrameType | None], Any] | int
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
-# The master's word to a worker idle on a kept-alive connection while connections wait in
-# the accept queue: close it and go back to accept() (docs/design.md, "Keep-alive").
-SHED = int(signal.SIGURG)
+SHED = int(signal.SIGURG)  # to a worker idle on a kept-alive connection: make way (Master._shed)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by the master
 # Their default action would kill the master and orphan its workers (USR2 is
@@ -27,17 +24,15 @@ HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by t
 IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
 # Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.setup).
 BLOCKED = (*HANDLED, *IGNORED, signal.SIGURG)
-# Plain ints, bound once: each object a new worker touches is a page it copies
-# (docs/design.md, "Memory").
+# Plain ints, bound once: each object a new worker touches is a page it copies ("Memory").
 _SIGTERM = int(signal.SIGTERM)
 _set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 
 
 @contextmanager
 def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
-    """In the master, around a batch of forks: BLOCKED blocked, the workers' handlers
-    (``dispositions``), no wake-up fd, faulthandler on DUMP, for the batch to inherit
-    (docs/design.md, "Memory"); then the master's own back, and BLOCKED unblocked."""
+    """Around a batch of forks: BLOCKED blocked, the workers' handlers, no wake-up fd and
+    faulthandler on DUMP for the batch to inherit; then the master's own back, unblocked."""
     saved: list[tuple[int, Handler | None]] = []
     signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
     try:
@@ -59,21 +54,19 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
 
 
 class Lifeline:
-    """A worker gets TERM when the master dies, however it dies: each owns (F_SETOWN) its
-    open file of a pipe only the master writes, set to raise TERM (F_SETSIG) through O_ASYNC
-    when the pipe loses its last writer (docs/design.md, "Signals and stopping")."""
+    """A worker gets TERM when the master dies, however it dies: it owns an open file of a
+    pipe only the master writes, raising TERM (F_SETSIG, O_ASYNC) when its last writer goes."""
 
     __slots__ = ("master", "read", "write", "ends")
 
     def __init__(self) -> None:
         self.master = os.getpid()
         self.read, self.write = os.pipe2(os.O_CLOEXEC)
-        self.ends: list[int] = []  # for the batch being forked: one per worker, -1 if none
+        self.ends: list[int] = []  # for the batch being forked: one per worker (none without /proc)
 
     @contextmanager
     def batch(self, count: int) -> Iterator[None]:
-        """In the master, around forking ``count`` workers: the open file each will own, made
-        here (a worker has one call left to make); without /proc, one warning and none."""
+        """Around forking ``count`` workers: the open file each will own (without /proc, none)."""
         try:
             for _ in range(count):
                 end = os.open(f"/proc/self/fd/{self.read}", os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -83,7 +76,7 @@ class Lifeline:
         except OSError as e:
             warning(f"no lifeline for new workers ({e.strerror}): they may outlive the master")
             self._close(self.ends)
-            self.ends = [-1] * count
+            self.ends = []
         try:
             yield
         finally:
@@ -91,10 +84,9 @@ class Lifeline:
             self.ends = []
 
     def arm(self, mine: int) -> None:
-        """In the ``mine``-th new worker of the batch: own its end, close every other copy of
-        the pipe (the master must be its last writer).  A TERM waits for Worker.setup."""
+        """In the batch's ``mine``-th worker: own its end, close every other copy of the pipe."""
         ends = self.ends
-        if ends[mine] >= 0:
+        if ends:
             _set_owner(ends[mine], _F_SETOWN, os.getpid())  # kept open, never read
         os.close(self.write)
         self._close(ends[:mine] + ends[mine + 1 :])  # the batch's other workers'
@@ -104,5 +96,4 @@ class Lifeline:
     @staticmethod
     def _close(fds: Iterable[int]) -> None:
         for fd in fds:
-            if fd >= 0:
-                os.close(fd)
+            os.close(fd)

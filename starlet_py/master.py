@@ -1,11 +1,5 @@
-"""The master: fork the pool, reap, respawn, act on signals.  Never parses HTTP.
-
-Signal handlers only append the signal to a list (a byte in a pipe wakes the
-loop); all the work happens in ``run``'s loop, after gunicorn's arbiter and
-Parallel::Prefork: fork while the pool is short, otherwise wait.  What to do on
-each turn (whom to signal, whether to fork, when to wake) is the pool's answer
-(pool.py, pure); this module carries it out.
-"""
+"""The master: forks the pool, reaps, respawns, acts on signals; never parses HTTP.  A signal
+only writes its number to a pipe; ``run``'s loop carries out what the pool (pool.py) decides."""
 
 from __future__ import annotations
 
@@ -16,7 +10,7 @@ import select
 import signal
 import time
 from collections.abc import Callable
-from types import FrameType
+from contextlib import suppress
 from typing import TYPE_CHECKING, Any, NoReturn
 
 from . import pool, scoreboard
@@ -26,6 +20,7 @@ from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
 from .notify import Notifier
 from .pool import RESEND, RETIRED, Pool, Proc
+from .scoreboard import FREE, IDLE
 from .worker import Worker
 
 if TYPE_CHECKING:
@@ -42,6 +37,11 @@ def set_title(role: str, app: str) -> None:
         setproctitle(f"starlet-py {role} {app}")
 
 
+def _kill(pid: int, sig: int) -> None:
+    with suppress(ProcessLookupError):  # already gone; reaped on the next turn
+        os.kill(pid, sig)
+
+
 class Master:
     """Keeps ``config.max_workers`` workers alive until told to stop."""
 
@@ -53,48 +53,45 @@ class Master:
         child_exit: Callable[[], Any] | None = None,
         stats: Stats | None = None,
     ) -> None:
-        self.app = app
         self.config = config
         self.listeners = listeners
-        self.child_exit = child_exit
+        # Made once, here in the master: what a child builds, it builds in private pages.
+        self.worker = Worker(app, config, listeners, child_exit)
         self.stats = stats  # --stats: served from this process's loop (_wait)
         self.pool = Pool(config.max_workers, config.spawn_interval, config.graceful_timeout)
-        self.pending: list[int] = []  # signals received, not yet acted on
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
         self.notify = Notifier.from_environ(os.environ)
         # Twice the pool: after HUP the old generation still holds its slots.
         keep_alive = config.max_keepalive_reqs != 1
         need = config.request_timeout or keep_alive or stats
         self.board = scoreboard.Board(2 * config.max_workers + 2) if need else None
-        # With keep-alive, the listeners are watched for a queue that idle kept-alive
-        # workers must make way for (_shed); seen: when one was first seen, else None.
+        # With keep-alive, listeners watched for a queue (_shed); seen: when one was first seen.
         self.watched = [lst.sock for lst in listeners] if keep_alive else []
         self.seen: float | None = None
-        # Made by _install as the loop starts: the wake-up pipe and the workers' lifeline.
+        # Made by run: the wake-up pipe and the workers' lifeline.
         self._wake_r, self._wake_w = -1, -1
         self.lifeline: Lifeline
 
-    # -- signals ------------------------------------------------------------
-    def _record(self, signum: int, frame: FrameType | None) -> None:
-        self.pending.append(signum)  # nothing else here: no logging, no forking
-
-    def _install(self) -> None:
-        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
-        self.lifeline = Lifeline()
-        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
-        for sig in (*HANDLED, *IGNORED):
-            signal.signal(sig, self._record)
-
     def _dispatch(self) -> None:
-        while self.pending:
-            sig = self.pending.pop(0)
+        try:  # the signals received since the last turn, one byte each (set_wakeup_fd)
+            signals = os.read(self._wake_r, 4096)
+        except BlockingIOError:
+            return
+        for sig in signals:
             if sig == signal.SIGCHLD:
                 continue  # reaping happens on every loop turn
             name = signal.Signals(sig).name
             if sig in IGNORED:
                 log(f"received {name}: ignored")
             elif sig in STOP_SIGNALS:
-                self._stop(f"received {name}: stopping gracefully")
+                log(f"received {name}: stopping gracefully")
+                self.pool.next_term = 0.0
+                if not self.pool.stopping:
+                    self.pool.stopping = True
+                    self.notify.stopping()
+                    # Refuse new connections at once (the workers close theirs: Worker._on_stop).
+                    close_all(self.listeners)
+                    self.listeners, self.watched = [], []
             elif sig == signal.SIGUSR1 and self.config.spawn_interval > 0:
                 log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
                 self.pool.retiring = True
@@ -109,36 +106,21 @@ class Master:
                 self.ready_due = True
                 self.notify.reloading()
 
-    def _stop(self, message: str) -> None:
-        log(message)
-        self.pool.next_term = 0.0
-        if not self.pool.stopping:
-            self.pool.stopping = True
-            self.notify.stopping()
-            # Refuse new connections at once: with our copies (and the workers', see
-            # Worker._on_stop) closed, nobody holds the socket but a supervisor.
-            close_all(self.listeners)
-            self.listeners, self.watched = [], []
-
-    # -- processes ----------------------------------------------------------
     def _spawn(self, count: int) -> None:
-        """Fork ``count`` workers back to back, the bookkeeping after the last: a page the
-        master writes between two forks becomes a worker's private copy (docs/design.md,
-        "Memory"); written after the batch, it stays shared by all of it."""
+        """Fork ``count`` workers back to back, the bookkeeping after the last, so that
+        what it writes stays shared by the whole batch (docs/design.md, "Memory")."""
         slots = self.pool.free_slots(self.board.slots if self.board else 0, count)
         for slot in slots:
             if slot >= 0 and self.board:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
-        # Made here, not in each child: what a child builds, it builds in private pages.
-        worker = Worker(self.app, self.config, self.listeners, self.child_exit)
         fork, forked = os.fork, []
-        inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *worker.dispositions()]
+        inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *self.worker.dispositions()]
         try:
             with handed_down(inherited, self._wake_w), self.lifeline.batch(len(slots)):
                 for i, slot in enumerate(slots):
                     pid = fork()
                     if pid == 0:
-                        self._worker(slot, worker, i)
+                        self._worker(slot, i)
                     forked.append(pid)
         except OSError as e:  # out of processes or memory: retry later, never die of it
             warning(f"fork failed ({e.strerror}); retrying in {self.config.err_respawn_interval}s")
@@ -149,9 +131,8 @@ class Master:
             self.pool[pid] = Proc(self.pool.generation, slot)
             debug(f"worker {pid} spawned")
 
-    def _worker(self, slot: int, worker: Worker, i: int) -> NoReturn:
-        """The ``i``-th new worker's whole life, in the forked child: undo the master's
-        state, arm the safety nets, serve."""
+    def _worker(self, slot: int, i: int) -> NoReturn:
+        """The batch's ``i``-th worker, in the child: undo the master's state, arm the lifeline, serve."""
         code = 0
         try:
             os.close(self._wake_r)  # (its signals came set: fork.handed_down)
@@ -163,7 +144,7 @@ class Master:
             if self.board and slot >= 0:
                 scoreboard.attach(self.board, slot, bool(self.config.request_timeout or self.stats))
             set_title("worker", self.config.app)
-            worker.run()
+            self.worker.run()
         except BaseException:
             log_exc("worker failed")
             code = 1
@@ -181,29 +162,18 @@ class Master:
             proc = self.pool.pop(pid, None)
             if proc is None:
                 continue  # not one of ours (an app may fork helpers)
+            code = os.waitstatus_to_exitcode(status)  # -N: killed by signal N
             if self.stats:
-                self.stats.reaped(proc, status, self.board)  # before the slot is cleared
-            if self.board and proc.slot >= 0:
-                self.board.clear(proc.slot)
-            if os.WIFSIGNALED(status):
-                how = f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-                abnormal = True
-            else:
-                code = os.waitstatus_to_exitcode(status)
-                how, abnormal = f"exited with status {code}", code != 0
-            (warning if abnormal else debug)(f"worker {pid} {how}")
-            if self.pool.holds_back(proc, abnormal):
+                self.stats.reaped(proc, code, self.board)
+            how = f"killed by {signal.Signals(-code).name}" if code < 0 else f"exited with status {code}"
+            (warning if code else debug)(f"worker {pid} {how}")
+            if self.pool.holds_back(proc, code != 0):
                 respawn = time.monotonic() + self.config.err_respawn_interval
                 self.pool.next_fork = max(self.pool.next_fork, respawn)
 
-    def _kill(self, pid: int, sig: int) -> None:
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass  # already gone; reaped on the next turn
-
     def _signal_workers(self, now: float) -> None:
-        """TERM every worker that must go (repeated each RESEND seconds); the timeouts."""
+        """TERM every worker that must go (again each RESEND seconds); then the timeouts."""
+        board = self.board
         if now >= self.pool.next_term:
             doomed = self.pool.leaving()
             retire = self.pool.to_retire()
@@ -215,70 +185,56 @@ class Master:
                 proc = self.pool[pid]
                 if proc.told is None:
                     proc.told = now
-                self._kill(pid, signal.SIGTERM)
+                _kill(pid, signal.SIGTERM)
             self.pool.next_term = now + (self.config.spawn_interval if self.pool.retiring else RESEND)
-        grace = self.config.graceful_timeout
+        grace, limit = self.config.graceful_timeout, self.config.request_timeout
         for pid in self.pool.overdue(now):
             warning(
                 f"worker {pid} still running {grace:g}s after it was told to stop "
                 "(--graceful-timeout); its traceback follows"
             )
             self._dump(pid, now)
-        if self.board is not None and self.config.request_timeout:
-            self._check_requests(self.board, now)
+        if board is not None and limit:
+            for pid in self.pool.stuck(board.started, now, limit):
+                proc = self.pool[pid]
+                seq = board.seq(proc.slot)  # before the start: a request begun in between is spared
+                seen = board.read(proc.slot)
+                if seen is None:
+                    continue  # it finished, or began another request, just now
+                proc.seq = seq
+                warning(
+                    f"worker {pid}: request {seen[1]!r} has run {now - seen[0]:.1f}s "
+                    f"(--request-timeout {limit:g}); its traceback follows"
+                )
+                self._dump(pid, now)
+                proc.generation = RETIRED  # out of the pool: its replacement forks now
         for pid in self.pool.kills_due(now):
-            self._kill_due(pid)
-
-    def _kill_due(self, pid: int) -> None:
-        """SIGKILL a worker whose traceback was asked for, unless it was for a request
-        (--request-timeout) that has ended since: it then leaves gracefully (it is
-        RETIRED), and the request it may have taken meanwhile is answered."""
-        proc = self.pool[pid]
-        if proc.seq is not None and self.board is not None:
-            slot = proc.slot
-            if not self.board.started(slot) or self.board.seq(slot) != proc.seq:
+            proc = self.pool[pid]
+            # A SIGKILL for --request-timeout is for that request only: ended since, the
+            # worker (RETIRED) leaves gracefully and answers what it took meanwhile.
+            slot, ran = proc.slot, proc.seq
+            if board and ran is not None and (not board.started(slot) or board.seq(slot) != ran):
                 log(f"worker {pid}: that request ended before the SIGKILL; not killed, it leaves gracefully")
                 proc.kill_at = proc.seq = None
-                return
-        warning(f"worker {pid}: SIGKILL")
-        proc.killed = True
-        self._kill(pid, signal.SIGKILL)
-
-    def _check_requests(self, board: scoreboard.Board, now: float) -> None:
-        """--request-timeout: dump, then kill, a worker stuck in one request; replace it now."""
-        starts = {
-            pid: board.started(p.slot) for pid, p in self.pool.items() if p.slot >= 0 and p.kill_at is None
-        }
-        limit = self.config.request_timeout
-        for pid in pool.stuck(starts, now, limit):
-            proc = self.pool[pid]
-            seq = board.seq(proc.slot)  # before the start: a request begun in between is spared
-            seen = board.read(proc.slot)
-            if seen is None:
-                continue  # it finished, or began another request, just now
-            start, line = seen
-            proc.seq = seq
-            warning(
-                f"worker {pid}: request {line!r} has run {now - start:.1f}s "
-                f"(--request-timeout {limit:g}); its traceback follows"
-            )
-            self._dump(pid, now)
-            proc.generation = RETIRED  # out of the pool: its replacement forks now
+                continue
+            warning(f"worker {pid}: SIGKILL")
+            proc.killed = True
+            _kill(pid, signal.SIGKILL)
 
     def _dump(self, pid: int, now: float) -> None:
         """Ask ``pid`` for its traceback (faulthandler, to stderr); SIGKILL it DUMP_GRACE later."""
         self.pool[pid].kill_at = now + pool.DUMP_GRACE
-        self._kill(pid, DUMP)
+        _kill(pid, DUMP)
 
-    # -- the loop -----------------------------------------------------------
     def run(self) -> int:
         """Serve until TERM/INT/QUIT (or USR1 has retired every worker); exit status."""
-        self._install()
+        self._wake_r, self._wake_w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
+        self.lifeline = Lifeline()
+        signal.set_wakeup_fd(self._wake_w, warn_on_full_buffer=False)
+        for sig in (*HANDLED, *IGNORED):  # a handler, so that the signal is written to the pipe
+            signal.signal(sig, lambda signum, frame: None)
         set_title("master", self.config.app)
-        # Copy-on-write friendly (see gc.freeze's documentation): cli.main disabled the
-        # collector before loading anything, so no freed holes exist for workers to fill
-        # (writing into shared pages); frozen objects are never traversed by the
-        # workers' collections either.  The master itself allocates next to nothing.
+        # Copy-on-write friendly (cli.main disabled the collector): docs/design.md, "Memory".
         gc.freeze()
         try:
             while True:
@@ -305,10 +261,7 @@ class Master:
         return 0
 
     def _wait(self, timeout: float) -> None:
-        """Sleep until a signal arrives or ``timeout`` passes; with keep-alive, also until
-        a connection waits in a listener's queue (see _shed)."""
-        if self.pending:
-            return
+        """Sleep until a signal, ``timeout``, or (keep-alive) a connection in a listener's queue."""
         fds: list[Any] = [self._wake_r]
         if self.watched and self.seen is None:
             fds += self.watched
@@ -318,38 +271,28 @@ class Master:
         ready, out, _ = select.select(fds + reads, writes, [], max(timeout, 0.0))
         if self.stats:
             ready = self.stats.handle(ready, out, self)  # answers its clients; the rest is ours
-        if self._wake_r in ready:
-            try:
-                while os.read(self._wake_r, 512):
-                    pass
-            except BlockingIOError:
-                pass
         if self.seen is None and len(ready) > (self._wake_r in ready):
             self.seen = time.monotonic()  # a connection waits: does a free worker take it?
 
     def _shed(self, now: float) -> None:
-        """Connections still waiting SHED_DELAY after one was seen: the board says the
-        pool is crowded, so responses that end now close their connections (no race with
-        a client).  Still waiting SHED_DELAY later, while workers sit idle on kept-alive
-        connections: tell as many of those as connections wait to close them
-        (Worker._on_shed).  An idle connection must never keep a waiting one from being
-        served (docs/design.md, "Keep-alive")."""
+        """A queue SHED_DELAY old and no worker in accept(): the pool is crowded; SHED_DELAY later,
+        SHED as many workers idle on kept-alive connections as connections wait ("Keep-alive")."""
         if self.seen is None or now < self.seen + pool.SHED_DELAY or self.board is None:
             return
         board = self.board
         waiting = select.select(self.watched, [], [], 0)[0]
         procs = [(pid, p.slot) for pid, p in self.pool.items() if p.slot >= 0 and not p.killed]
-        if not waiting or any(board.free(slot) for _, slot in procs):
+        if not waiting or any(board.idle(slot) == FREE for _, slot in procs):
             # Gone; or a worker in accept() will take it, late only for want of CPU.
             self.seen = None if not waiting else now
             board.crowd(False)
             return
         if board.crowded():  # since the last look, and connections still wait
-            idle = [pid for pid, slot in procs if board.idle(slot)]
+            idle = [pid for pid, slot in procs if board.idle(slot) == IDLE]
             count = min(len(idle), sum(queue_length(sock) for sock in waiting))
             if count:
                 debug(f"connections wait in the accept queue: {count} idle kept-alive workers close theirs")
             for pid in idle[:count]:
-                self._kill(pid, SHED)
+                _kill(pid, SHED)
         board.crowd(True)
         self.seen = now  # look again after SHED_DELAY

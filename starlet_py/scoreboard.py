@@ -1,15 +1,13 @@
 """Worker slots in shared memory (docs/design.md, "Stats"): who is in which request since
 when, who waits on a kept-alive connection, what each worker has done.
 
-The master maps it before it forks and gives each worker a slot that only that worker
-writes (a vDSO clock read and a few stores: no system call per request).  A slot, SLOT
-bytes: the start (double, CLOCK_MONOTONIC; 0.0: in no request), the request's sequence
-number (double @8: a worker is killed only while still in the request that ran too long),
-busy seconds of finished requests (double @16), the shape (uint @24: the target's length
-+ 2**16 * (2 * the method's place in METHODS + 1 for HTTP/1.0)), the idle flag (ushort
-@28: IDLE, FREE or 0), why it leaves (ushort @30: RECYCLED, RSS; 0 none said), the target (@32, cut at LINE;
-a method not in METHODS goes first).  The worker writes the start last; the master reads
-the start, the target, then the start again, and trusts the target only if it is unchanged.
+The master maps it before it forks; only its worker writes a slot (no system call per
+request).  A slot, SLOT bytes: doubles: the start (CLOCK_MONOTONIC; 0.0: in no request), the
+request's sequence number @8, busy seconds of finished requests @16; the shape (uint @24: the
+target's length + 2**16 * (2 * the method's place in METHODS + 1 for HTTP/1.0)); ushorts: the
+idle flag @28 (IDLE, FREE or 0), why it leaves @30 (RECYCLED, RSS; 0); the target (@32, cut at
+LINE; a method not in METHODS goes first).  The worker writes the start last; the master
+reads the start, the target, then the start again, and trusts the target only if unchanged.
 """
 
 from __future__ import annotations
@@ -31,9 +29,7 @@ _clock = time.monotonic
 
 
 class Board:
-    """The shared mapping: ``slots`` slots, all clear, and one more for the pool: its
-    first unsigned short is the master's "crowded" flag (connections wait in the accept
-    queue: a response ending now closes its connection instead of keeping it)."""
+    """``slots`` slots, and one more whose first ushort is the "crowded" flag (Master._shed)."""
 
     def __init__(self, slots: int) -> None:
         self.slots = slots
@@ -51,12 +47,9 @@ class Board:
         return self.shorts[self.flag] == 1
 
     def clear(self, i: int) -> None:
-        """Ready slot ``i`` for a new worker (its counters start at zero)."""
-        t = i * _T
-        self.times[t] = self.times[t + 1] = self.times[t + 2] = 0.0
-        self.shorts[i * _H + _IDLE] = self.shorts[i * _H + _WHY] = 0
+        """Ready slot ``i`` for a new worker: all but the target zero."""
+        self.map[i * SLOT : i * SLOT + 32] = bytes(32)
 
-    # Slot ``i``'s fields, as the module's docstring lays them out.
     def started(self, i: int) -> float:
         return self.times[i * _T]
 
@@ -66,11 +59,8 @@ class Board:
     def busy(self, i: int) -> float:
         return self.times[i * _T + 2]
 
-    def idle(self, i: int) -> bool:
-        return self.shorts[i * _H + _IDLE] == IDLE
-
-    def free(self, i: int) -> bool:
-        return self.shorts[i * _H + _IDLE] == FREE
+    def idle(self, i: int) -> int:
+        return self.shorts[i * _H + _IDLE]  # IDLE, FREE or 0
 
     def why(self, i: int) -> int:
         return self.shorts[i * _H + _WHY]
@@ -90,8 +80,7 @@ class Board:
 
 
 class Slot:
-    """A worker's own slot: ``begin`` as a request enters the app, ``end`` when it is
-    answered; ``idle`` around the wait for a kept-alive connection's next request."""
+    """A worker's own slot: ``begin`` as a request enters the app, ``end`` once answered."""
 
     __slots__ = ("_map", "_times", "_ints", "_shorts", "_t", "_s", "_h", "_off", "_flag")
 
@@ -101,8 +90,7 @@ class Slot:
         self._flag = board.flag
 
     def begin(self, method: str, target: bytes, version: str) -> None:
-        # Per request with --stats: the bytes as they came, no request line built, one
-        # store for its shape (bench/micro.py: the cost of --stats).
+        # Per request with --stats: the bytes as they came, one store for the shape.
         code = _CODES.get(method, 0)
         n = len(target)
         if not code or n > LINE:  # a rare method (its name goes first), a long target
@@ -134,20 +122,20 @@ class Slot:
         return self._shorts[self._flag] == 1
 
 
-# This process's slot, set in a worker right after the fork (master.py): ``slot`` whenever
-# there is a board, ``mine`` when the master reads its requests (--request-timeout, --stats).
+# This worker's slot: ``slot`` whenever there is a board, ``mine`` when the master reads
+# its requests (--request-timeout, --stats).
 mine: Slot | None = None
 slot: Slot | None = None
 
 
 def attach(board: Board, i: int, requests: bool) -> None:
-    """Make slot ``i`` of ``board`` this process's own (in a freshly forked worker)."""
+    """In a freshly forked worker: slot ``i`` is its own."""
     global mine, slot
     slot = Slot(board, i)
     mine = slot if requests else None
 
 
 def leaving(why: int) -> None:
-    """This worker exits on its own after this request (RECYCLED, RSS): tell the master."""
+    """This worker exits on its own after this request (RECYCLED, RSS)."""
     if slot is not None:
         slot.leaving(why)

@@ -1,47 +1,89 @@
-"""--stats: GET /metrics, /status and /ready, served by the master from its own select()
-(docs/design.md, "Stats"): non-blocking sockets, never a worker's time."""
+"""--stats: /metrics (Prometheus's text format 0.0.4), /status and /ready, served by the master
+from its own select() (docs/design.md, "Stats"): non-blocking sockets, never a worker's time."""
 
 from __future__ import annotations
 
 import json
 import socket
 import time
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 from .config import Config, parse_address
 from .errors import ConfigError
 from .listeners import Listener, accept_queue, bind, close_all, hostport
 from .log import log
-from .metrics import PROMETHEUS, REASONS, exit_reason, metrics_text, request_of
 from .pool import Pool, Proc
-from .scoreboard import Board
+from .scoreboard import IDLE, RECYCLED, RSS, Board
 
 DEADLINE = 1.0  # seconds a client has for its request and our answer (noticed on the master's tick)
 MAX_HEAD = 8192  # bytes of request head we read at most
 MAX_CLIENTS = 16  # at once; more wait in the stats socket's accept queue
+REASONS = ("recycled", "rss", "request_timeout", "graceful_timeout", "crashed", "stopped")
+PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
+FAMILIES = {  # name: (type, help), in the order shown
+    "workers": ("gauge", "Workers inside a request (busy) or not (idle)."),
+    "workers_max": ("gauge", "The configured pool size (--max-workers)."),
+    "requests_total": ("counter", "Requests that reached the app, over the pool's life."),
+    "busy_seconds_total": ("counter", "Seconds workers spent inside requests, summed."),
+    "listen_queue": ("gauge", "Connections accepted by the kernel that no worker has taken yet."),
+    "listen_queue_max": ("gauge", "The listener's backlog."),
+    "worker_exits_total": ("counter", "Workers that exited, by reason."),
+    "reloads_total": ("counter", "Reloads (HUP)."),
+    "start_time_seconds": ("gauge", "When the master started, in seconds since the epoch."),
+}
 
 
 class MasterView(Protocol):
     """What the stats read of master.Master (a Protocol: no import of master here)."""
 
-    config: Config
     listeners: list[Listener]
     pool: Pool
     board: Board | None
     ready_due: bool
 
 
-def answer(
-    status: str, body: bytes, head_only: bool = False, ctype: str = "text/plain", extra: str = ""
-) -> bytes:
-    head = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
-    head += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
-    return head.encode("ascii") + (b"" if head_only else body)
+def exit_reason(proc: Proc, code: int, why: int) -> str:
+    """Why a reaped worker exited (``code`` as os.waitstatus_to_exitcode gives it): killed by
+    us, crashed, left on its own (its slot says ``why``), or stopped when told."""
+    if proc.killed:
+        return "request_timeout" if proc.seq is not None else "graceful_timeout"
+    if code:
+        return "crashed"
+    return "recycled" if why == RECYCLED else "rss" if why == RSS else "stopped"
+
+
+def request_of(line: str) -> tuple[str, str]:
+    """(method, path) of a request line; the query string (where tokens live) left out."""
+    method, _, rest = line.partition(" ")
+    return method, rest.partition(" ")[0].partition("?")[0].partition("#")[0]
+
+
+def metrics_text(snap: Mapping[str, Any]) -> str:
+    """``snap`` (Stats.snapshot) in Prometheus's text format."""
+    w, queues = snap["workers"], snap["listen_queue"]
+    quoted = {k: k.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k in queues}
+    samples = {name: [("", snap[name])] for name in FAMILIES if name in snap} | {
+        "workers": [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])],
+        "workers_max": [("", w["max"])],
+        "listen_queue": [(f'{{listener="{quoted[k]}"}}', v["queued"]) for k, v in queues.items()],
+        "listen_queue_max": [(f'{{listener="{quoted[k]}"}}', v["max"]) for k, v in queues.items()],
+        "worker_exits_total": [(f'{{reason="{k}"}}', v) for k, v in snap["worker_exits_total"].items()],
+    }
+    out = []
+    for name, (kind, text) in FAMILIES.items():
+        out.append(f"# HELP starlet_py_{name} {text}\n# TYPE starlet_py_{name} {kind}\n")
+        out += [f"starlet_py_{name}{labels} {value!r}\n" for labels, value in samples[name]]
+    return "".join(out)
+
+
+def answer(status: str, body: bytes, head: bool = False, ctype: str = "text/plain", extra: str = "") -> bytes:
+    text = f"HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {len(body)}\r\n{extra}"
+    text += "Cache-Control: no-store\r\nConnection: close\r\n\r\n"
+    return text.encode("ascii") + (b"" if head else body)  # HEAD: the body's length, no body
 
 
 class Client:
-    __slots__ = ("sock", "data", "out", "deadline")
-
     def __init__(self, sock: socket.socket, deadline: float) -> None:
         self.sock, self.data, self.out, self.deadline = sock, b"", b"", deadline
 
@@ -61,7 +103,6 @@ class Stats:
         self.started = time.time()
         self.paused = 0.0  # accept() failed (out of fds): the socket is not watched until then
 
-    # -- the master's hooks ------------------------------------------------------
     def fds(self) -> tuple[list[int], list[int]]:
         """What select() should watch for us: (readable, writable)."""
         reads = [fd for fd, c in self.clients.items() if not c.out]
@@ -70,24 +111,29 @@ class Stats:
         return reads, [fd for fd, c in self.clients.items() if c.out]
 
     def handle(self, ready: list[Any], writable: list[Any], master: MasterView) -> list[Any]:
-        """Serve our clients that select() found ready, drop the late ones; return the
-        rest of ``ready`` (the master's own)."""
+        """Serve our clients select() found ready, drop the late ones; return the master's fds."""
         now = time.monotonic()
         own = self.listener.sock.fileno()
         self.whole = self.whole or not master.ready_due
-        for fd in writable:
-            self._send(self.clients[fd])
-        for fd in ready:
+        for fd in [*writable, *ready]:
             if fd == own:
-                self._accept(now)
+                try:
+                    sock, _ = self.listener.sock.accept()
+                except (BlockingIOError, ConnectionAbortedError):
+                    continue  # gone before we took it
+                except OSError:  # out of fds, say: it stays queued, and select() must not spin
+                    self.paused = now + DEADLINE
+                    continue
+                sock.setblocking(False)
+                self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
             elif fd in self.clients:
-                self._read(self.clients[fd], master)
+                self._serve(self.clients[fd], master)
         for client in [c for c in self.clients.values() if c.deadline < now]:
             self._drop(client)
         return [fd for fd in ready if fd != own and fd not in self.clients]
 
-    def reaped(self, proc: Proc, status: int, board: Board | None) -> None:
-        """A worker is gone: keep its counts (before its slot is cleared) and why it left."""
+    def reaped(self, proc: Proc, code: int, board: Board | None) -> None:
+        """A worker is gone: keep its counts and why it left."""
         why = 0
         if board is not None and proc.slot >= 0:
             i = proc.slot
@@ -95,7 +141,7 @@ class Stats:
             start = board.started(i)  # killed inside a request: that time was busy too
             self.busy += board.busy(i) + (time.monotonic() - start if start else 0.0)
             why = board.why(i)
-        self.exits[exit_reason(proc, status, why)] += 1
+        self.exits[exit_reason(proc, code, why)] += 1
 
     def inherited(self) -> list[int]:
         """Our fds, for a new worker to close: it must not keep a client waiting."""
@@ -106,46 +152,26 @@ class Stats:
             self._drop(client)
         close_all([self.listener])
 
-    # -- the exchange -------------------------------------------------------------
-    def _accept(self, now: float) -> None:
+    def _serve(self, client: Client, master: MasterView) -> None:
+        """Read more of a ready client's head, or send more of our answer; drop it once done."""
         try:
-            sock, _ = self.listener.sock.accept()
-        except (BlockingIOError, ConnectionAbortedError):
-            return  # gone before we took it
-        except OSError:  # out of fds, say: the connection stays queued, and select() must not spin
-            self.paused = now + DEADLINE
-            return
-        sock.setblocking(False)
-        self.clients[sock.fileno()] = Client(sock, now + DEADLINE)
-
-    def _read(self, client: Client, master: MasterView) -> None:
-        try:
-            data = client.sock.recv(MAX_HEAD)
+            if not client.out:
+                data = client.sock.recv(MAX_HEAD)
+                client.data += data
+                if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
+                    client.out = self.respond(client.data.partition(b"\n")[0], master)
+                elif len(client.data) >= MAX_HEAD:
+                    client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
+                elif data:
+                    return  # the rest of the head is yet to come
+            if client.out:
+                client.out = client.out[client.sock.send(client.out) :]
         except BlockingIOError:
             return
         except OSError:
-            data = b""
-        if not data:
-            self._drop(client)
-            return
-        client.data += data
-        if b"\r\n\r\n" in client.data or b"\n\n" in client.data:
-            client.out = self.respond(client.data.partition(b"\n")[0], master)
-        elif len(client.data) >= MAX_HEAD:
-            client.out = answer("431 Request Header Fields Too Large", b"head too large\n")
-        if client.out:
-            self._send(client)
-
-    def _send(self, client: Client) -> None:
-        try:
-            sent = client.sock.send(client.out)
-        except BlockingIOError:
-            return
-        except OSError:
-            sent = len(client.out)
-        client.out = client.out[sent:]
+            client.out = b""
         if not client.out:
-            self._drop(client)
+            self._drop(client)  # answered, or gone
 
     def _drop(self, client: Client) -> None:
         self.clients.pop(client.sock.fileno(), None)
@@ -153,30 +179,31 @@ class Stats:
 
     def respond(self, line: bytes, master: MasterView) -> bytes:
         """The answer to one request line."""
-        parts = line.rstrip(b"\r").decode("latin-1").split(" ")
+        text = line.rstrip(b"\r").decode("latin-1")
+        parts = text.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
             return answer("400 Bad Request", b"bad request line\n")
-        method, path = request_of(" ".join(parts[:2]))
+        method, path = request_of(text)
         if method not in ("GET", "HEAD"):
             return answer("405 Method Not Allowed", b"GET or HEAD only\n", extra="Allow: GET, HEAD\r\n")
-        head_only = method == "HEAD"
+        status, ctype = "200 OK", "text/plain"
         if path == "/ready":
-            if self.ready(master):
-                return answer("200 OK", b"ready\n", head_only)
-            return answer("503 Service Unavailable", b"not ready\n", head_only)
-        if path == "/metrics":
-            return answer("200 OK", metrics_text(self.snapshot(master)).encode(), head_only, PROMETHEUS)
-        if path == "/status":
-            body = json.dumps(self.snapshot(master, True), indent=1).encode() + b"\n"
-            return answer("200 OK", body, head_only, "application/json")
-        return answer("404 Not Found", b"/metrics, /status or /ready\n", head_only)
+            ready = self.ready(master)
+            status, body = ("200 OK", b"ready\n") if ready else ("503 Service Unavailable", b"not ready\n")
+        elif path == "/metrics":
+            body, ctype = metrics_text(self.snapshot(master)).encode(), PROMETHEUS
+        elif path == "/status":
+            body = json.dumps(self.snapshot(master), indent=1).encode() + b"\n"
+            ctype = "application/json"
+        else:
+            status, body = "404 Not Found", b"/metrics, /status or /ready\n"
+        return answer(status, body, method == "HEAD", ctype)
 
     def ready(self, master: MasterView) -> bool:
         return self.whole and not (master.pool.stopping or master.pool.retiring)
 
-    # -- the figures ----------------------------------------------------------------
-    def snapshot(self, master: MasterView, each: bool = False) -> dict[str, Any]:
-        """Everything /metrics and /status show; ``each``: one entry per worker too."""
+    def snapshot(self, master: MasterView) -> dict[str, Any]:
+        """Everything /metrics and /status show."""
         board, now = master.board, time.monotonic()
         requests, busy, count, workers = self.requests, self.busy, 0, []
         for pid, proc in master.pool.items():
@@ -191,7 +218,7 @@ class Stats:
             count += seen is not None
             leaving = proc.generation != master.pool.generation or proc.told is not None
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
-            entry |= {"kept_alive": board.idle(i), "leaving": leaving}
+            entry |= {"kept_alive": board.idle(i) == IDLE, "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])
                 entry |= {"method": method, "path": path, "seconds": round(now - seen[0], 6)}
@@ -202,8 +229,8 @@ class Stats:
             if not lst.is_unix and lst.sock.fileno() >= 0:
                 queued, backlog = accept_queue(lst.sock)
                 queues[hostport(*lst.sock.getsockname()[:2])] = {"queued": queued, "max": backlog}
-        snap = {
-            "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.config.max_workers},
+        return {
+            "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.pool.size},
             "requests_total": int(requests),
             "busy_seconds_total": round(self.busy_shown, 6),
             "listen_queue": queues,
@@ -211,15 +238,12 @@ class Stats:
             "reloads_total": master.pool.generation,
             "start_time_seconds": round(self.started, 3),
             "ready": self.ready(master),
+            "pool": workers,
         }
-        if each:
-            snap["pool"] = workers
-        return snap
 
 
 def open_stats(config: Config, stats: str, gid: int) -> Stats:
-    """Bind --stats before anything forks; a unix socket is 0600 unless --socket-mode or
-    --socket-group say."""
+    """Bind --stats before anything forks (a unix socket 0600 unless --socket-mode/-group say)."""
     if config.max_workers == 0:
         raise ConfigError("--stats is served by the master: it needs --max-workers 1 or more")
     try:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from starlet_py import fork, pool
+from starlet_py import fork
 from starlet_py.master import Master
 from starlet_py.notify import Notifier
 from starlet_py.pool import RETIRED, Pool, Proc
@@ -88,7 +88,8 @@ def test_overdue(procs: dict[int, Proc], now: float, grace: float, expected: lis
     ],
 )
 def test_stuck(starts: dict[int, float], now: float, limit: float, expected: list[int]) -> None:
-    assert pool.stuck(starts, now, limit) == expected
+    procs = {pid: Proc(0, slot=pid) for pid in starts}  # slot i starts at starts[i]
+    assert make(procs).stuck(starts.__getitem__, now, limit) == expected
 
 
 @pytest.mark.parametrize(

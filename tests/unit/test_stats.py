@@ -1,5 +1,5 @@
 """--stats' pure parts: a slot's counters, exit reasons, request lines, the text format
-(metrics.py)."""
+(stats.py)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import signal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from starlet_py.metrics import REASONS, exit_reason, metrics_text, request_of
 from starlet_py.pool import Proc
 from starlet_py.scoreboard import LINE, RECYCLED, RSS, Board, Slot
+from starlet_py.stats import REASONS, exit_reason, metrics_text, request_of
 
 
 def test_a_slot_counts_requests_and_busy_seconds_until_cleared() -> None:
@@ -67,7 +67,7 @@ def _proc(killed: bool = False, seq: float | None = None) -> Proc:
 )
 def test_exit_reasons(proc: Proc, status: int, why: int, reason: str) -> None:
     assert os.WIFSIGNALED(status) or os.WIFEXITED(status)
-    assert exit_reason(proc, status, why) == reason
+    assert exit_reason(proc, os.waitstatus_to_exitcode(status), why) == reason
 
 
 @pytest.mark.parametrize(
