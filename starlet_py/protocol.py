@@ -15,7 +15,7 @@ from collections import deque
 import httptools
 
 from .errors import ClientDisconnected, HTTPError
-from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
+from .rfc import HOSTS, check_codings, check_host, check_target, find_line, method_status, spoken_version
 
 # The defaults of Protocol's limits (--limit-request-line, --limit-request-fields,
 # --limit-request-field-size): the request line, CRLF included (414); the number of header
@@ -280,8 +280,8 @@ class Protocol:
         assert req is not None
         parser = self._parser
         raw = parser.get_method()
-        # llhttp knows a fixed set of methods: their str forms are remembered.
-        req.method = method = _METHODS.get(raw) or _method(raw)
+        # llhttp knows a fixed set of methods (under 50): their str forms are remembered.
+        req.method = method = _METHODS.get(raw) or _METHODS.setdefault(raw, raw.decode("ascii"))
         version = parser.get_http_version()
         req.target = target = self._url
         if len(raw) + len(target) + 12 > self._max_line:  # "M T HTTP/x.y\r\n"
@@ -300,10 +300,8 @@ class Protocol:
             req.authority = check_target(method, target)
         # (else origin-form without "%00": llhttp let only visible ASCII through, all accepted)
         host = req.host
-        if host and host not in _GOOD_HOSTS:
+        if host and host not in HOSTS:  # a site sees a handful of Host values
             check_host(host)
-            if len(_GOOD_HOSTS) < 256:  # a site sees a handful of Host values: remember them
-                _GOOD_HOSTS.add(host)
         te = self._te
         if te is not None:
             check_codings(te, version)
@@ -350,15 +348,7 @@ class Protocol:
         self._cur = None
 
 
-def _method(raw: bytes) -> str:
-    method = raw.decode("ascii")
-    if len(_METHODS) < 64:  # llhttp's set is fixed (under 50): bounded anyway
-        _METHODS[raw] = method
-    return method
-
-
 _METHODS: dict[bytes, str] = {}
-_GOOD_HOSTS: set[bytes] = set()
 _SPECIAL = frozenset(
     (b"host", b"connection", b"transfer-encoding", b"content-length", b"expect", b"content-type")
 )

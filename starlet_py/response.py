@@ -14,7 +14,7 @@ from types import TracebackType
 
 from .log import debug
 from .protocol import Request
-from .rfc import TCHAR
+from .rfc import TCHAR, remember
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
@@ -45,7 +45,7 @@ HOP_BY_HOP = frozenset(
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 HAS_DATE, HAS_SERVER, IS_LENGTH = 1, 2, 4  # what a header is to the head (_check_one)
 _FLAGS = {"date": HAS_DATE, "server": HAS_SERVER}  # the app's own: then we add none
-# Remembered as checked, bounded: apps use a handful of statuses and repeat the same few
+# Remembered as checked (rfc.remember): apps use a handful of statuses and repeat the same few
 # headers, but per-request values (cookies, ETags) may never repeat.
 status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int]] = {}
@@ -102,9 +102,7 @@ def parse_status(status: str) -> tuple[bytes, int, bool]:
         raise ValueError(f"control character in status {status!r}")
     number = int(code)
     entry = (b"HTTP/1.1 " + raw + b"\r\n", number, number < 200 or number == 204 or number == 304)
-    if len(status_cache) < 256:
-        status_cache[status] = entry
-    return entry
+    return remember(status_cache, status, entry)
 
 
 def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int]:
@@ -167,9 +165,7 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
         entry = (line, IS_LENGTH, int(value))
     else:
         entry = (line, _FLAGS.get(lname, 0), -1)
-    if len(_checked) < 1024:
-        _checked[item] = entry
-    return entry
+    return remember(_checked, item, entry, 1024)
 
 
 class Response:

@@ -5,7 +5,12 @@ Pure functions over bytes; each raises HTTPError (400, 501, 505) for what a serv
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from .errors import HTTPError
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _ALPHANUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _REG_NAME = _ALPHANUM + b"-._~" + b"!$&'()*+,;=" + b"%"  # unreserved, sub-delims, pct (RFC 3986 §3.2.2)
@@ -15,15 +20,24 @@ _VISIBLE = bytes(range(0x21, 0x7F))
 _IPV6 = HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
 PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in HEX for b in HEX}
+HOSTS: dict[bytes, tuple[str, str]] = {}  # checked Host values (check_host)
 
 
-def check_host(host: bytes) -> None:
-    """uri-host [ ":" port ] (RFC 9110 §7.2); an empty Host is allowed."""
+def remember(cache: dict[K, V], key: K, value: V, limit: int = 256) -> V:
+    """``value``, kept in ``cache`` while it has under ``limit`` entries: every cache of
+    checked or converted values is bounded, since clients choose what they send."""
+    if len(cache) < limit:
+        cache[key] = value
+    return value
+
+
+def check_host(host: bytes) -> tuple[str, str]:
+    """uri-host [ ":" port ] (RFC 9110 §7.2) as (name, port), remembered in HOSTS."""
     if host[:1] == b"[":
         end = host.find(b"]")
         if end < 0 or b":" not in host[1:end] or host[1:end].translate(None, _IPV6):
             raise HTTPError(400, "invalid IPv6 address in Host")
-        rest = host[end + 1 :]
+        name, rest = host[1:end], host[end + 1 :]
         if rest and rest[:1] != b":":
             raise HTTPError(400, "invalid Host")
         port = rest[1:]
@@ -35,6 +49,7 @@ def check_host(host: bytes) -> None:
             raise HTTPError(400, "bad percent-encoding in the host")
     if port and (len(port) > 5 or not port.isdigit()):
         raise HTTPError(400, "invalid port in Host")
+    return remember(HOSTS, host, (name.decode("latin-1"), port.decode("latin-1")))
 
 
 def check_target(method: str, target: bytes) -> bytes | None:

@@ -11,22 +11,16 @@ from typing import IO, Any
 from . import proxy
 from .listeners import PeerNames
 from .protocol import Request
-from .rfc import PCT
+from .rfc import HOSTS, PCT, check_host, remember
 
 # Lower-case field name -> environ key; None for names with '_' (they would alias
 # the '-' spelling and let a client forge HTTP_X_FORWARDED_FOR behind a proxy).
-# Remembered, bounded: a client can send endless distinct names (and Host values).
 _keys: dict[bytes, str | None] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-_hosts: dict[bytes, tuple[str, str]] = {}
 
 
 def _key(name: bytes) -> str | None:
-    key = _keys.get(name)
-    if key is None and name not in _keys:
-        key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-        if len(_keys) < 512:
-            _keys[name] = key
-    return key
+    key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    return remember(_keys, name, key, 512)
 
 
 def unquote(data: bytes) -> bytes:
@@ -94,7 +88,7 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
         else:
             env[key] = value.decode("latin-1")
     if host:
-        hname, hport = _hosts.get(host) or _split_host(host)
+        hname, hport = HOSTS.get(host) or check_host(host)
         server_name = hname or server_name
         # No port in Host: the scheme's default (proxy.apply makes it 443 with https), as
         # gunicorn does; never the listener's, which for a unix socket is its path.
@@ -103,19 +97,6 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
     env["SERVER_PORT"] = server_port
     env["wsgi.input"] = inp
     return env
-
-
-def _split_host(host: bytes) -> tuple[str, str]:
-    """A Host value (checked by the protocol) as (name, port), either may be empty."""
-    text = host.decode("latin-1")
-    if text[0] == "[":
-        hname, _, hport = text[1:].partition("]")
-        hport = hport[1:]
-    else:
-        hname, _, hport = text.partition(":")
-    if len(_hosts) < 256 and len(host) <= 255:
-        _hosts[host] = (hname, hport)
-    return hname, hport
 
 
 Build = Callable[[dict[str, Any], Request, PeerNames, "Input"], dict[str, Any]]
@@ -169,37 +150,30 @@ class Input:
             self._pull()
         return body.popleft()
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, line: bool = False) -> bytes:
+        """Up to ``size`` bytes (all with None or < 0); with ``line``, up to a newline too."""
         parts = []
         want = -1 if size is None or size < 0 else size
         while want != 0:
             piece = self._next_piece()
             if not piece:
                 break
-            if 0 <= want < len(piece):
-                piece, self._rest = piece[:want], piece[want:]
-            parts.append(piece)
-            if want > 0:
-                want -= len(piece)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        parts = []
-        want = -1 if size is None or size < 0 else size
-        while want != 0:
-            piece = self._next_piece()
-            if not piece:
-                break
-            end = piece.find(b"\n") + 1 or len(piece)
+            end = len(piece)
+            if line:
+                end = piece.find(b"\n") + 1 or end
             if 0 <= want < end:
                 end = want
-            parts.append(piece[:end])
-            self._rest = piece[end:]
-            if end < len(piece) or piece[end - 1 : end] == b"\n":
+            if end < len(piece):
+                piece, self._rest = piece[:end], piece[end:]
+            parts.append(piece)
+            if line and piece[-1] == 10:  # b"\n"
                 break
             if want > 0:
                 want -= end
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self.read(size, True)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines, total = [], 0
