@@ -1,11 +1,7 @@
 """One client connection: read, parse, run the app, write; until it closes.
 
-Timeouts (docs/design.md, "Timeouts"), with no extra system call on the common path: the
-socket's SO_SNDTIMEO is ``--timeout``, so every write must progress; its
-SO_RCVTIMEO is ``--keepalive-timeout``, which bounds the wait for a request's
-first bytes on a kept-alive connection.  Reads inside a request (the rest of
-a head that came in pieces, body reads) wait in poll() against ``--timeout``;
-a head is bounded as a whole.
+Timeouts (docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` and SO_RCVTIMEO
+``--keepalive-timeout``; reads inside a request wait in poll() against ``--timeout``.
 """
 
 from __future__ import annotations
@@ -55,8 +51,10 @@ class Host(typing.Protocol):
 class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
-    __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "queued", "_poll",
-                 "_continue", "_req", "_resp", "_t0", "_linger", "_waited", "_got")  # fmt: skip
+    __slots__ = tuple(
+        "sock names host limit proto out served queued _poll _continue _req _resp _t0 _linger _waited "
+        "_got".split()
+    )
     _req: Request  # the request being answered (set by _handle)
     _resp: Response  # its response, while the app runs
 
@@ -131,12 +129,8 @@ class Connection:
         return False
 
     def _first_read(self) -> bytes:
-        """The first bytes of a request: one blocking recv() in the common case.
-
-        The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll(); a stop, or the master's SHED
-        while connections wait in the accept queue, ends that wait (Worker.idle).
-        """
+        """The first bytes of a request: one blocking recv() (SO_RCVTIMEO), which a stop or
+        the master's SHED ends on a kept-alive connection (Worker.idle)."""
         host = self.host
         idle = self.served > 0
         try:
@@ -202,9 +196,8 @@ class Connection:
         self.proto.feed(data)
 
     def _gone(self, req: Request) -> bool:
-        """Has the client of a connection that waited in the accept queue closed it
-        (a proxy that gave up)?  Then its request is not run: logged as 499, as nginx
-        does (docs/http.md, "Clients that left").  One poll(), only after a queue."""
+        """Has the client of a connection that waited in the accept queue left?  Then its
+        request is not run: logged as 499 (docs/http.md, "Clients that left")."""
         poller = select.poll()
         poller.register(self.sock, select.POLLRDHUP)
         if not poller.poll(0):
@@ -218,11 +211,9 @@ class Connection:
     def _refuse(
         self, status: int, req: Request | None = None, remote: str | None = None, why: str = ""
     ) -> None:
-        """Answer a request we will not pass to the app, then the connection closes.
-
-        ``req`` (when there is one) and ``remote`` (REMOTE_ADDR as the app left it)
-        are for the logs; ``why`` defaults to the request's own error.  One info line
-        says who was refused and why (the target cut short, never the headers)."""
+        """Answer a request we will not pass to the app, then the connection closes.  ``req``
+        and ``remote`` (REMOTE_ADDR as the app left it) are for the logs; ``why`` defaults to
+        the request's error.  One info line says who was refused and why (never the headers)."""
         if not why and req is not None and req.error is not None:
             why = str(req.error)
         answer = error_answer(status, why)
@@ -322,13 +313,11 @@ class Connection:
                 access.request(env.get("REMOTE_ADDR", ""), req, resp.code, resp.sent, self._t0)
         # Decided with the head (resp.keep); the exchange may still have left the connection
         # unusable: a broken response, a broken body, or unread body we cannot discard.
-        if not (resp.keep and resp.intact):
-            self._linger = not req.complete
-            return False
-        if req.complete and not req.body:
-            return req.error is None
-        # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
-        if req.expect is None and inp.drain(DRAIN_LIMIT):
-            return True
+        if resp.keep and resp.intact:
+            if req.complete and not req.body:
+                return req.error is None
+            # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
+            if req.expect is None and inp.drain(DRAIN_LIMIT):
+                return True
         self._linger = not req.complete
         return False

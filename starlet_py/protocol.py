@@ -1,11 +1,8 @@
-"""HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out.
+"""HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out (no sockets).
 
-No sockets here.  Every request whose head is complete is appended to ``queue``;
-its body keeps arriving in ``Request.body`` as the connection feeds what the
-app's reads pull in, so the body is never buffered whole.  httptools has no
-pause: one ``feed`` may complete several pipelined requests, so each one's
-state is captured inside the callbacks (docs/http.md, "No pause", "Per-request state").
-Each read is fed to llhttp once, as it came: llhttp alone frames requests and bodies.
+Each complete head is queued; its body arrives in ``Request.body`` as the app's reads pull
+it in.  One ``feed`` may complete several pipelined requests, so each one's state is taken
+inside the callbacks (docs/http.md, "No pause", "Per-request state").
 """
 
 from __future__ import annotations
@@ -35,20 +32,9 @@ MAX_CHUNK_META = 16384
 class Request:
     """One request as parsed.  ``error`` set on a request means: answer it, then close."""
 
-    __slots__ = (
-        "method",
-        "target",
-        "version",
-        "headers",
-        "keep_alive",
-        "chunked",
-        "content_length",
-        "expect",
-        "host",
-        "authority",
-        "body",
-        "complete",
-        "error",
+    __slots__ = tuple(
+        "method target version headers keep_alive chunked content_length expect host authority body "
+        "complete error".split()
     )
 
     def __init__(self) -> None:
@@ -78,27 +64,9 @@ class Request:
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = (
-        "queue",
-        "dead",
-        "_parser",
-        "_cur",
-        "_url",
-        "_in_head",
-        "_head_bytes",
-        "_size",
-        "_connection",
-        "_te",
-        "_hay",
-        "_scan",
-        "_meta",
-        "_max_body",
-        "_left",
-        "_sniff",
-        "_max_line",
-        "_max_fields",
-        "_max_field",
-        "_max_head",
+    __slots__ = tuple(
+        "queue dead _parser _cur _url _in_head _head_bytes _size _connection _te _hay _scan _meta "
+        "_max_body _left _sniff _max_line _max_fields _max_field _max_head".split()
     )
 
     def __init__(
@@ -137,8 +105,7 @@ class Protocol:
         self._max_head = 8 * (line if line > field else field)
 
     def close(self) -> None:
-        """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
-        without that cycle a connection's objects are freed by reference counting."""
+        """Nothing more is parsed.  Drops the parser (it holds our bound callbacks: a cycle)."""
         self.dead = True
         del self._parser
 
@@ -240,20 +207,17 @@ class Protocol:
         n = len(name) + len(value)
         self._size += n + 4  # as sent: "name: value\r\n"
         headers = self._cur.headers  # type: ignore[union-attr]
-        if n > self._max_field or len(headers) >= self._max_fields or self._size > self._max_head:
-            raise HTTPError(431, self._too_large(n))
+        if n > self._max_field:
+            raise HTTPError(431, f"a header field over {self._max_field} bytes")
+        if self._size > self._max_head:
+            raise HTTPError(431, f"header fields over {self._max_head} bytes")
+        if len(headers) >= self._max_fields:
+            raise HTTPError(431, f"over {self._max_fields} header fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
         headers.append((name, value))
-
-    def _too_large(self, n: int) -> str:
-        if n > self._max_field:
-            return f"a header field over {self._max_field} bytes"
-        if self._size > self._max_head:
-            return f"header fields over {self._max_head} bytes"
-        return f"over {self._max_fields} header fields"
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""

@@ -1,9 +1,6 @@
-"""The response side of a request, as bytes: the app's status and headers checked and
-serialized, ``start_response``, the head, the body's framing, the keep-alive decision,
-and the answers the server makes itself.
-
-No I/O: the connection sends what these return (writer.Writer).  The app's mistakes
-are TypeError/ValueError (PEP 3333), not HTTP errors.
+"""The response side of a request, as bytes (no I/O): the app's status and headers checked,
+``start_response``, the head and framing, keep-alive, and the server's own answers.  The
+app's mistakes are TypeError/ValueError (PEP 3333), not HTTP errors.
 """
 
 from __future__ import annotations
@@ -69,9 +66,7 @@ def date_line() -> bytes:
 
 def error_answer(status: int, why: str = "") -> bytes:
     """The whole answer to a request the server refuses itself; the connection then closes.
-
-    ``why`` (the server's own words, never the client's bytes) goes into the one-line
-    text/plain body, escaped to printable ASCII all the same."""
+    ``why`` (the server's words, never the client's bytes) goes into the body, escaped."""
     reason = REASONS.get(status, "Error")
     why = why.encode("ascii", "backslashreplace").decode("ascii")
     text = reason + ": " + "".join(c if c.isprintable() else "?" for c in why) if why else reason
@@ -81,17 +76,14 @@ def error_answer(status: int, why: str = "") -> bytes:
 
 
 def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
-    """Whether the connection stays open after ``resp``, decided once as its head is built:
-    the request allows it, the body is delimited, --max-keepalive-reqs is not reached
-    (``served`` counts this request) and the worker is not stopping.  Connection._handle
-    may still close it after an exchange that left it unusable."""
+    """Whether the connection stays open after ``resp``, decided as its head is built
+    (docs/design.md, "Keep-alive"); ``served`` counts this request."""
     return req.keep_alive and resp.delimited and served < limit and not stopping
 
 
 def parse_status(status: str) -> tuple[bytes, int, bool]:
     """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
-    §6.3); raises TypeError / ValueError if malformed.  Callers look in ``status_cache``
-    first: the common status costs one dict lookup, not a call."""
+    §6.3), or TypeError / ValueError.  Callers look in ``status_cache`` first."""
     if type(status) is not str:
         raise TypeError(f"status must be str, not {type(status).__name__}")
     code, sep, reason = status.partition(" ")
@@ -169,10 +161,9 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
 
 
 class Response:
-    """One request's response: ``start_response`` records, the other methods return bytes
-    (the framing: docs/design.md, "Choices").  ``decide`` (keep_alive) gives ``keep`` as the
-    head is built; ``intact`` ends False when only closing the connection frames the body
-    (longer or shorter than its Content-Length, a failing ``close()``)."""
+    """One request's response: ``start_response`` records, the other methods return bytes.
+    ``decide`` (keep_alive) gives ``keep`` as the head is built; ``intact`` ends False when
+    only closing the connection frames the body (not its Content-Length, a failing close())."""
 
     __slots__ = tuple(
         "write decide method http11 status code lines no_body head_sent chunked remaining delimited "
@@ -214,8 +205,7 @@ class Response:
         return self.write
 
     def head(self, total: int | None) -> bytes:
-        """The head, with the framing and the keep-alive decision; ``total`` is the
-        whole body's length when known."""
+        """The head, with framing and keep-alive; ``total``: the body's length, if known."""
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
         framing = b""
@@ -242,8 +232,8 @@ class Response:
         return b"".join((self.status, self.lines, framing, end))
 
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
-        """(head, body bytes) of a response that is the one block ``body`` (a one-item
-        list, the common case): head, piece and finish in one step; nothing is owed after."""
+        """(head, body bytes) of a one-item list, the common case: head, piece and finish in
+        one step."""
         size = len(body)
         head = self.head(size)
         if self.no_body:
@@ -259,8 +249,7 @@ class Response:
         return head, body
 
     def take(self, size: int) -> int:
-        """How many of ``size`` body bytes go out: none without a body, else at most
-        what the Content-Length has left (charged to it)."""
+        """How many of ``size`` body bytes go out (charged to the Content-Length)."""
         if self.no_body:
             return 0
         remaining = self.remaining
@@ -272,9 +261,8 @@ class Response:
         return size
 
     def piece(self, data: bytes) -> tuple[bytes, bytes]:
-        """(head or b'', body bytes as they go on the wire) for one block the app writes or
-        yields; the head goes out with the first non-empty block.  TypeError for a non-bytes
-        block."""
+        """(head or b'', body bytes for the wire) of one block the app writes or yields; the
+        head goes with the first non-empty block."""
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")

@@ -101,15 +101,9 @@ def method_status(line: bytes, limit: int) -> int | None:
 
 
 def find_line(hay: bytes, scan: int, method: bytes, target: bytes) -> int:
-    """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
-
-    httptools does not report the protocol name, so find this request's line in
-    the raw bytes ``hay`` (docs/http.md, "Accepted but wrong"), from ``scan`` (past
-    the previous request's line); returns where the next search starts.  A body
-    may contain look-alike lines, so any occurrence naming HTTP passes: at worst
-    a crafted body lets an RTSP line pass as HTTP/1.x, while the framing, and so
-    the request boundaries, stay llhttp's either way.
-    """
+    """The request line must name HTTP (llhttp reads `RTSP/1.0` as 1.0): find it in ``hay``
+    from ``scan``; returns where the next search starts (docs/http.md, "Accepted but wrong").
+    Any occurrence naming HTTP passes: a look-alike in a body changes no framing."""
     needle = method + b" " + target + b" "
     start = hay.find(needle, scan)
     while start >= 0:

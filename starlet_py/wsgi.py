@@ -121,12 +121,8 @@ def builder(spec: str) -> Build:
 
 
 class Input:
-    """``wsgi.input``: the request body, pulled from the socket as the app reads.
-
-    Never reads past this request's body (then ``b''``); a body cut short
-    raises ClientDisconnected (an OSError), so a truncated upload never looks
-    complete.  ``pull`` reads more from the socket into ``req.body``.
-    """
+    """``wsgi.input``: the request body, which ``pull`` reads into ``req.body`` as the app
+    reads.  A body cut short raises ClientDisconnected (an OSError), never a short b''."""
 
     __slots__ = ("_req", "_pull", "_rest")
 
