@@ -21,7 +21,7 @@ from .listeners import PeerNames
 from .log import info, log_exc
 from .protocol import Protocol, Request
 from .response import CONTINUE, REASONS, Response, error_answer, keep_alive
-from .writer import Writer, linger
+from .writer import Writer
 from .wsgi import FileWrapper, Input
 
 if TYPE_CHECKING:
@@ -30,7 +30,7 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
-LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # after an answer leaving bytes unread (writer.linger)
+LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # the lingering close after an answer leaving bytes unread
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -102,8 +102,14 @@ class Connection:
             return  # the client reset, stalled or left: nothing to answer
         finally:
             self.proto.close()
-            if self._linger:
-                linger(self.sock, LINGER_TIME, LINGER_BYTES)
+            if self._linger:  # request bytes unread: a plain close could reset the answer (RFC 9112 §9.6)
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)  # the FIN says the answer is complete
+                    budget, deadline = LINGER_BYTES, time.monotonic() + LINGER_TIME
+                    while budget > 0 and (data := self._read_within(deadline)):
+                        budget -= len(data)  # read and discarded until EOF, time or budget
+                except OSError:
+                    pass
             self.sock.close()
 
     # -- reading ------------------------------------------------------------

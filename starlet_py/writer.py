@@ -6,9 +6,7 @@ SO_SNDTIMEO is ``--timeout``: a client that stops reading makes a send fail (EAG
 from __future__ import annotations
 
 import os
-import select
 import socket
-import time
 
 from .errors import ClientDisconnected
 
@@ -53,27 +51,3 @@ class Writer:
         except OSError as e:
             raise ClientDisconnected(f"sendfile failed: {e}") from e
         return done
-
-
-def linger(sock: socket.socket, seconds: float, budget: int) -> None:
-    """Half-close ``sock``, then read and discard until EOF, ``seconds`` or ``budget`` bytes:
-    closing with bytes unread makes the kernel send a reset, which can destroy the answer
-    before the client has read it (RFC 9112 §9.6).  Never on the common path."""
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        deadline = time.monotonic() + seconds
-        while budget > 0:
-            left = deadline - time.monotonic()
-            if left <= 0 or not poll.poll(left * 1000):
-                return
-            try:
-                data = sock.recv(65536, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue
-            if not data:
-                return
-            budget -= len(data)
-    except OSError:
-        return
