@@ -73,7 +73,7 @@ class Connection:
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
-        self._linger = False  # close lingeringly: request bytes may still come (writer.linger)
+        self._linger = False  # close lingeringly: request bytes may still come (serve)
         self._waited: float  # (set by _handle) the wait for body in pull; _got: bytes read
         self._got: int
 

@@ -14,18 +14,13 @@ import httptools
 from .errors import ClientDisconnected, HTTPError
 from .rfc import HOSTS, check_codings, check_host, check_target, find_line, method_status, spoken_version
 
-# The defaults of Protocol's limits (--limit-request-line, --limit-request-fields,
-# --limit-request-field-size): the request line, CRLF included (414); the number of header
-# fields, and one field's name and value (431).
+# Protocol's limits (docs/http.md, "No limits"): the request line with its CRLF (414), the
+# number of header fields and one field's name and value (431), the whole head (431), and
+# chunk lines and trailers between data, counted over whole reads (400).
 MAX_REQUEST_LINE = 8192
 MAX_FIELDS = 100
 MAX_FIELD = 8192
-# The whole head (431): 8 times the larger of the line and field limits, so a raised limit
-# can be reached (nginx bounds a head by large_client_header_buffers' number × size).
-MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB
-# Chunk-size lines with their extensions, and trailers: bytes read with no chunk data
-# between them, counted over whole reads after the head (so the bound is loose by up to
-# two reads); past it, 400.
+MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB: a raised limit raises it
 MAX_CHUNK_META = 16384
 
 
@@ -280,13 +275,8 @@ class Protocol:
             raise HTTPError(417, "unknown expectation")  # RFC 9110 §10.1.1
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
-        tokens = self._connection
-        if tokens is None:  # no Connection field
-            req.keep_alive = version == "1.1"
-        elif version == "1.1":
-            req.keep_alive = b"close" not in tokens
-        else:
-            req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        tokens = self._connection or ()
+        req.keep_alive = b"close" not in tokens and (version == "1.1" or b"keep-alive" in tokens)
         self._in_head = False
         self._head_bytes = 0
         self._meta = 0
