@@ -317,8 +317,7 @@ class Connection:
             access = self.host.access
             if access is not None and resp.head_sent:  # else _refuse logged the answer
                 access.request(env.get("REMOTE_ADDR", ""), req, resp.code, resp.sent, self._t0)
-        # Decided with the head (resp.keep); the exchange may still have left the connection
-        # unusable: a broken response, a broken body, or unread body we cannot discard.
+        # Decided with the head (resp.keep), unless the exchange broke or left too much body.
         if resp.keep and resp.intact:
             if req.complete and not req.body:
                 return req.error is None

@@ -31,10 +31,8 @@ REASONS = {
     505: "HTTP Version Not Supported",
 }
 _HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
-# RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
-# (PEP 3333, "Other HTTP Features").  Apps that pass on an upstream response's headers
-# do, so they are dropped (the server owns them), as gunicorn does; only
-# Transfer-Encoding, which would contradict the framing we choose, is the app's error.
+# RFC 9110 §7.6.1, PEP 3333: the server's.  Apps passing on an upstream's headers send them:
+# dropped, as gunicorn does; only Transfer-Encoding, against our framing, is an error.
 HOP_BY_HOP = frozenset(
     "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers upgrade".split()
 )
@@ -42,8 +40,7 @@ HOP_BY_HOP = frozenset(
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 HAS_DATE, HAS_SERVER, IS_LENGTH = 1, 2, 4  # what a header is to the head (_check_one)
 _FLAGS = {"date": HAS_DATE, "server": HAS_SERVER}  # the app's own: then we add none
-# Remembered as checked (rfc.remember): apps use a handful of statuses and repeat the same few
-# headers, but per-request values (cookies, ETags) may never repeat.
+# Checked statuses and headers (rfc.remember): cookies or ETags may never repeat.
 status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int]] = {}
 _date = [0, b""]

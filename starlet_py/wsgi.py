@@ -1,5 +1,4 @@
-"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper (start_response is
-response.py's)."""
+"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper (not start_response)."""
 
 from __future__ import annotations
 
@@ -24,8 +23,7 @@ def _key(name: bytes) -> str | None:
 
 
 def unquote(data: bytes) -> bytes:
-    """Percent-decode like urllib.parse.unquote_to_bytes (a bad escape stays as is),
-    without importing urllib.parse (and ipaddress) into every worker."""
+    """urllib.parse.unquote_to_bytes, without importing urllib.parse into every worker."""
     parts = data.split(b"%")
     out = [parts[0]]
     for part in parts[1:]:
@@ -53,15 +51,13 @@ def template() -> dict[str, Any]:
 def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> dict[str, Any]:
     """The environ of one request (all values native str, bytes carried as latin-1)."""
     env = base.copy()
-    # Decoded once: latin-1 maps byte to character one to one, so splitting the text is
-    # splitting the bytes.
+    # Decoded once: in latin-1, splitting the text is splitting the bytes.
     raw = req.target.decode("latin-1")
     target = raw
     host = req.host
     authority = req.authority
     if authority is not None:
-        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); what follows it
-        # is the path and query
+        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); the rest is the path.
         host = authority
         target = raw[raw.index("://") + 3 + len(authority) :]
         if target[:1] != "/":
@@ -124,18 +120,14 @@ class Input:
     """``wsgi.input``: the request body, which ``pull`` reads into ``req.body`` as the app
     reads.  A body cut short raises ClientDisconnected (an OSError), never a short b''."""
 
-    __slots__ = ("_req", "_pull", "_rest")
+    __slots__ = ("_req", "_pull")
 
     def __init__(self, req: Request, pull: Callable[[], None]) -> None:
         self._req = req
         self._pull = pull
-        self._rest = b""  # the unread tail of a piece that readline() split
 
     def _next_piece(self) -> bytes:
         """The next piece of body, or b'' at its end."""
-        if self._rest:
-            piece, self._rest = self._rest, b""
-            return piece
         req = self._req
         body = req.body
         while not body:
@@ -159,8 +151,9 @@ class Input:
                 end = piece.find(b"\n") + 1 or end
             if 0 <= want < end:
                 end = want
-            if end < len(piece):
-                piece, self._rest = piece[:end], piece[end:]
+            if end < len(piece):  # the unread tail goes back
+                self._req.body.appendleft(piece[end:])
+                piece = piece[:end]
             parts.append(piece)
             if line and piece[-1] == 10:  # b"\n"
                 break
@@ -191,7 +184,6 @@ class Input:
 
     def drain(self, limit: int) -> bool:
         """Discard the unread body if at most ``limit`` bytes remain; True if it is all in."""
-        self._rest = b""
         req = self._req
         seen = 0
         while True:
