@@ -81,17 +81,13 @@ class Protocol:
         self._head_bytes = 0  # bytes fed since the head began (_max_head)
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
         self._scan: int  # ... from here: past the previous request's line (set by feed)
-        # Set by on_message_begin: in the head, the target, header bytes as sent, Connection
-        # tokens, TE.  Set by on_headers_complete: bytes since a chunked body's last data
-        # (llhttp bounds none: CVE-2024-22019); the Content-Length body's bytes to come, or
-        # the chunked body's bytes --max-request-body allows.
-        self._in_head: bool
+        self._in_head: bool  # set by on_message_begin, as the next four are
         self._url: bytes
-        self._size: int
-        self._connection: list[bytes] | None
+        self._size: int  # header bytes as sent
+        self._connection: list[bytes] | None  # Connection tokens
         self._te: bytes | None
-        self._meta: int
-        self._left: int
+        self._meta: int  # bytes since a chunked body's last data (llhttp bounds none: CVE-2024-22019)
+        self._left: int  # the body's bytes to come (Content-Length) or allowed (--max-request-body)
         self._max_body = max_body  # --max-request-body (0: none)
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
         self._max_line = line = limit_request_line
