@@ -229,8 +229,7 @@ class Response:
         return b"".join((self.status, self.lines, framing, end))
 
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
-        """(head, body bytes) of a one-item list, the common case: head, piece and finish in
-        one step."""
+        """(head, body bytes) of a one-item list, the common case: head, piece, finish at once."""
         size = len(body)
         head = self.head(size)
         if self.no_body:

@@ -1,6 +1,6 @@
 """What llhttp leaves to us in a request line, Host and Transfer-Encoding (RFC 9112, RFC 3986).
 
-Pure functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
+Functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
 """
 
 from __future__ import annotations

@@ -99,8 +99,7 @@ Build = Callable[[dict[str, Any], Request, PeerNames, "Input"], dict[str, Any]]
 
 
 def builder(spec: str) -> Build:
-    """``build`` itself when ``spec`` (--forwarded-allow-ips) is empty; else ``build``
-    followed by proxy.apply for the requests of trusted peers."""
+    """``build``, then proxy.apply for trusted peers if ``spec`` (--forwarded-allow-ips) names any."""
     trusted = proxy.parse(spec)
     if trusted is None:
         return build
