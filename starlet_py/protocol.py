@@ -198,11 +198,11 @@ class Protocol:
         n = len(name) + len(value)
         self._size += n + 4  # as sent: "name: value\r\n"
         headers = self._cur.headers  # type: ignore[union-attr]
-        if n > self._max_field:
-            raise HTTPError(431, f"a header field over {self._max_field} bytes")
-        if self._size > self._max_head:
-            raise HTTPError(431, f"header fields over {self._max_head} bytes")
-        if len(headers) >= self._max_fields:
+        if n > self._max_field or len(headers) >= self._max_fields or self._size > self._max_head:
+            if n > self._max_field:  # one test on the common path, then which limit it was
+                raise HTTPError(431, f"a header field over {self._max_field} bytes")
+            if self._size > self._max_head:
+                raise HTTPError(431, f"header fields over {self._max_head} bytes")
             raise HTTPError(431, f"over {self._max_fields} header fields")
         name = name.lower()
         value = value.strip(b" \t")
