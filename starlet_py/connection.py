@@ -1,11 +1,7 @@
 """One client connection: read, parse, run the app, write; until it closes.
 
-Timeouts (docs/design.md, "Timeouts"), with no extra system call on the common path: the
-socket's SO_SNDTIMEO is ``--timeout``, so every write must progress; its
-SO_RCVTIMEO is ``--keepalive-timeout``, which bounds the wait for a request's
-first bytes on a kept-alive connection.  Reads inside a request (the rest of
-a head that came in pieces, body reads) wait in poll() against ``--timeout``;
-a head is bounded as a whole.
+Timeouts (docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` and SO_RCVTIMEO
+``--keepalive-timeout``; reads inside a request wait in poll() against ``--timeout``.
 """
 
 from __future__ import annotations
@@ -25,7 +21,7 @@ from .listeners import PeerNames
 from .log import info, log_exc
 from .protocol import Protocol, Request
 from .response import CONTINUE, REASONS, Response, error_answer, keep_alive
-from .writer import Writer, linger
+from .writer import Writer
 from .wsgi import FileWrapper, Input
 
 if TYPE_CHECKING:
@@ -34,7 +30,7 @@ if TYPE_CHECKING:
 
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
-LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # after an answer leaving bytes unread (writer.linger)
+LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # the lingering close after an answer leaving bytes unread
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -55,8 +51,10 @@ class Host(typing.Protocol):
 class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
-    __slots__ = ("sock", "names", "host", "limit", "proto", "out", "served", "queued", "_poll",
-                 "_continue", "_req", "_resp", "_t0", "_linger", "_waited", "_got")  # fmt: skip
+    __slots__ = tuple(
+        "sock names host limit proto out served queued _poll _continue _req _resp _t0 _linger _waited "
+        "_got".split()
+    )
     _req: Request  # the request being answered (set by _handle)
     _resp: Response  # its response, while the app runs
 
@@ -75,7 +73,7 @@ class Connection:
         self._poll: select.poll | None = None
         self._continue = False  # a `100 Continue` is owed before the next body read
         self._t0 = 0.0  # time.monotonic() as the current request was taken (only with --access-log)
-        self._linger = False  # close lingeringly: request bytes may still come (writer.linger)
+        self._linger = False  # close lingeringly: request bytes may still come (serve)
         self._waited: float  # (set by _handle) the wait for body in pull; _got: bytes read
         self._got: int
 
@@ -104,8 +102,14 @@ class Connection:
             return  # the client reset, stalled or left: nothing to answer
         finally:
             self.proto.close()
-            if self._linger:
-                linger(self.sock, LINGER_TIME, LINGER_BYTES)
+            if self._linger:  # request bytes unread: a plain close could reset the answer (RFC 9112 §9.6)
+                try:
+                    self.sock.shutdown(socket.SHUT_WR)  # the FIN says the answer is complete
+                    budget, deadline = LINGER_BYTES, time.monotonic() + LINGER_TIME
+                    while budget > 0 and (data := self._read_within(deadline)):
+                        budget -= len(data)  # read and discarded until EOF, time or budget
+                except OSError:
+                    pass
             self.sock.close()
 
     # -- reading ------------------------------------------------------------
@@ -131,12 +135,8 @@ class Connection:
         return False
 
     def _first_read(self) -> bytes:
-        """The first bytes of a request: one blocking recv() in the common case.
-
-        The socket's SO_RCVTIMEO is --keepalive-timeout (listeners.tune), so an
-        idle kept-alive connection costs no poll(); a stop, or the master's SHED
-        while connections wait in the accept queue, ends that wait (Worker.idle).
-        """
+        """The first bytes of a request: one blocking recv() (SO_RCVTIMEO), which a stop or
+        the master's SHED ends on a kept-alive connection (Worker.idle)."""
         host = self.host
         idle = self.served > 0
         try:
@@ -202,9 +202,8 @@ class Connection:
         self.proto.feed(data)
 
     def _gone(self, req: Request) -> bool:
-        """Has the client of a connection that waited in the accept queue closed it
-        (a proxy that gave up)?  Then its request is not run: logged as 499, as nginx
-        does (docs/http.md, "Clients that left").  One poll(), only after a queue."""
+        """Has the client of a connection that waited in the accept queue left?  Then its
+        request is not run: logged as 499 (docs/http.md, "Clients that left")."""
         poller = select.poll()
         poller.register(self.sock, select.POLLRDHUP)
         if not poller.poll(0):
@@ -218,11 +217,9 @@ class Connection:
     def _refuse(
         self, status: int, req: Request | None = None, remote: str | None = None, why: str = ""
     ) -> None:
-        """Answer a request we will not pass to the app, then the connection closes.
-
-        ``req`` (when there is one) and ``remote`` (REMOTE_ADDR as the app left it)
-        are for the logs; ``why`` defaults to the request's own error.  One info line
-        says who was refused and why (the target cut short, never the headers)."""
+        """Answer a request we will not pass to the app, then the connection closes.  ``req``
+        and ``remote`` (REMOTE_ADDR as the app left it) are for the logs; ``why`` defaults to
+        the request's error.  One info line says who was refused and why (never the headers)."""
         if not why and req is not None and req.error is not None:
             why = str(req.error)
         answer = error_answer(status, why)
@@ -320,15 +317,12 @@ class Connection:
             access = self.host.access
             if access is not None and resp.head_sent:  # else _refuse logged the answer
                 access.request(env.get("REMOTE_ADDR", ""), req, resp.code, resp.sent, self._t0)
-        # Decided with the head (resp.keep); the exchange may still have left the connection
-        # unusable: a broken response, a broken body, or unread body we cannot discard.
-        if not (resp.keep and resp.intact):
-            self._linger = not req.complete
-            return False
-        if req.complete and not req.body:
-            return req.error is None
-        # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
-        if req.expect is None and inp.drain(DRAIN_LIMIT):
-            return True
+        # Decided with the head (resp.keep), unless the exchange broke or left too much body.
+        if resp.keep and resp.intact:
+            if req.complete and not req.body:
+                return req.error is None
+            # Not after `Expect: 100-continue`: the client may be waiting for a 100 we never sent.
+            if req.expect is None and inp.drain(DRAIN_LIMIT):
+                return True
         self._linger = not req.complete
         return False

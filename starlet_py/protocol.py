@@ -1,11 +1,8 @@
-"""HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out.
+"""HTTP/1.1 request parsing on httptools: bytes in, ``Request`` objects out (no sockets).
 
-No sockets here.  Every request whose head is complete is appended to ``queue``;
-its body keeps arriving in ``Request.body`` as the connection feeds what the
-app's reads pull in, so the body is never buffered whole.  httptools has no
-pause: one ``feed`` may complete several pipelined requests, so each one's
-state is captured inside the callbacks (docs/http.md, "No pause", "Per-request state").
-Each read is fed to llhttp once, as it came: llhttp alone frames requests and bodies.
+Each complete head is queued; its body arrives in ``Request.body`` as the app's reads pull
+it in.  One ``feed`` may complete several pipelined requests, so each one's state is taken
+inside the callbacks (docs/http.md, "No pause", "Per-request state").
 """
 
 from __future__ import annotations
@@ -15,40 +12,24 @@ from collections import deque
 import httptools
 
 from .errors import ClientDisconnected, HTTPError
-from .rfc import check_codings, check_host, check_target, find_line, method_status, spoken_version
+from .rfc import HOSTS, check_codings, check_host, check_target, find_line, method_status, spoken_version
 
-# The defaults of Protocol's limits (--limit-request-line, --limit-request-fields,
-# --limit-request-field-size): the request line, CRLF included (414); the number of header
-# fields, and one field's name and value (431).
+# Protocol's limits (docs/http.md, "No limits"): the request line with its CRLF (414), the
+# number of header fields and one field's name and value (431), the whole head (431), and
+# chunk lines and trailers between data, counted over whole reads (400).
 MAX_REQUEST_LINE = 8192
 MAX_FIELDS = 100
 MAX_FIELD = 8192
-# The whole head (431): 8 times the larger of the line and field limits, so a raised limit
-# can be reached (nginx bounds a head by large_client_header_buffers' number × size).
-MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB
-# Chunk-size lines with their extensions, and trailers: bytes read with no chunk data
-# between them, counted over whole reads after the head (so the bound is loose by up to
-# two reads); past it, 400.
+MAX_HEAD = 8 * max(MAX_REQUEST_LINE, MAX_FIELD)  # 64 KiB: a raised limit raises it
 MAX_CHUNK_META = 16384
 
 
 class Request:
     """One request as parsed.  ``error`` set on a request means: answer it, then close."""
 
-    __slots__ = (
-        "method",
-        "target",
-        "version",
-        "headers",
-        "keep_alive",
-        "chunked",
-        "content_length",
-        "expect",
-        "host",
-        "authority",
-        "body",
-        "complete",
-        "error",
+    __slots__ = tuple(
+        "method target version headers keep_alive chunked content_length expect host authority body "
+        "complete error".split()
     )
 
     def __init__(self) -> None:
@@ -78,27 +59,9 @@ class Request:
 class Protocol:
     """Drives one ``httptools.HttpRequestParser`` for one connection."""
 
-    __slots__ = (
-        "queue",
-        "dead",
-        "_parser",
-        "_cur",
-        "_url",
-        "_in_head",
-        "_head_bytes",
-        "_size",
-        "_connection",
-        "_te",
-        "_hay",
-        "_scan",
-        "_meta",
-        "_max_body",
-        "_left",
-        "_sniff",
-        "_max_line",
-        "_max_fields",
-        "_max_field",
-        "_max_head",
+    __slots__ = tuple(
+        "queue dead _parser _cur _url _in_head _head_bytes _size _connection _te _hay _scan _meta "
+        "_max_body _left _sniff _max_line _max_fields _max_field _max_head".split()
     )
 
     def __init__(
@@ -118,17 +81,13 @@ class Protocol:
         self._head_bytes = 0  # bytes fed since the head began (_max_head)
         self._hay = b""  # raw bytes of the current head, searched by rfc.find_line ...
         self._scan: int  # ... from here: past the previous request's line (set by feed)
-        # Set by on_message_begin: in the head, the target, header bytes as sent, Connection
-        # tokens, TE.  Set by on_headers_complete: bytes since a chunked body's last data
-        # (llhttp bounds none: CVE-2024-22019); the Content-Length body's bytes to come, or
-        # the chunked body's bytes --max-request-body allows.
-        self._in_head: bool
+        self._in_head: bool  # set by on_message_begin, as the next four are
         self._url: bytes
-        self._size: int
-        self._connection: list[bytes] | None
+        self._size: int  # header bytes as sent
+        self._connection: list[bytes] | None  # Connection tokens
         self._te: bytes | None
-        self._meta: int
-        self._left: int
+        self._meta: int  # bytes since a chunked body's last data (llhttp bounds none: CVE-2024-22019)
+        self._left: int  # the body's bytes to come (Content-Length) or allowed (--max-request-body)
         self._max_body = max_body  # --max-request-body (0: none)
         self._sniff = False  # an unknown method: reading on to tell 501 from 400
         self._max_line = line = limit_request_line
@@ -137,8 +96,7 @@ class Protocol:
         self._max_head = 8 * (line if line > field else field)
 
     def close(self) -> None:
-        """Nothing more is parsed.  Drops the parser: it holds our bound callbacks, and
-        without that cycle a connection's objects are freed by reference counting."""
+        """Nothing more is parsed.  Drops the parser (it holds our bound callbacks: a cycle)."""
         self.dead = True
         del self._parser
 
@@ -241,19 +199,16 @@ class Protocol:
         self._size += n + 4  # as sent: "name: value\r\n"
         headers = self._cur.headers  # type: ignore[union-attr]
         if n > self._max_field or len(headers) >= self._max_fields or self._size > self._max_head:
-            raise HTTPError(431, self._too_large(n))
+            if n > self._max_field:  # one test on the common path, then which limit it was
+                raise HTTPError(431, f"a header field over {self._max_field} bytes")
+            if self._size > self._max_head:
+                raise HTTPError(431, f"header fields over {self._max_head} bytes")
+            raise HTTPError(431, f"over {self._max_fields} header fields")
         name = name.lower()
         value = value.strip(b" \t")
         if name in _SPECIAL:
             self._special(name, value)
         headers.append((name, value))
-
-    def _too_large(self, n: int) -> str:
-        if n > self._max_field:
-            return f"a header field over {self._max_field} bytes"
-        if self._size > self._max_head:
-            return f"header fields over {self._max_head} bytes"
-        return f"over {self._max_fields} header fields"
 
     def _special(self, name: bytes, value: bytes) -> None:
         """The fields that decide framing and connection handling."""
@@ -280,8 +235,8 @@ class Protocol:
         assert req is not None
         parser = self._parser
         raw = parser.get_method()
-        # llhttp knows a fixed set of methods: their str forms are remembered.
-        req.method = method = _METHODS.get(raw) or _method(raw)
+        # llhttp knows a fixed set of methods (under 50): their str forms are remembered.
+        req.method = method = _METHODS.get(raw) or _METHODS.setdefault(raw, raw.decode("ascii"))
         version = parser.get_http_version()
         req.target = target = self._url
         if len(raw) + len(target) + 12 > self._max_line:  # "M T HTTP/x.y\r\n"
@@ -300,10 +255,8 @@ class Protocol:
             req.authority = check_target(method, target)
         # (else origin-form without "%00": llhttp let only visible ASCII through, all accepted)
         host = req.host
-        if host and host not in _GOOD_HOSTS:
+        if host and host not in HOSTS:  # a site sees a handful of Host values
             check_host(host)
-            if len(_GOOD_HOSTS) < 256:  # a site sees a handful of Host values: remember them
-                _GOOD_HOSTS.add(host)
         te = self._te
         if te is not None:
             check_codings(te, version)
@@ -318,13 +271,8 @@ class Protocol:
             raise HTTPError(417, "unknown expectation")  # RFC 9110 §10.1.1
         # Keep-alive by Connection tokens, never llhttp's guess (it keeps `keep-alive, close`
         # open on HTTP/1.0): 1.1 unless `close`; 1.0 only with `keep-alive` (RFC 9112 §9.3).
-        tokens = self._connection
-        if tokens is None:  # no Connection field
-            req.keep_alive = version == "1.1"
-        elif version == "1.1":
-            req.keep_alive = b"close" not in tokens
-        else:
-            req.keep_alive = b"keep-alive" in tokens and b"close" not in tokens
+        tokens = self._connection or ()
+        req.keep_alive = b"close" not in tokens and (version == "1.1" or b"keep-alive" in tokens)
         self._in_head = False
         self._head_bytes = 0
         self._meta = 0
@@ -350,15 +298,7 @@ class Protocol:
         self._cur = None
 
 
-def _method(raw: bytes) -> str:
-    method = raw.decode("ascii")
-    if len(_METHODS) < 64:  # llhttp's set is fixed (under 50): bounded anyway
-        _METHODS[raw] = method
-    return method
-
-
 _METHODS: dict[bytes, str] = {}
-_GOOD_HOSTS: set[bytes] = set()
 _SPECIAL = frozenset(
     (b"host", b"connection", b"transfer-encoding", b"content-length", b"expect", b"content-type")
 )

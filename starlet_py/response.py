@@ -1,9 +1,6 @@
-"""The response side of a request, as bytes: the app's status and headers checked and
-serialized, ``start_response``, the head, the body's framing, the keep-alive decision,
-and the answers the server makes itself.
-
-No I/O: the connection sends what these return (writer.Writer).  The app's mistakes
-are TypeError/ValueError (PEP 3333), not HTTP errors.
+"""The response side of a request, as bytes (no I/O): the app's status and headers checked,
+``start_response``, the head and framing, keep-alive, and the server's own answers.  The
+app's mistakes are TypeError/ValueError (PEP 3333), not HTTP errors.
 """
 
 from __future__ import annotations
@@ -14,7 +11,7 @@ from types import TracebackType
 
 from .log import debug
 from .protocol import Request
-from .rfc import TCHAR
+from .rfc import TCHAR, remember
 
 ExcInfo = tuple[type[BaseException], BaseException, TracebackType | None]
 Write = Callable[[bytes], None]
@@ -34,10 +31,8 @@ REASONS = {
     505: "HTTP Version Not Supported",
 }
 _HEAD_LENGTH_OK = frozenset(range(200, 600)) - {204, 304}
-# RFC 9110 §7.6.1: meaningful for one connection only; a WSGI app must not send them
-# (PEP 3333, "Other HTTP Features").  Apps that pass on an upstream response's headers
-# do, so they are dropped (the server owns them), as gunicorn does; only
-# Transfer-Encoding, which would contradict the framing we choose, is the app's error.
+# RFC 9110 §7.6.1, PEP 3333: the server's.  Apps passing on an upstream's headers send them:
+# dropped, as gunicorn does; only Transfer-Encoding, against our framing, is an error.
 HOP_BY_HOP = frozenset(
     "connection keep-alive proxy-authenticate proxy-authorization te trailer trailers upgrade".split()
 )
@@ -45,8 +40,7 @@ HOP_BY_HOP = frozenset(
 _VALUE = bytes([9, *range(32, 127), *range(128, 256)])
 HAS_DATE, HAS_SERVER, IS_LENGTH = 1, 2, 4  # what a header is to the head (_check_one)
 _FLAGS = {"date": HAS_DATE, "server": HAS_SERVER}  # the app's own: then we add none
-# Remembered as checked, bounded: apps use a handful of statuses and repeat the same few
-# headers, but per-request values (cookies, ETags) may never repeat.
+# Checked statuses and headers (rfc.remember): cookies or ETags may never repeat.
 status_cache: dict[str, tuple[bytes, int, bool]] = {}
 _checked: dict[tuple[str, str], tuple[bytes, int, int]] = {}
 _date = [0, b""]
@@ -69,9 +63,7 @@ def date_line() -> bytes:
 
 def error_answer(status: int, why: str = "") -> bytes:
     """The whole answer to a request the server refuses itself; the connection then closes.
-
-    ``why`` (the server's own words, never the client's bytes) goes into the one-line
-    text/plain body, escaped to printable ASCII all the same."""
+    ``why`` (the server's words, never the client's bytes) goes into the body, escaped."""
     reason = REASONS.get(status, "Error")
     why = why.encode("ascii", "backslashreplace").decode("ascii")
     text = reason + ": " + "".join(c if c.isprintable() else "?" for c in why) if why else reason
@@ -81,17 +73,14 @@ def error_answer(status: int, why: str = "") -> bytes:
 
 
 def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
-    """Whether the connection stays open after ``resp``, decided once as its head is built:
-    the request allows it, the body is delimited, --max-keepalive-reqs is not reached
-    (``served`` counts this request) and the worker is not stopping.  Connection._handle
-    may still close it after an exchange that left it unusable."""
+    """Whether the connection stays open after ``resp``, decided as its head is built
+    (docs/design.md, "Keep-alive"); ``served`` counts this request."""
     return req.keep_alive and resp.delimited and served < limit and not stopping
 
 
 def parse_status(status: str) -> tuple[bytes, int, bool]:
     """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
-    §6.3); raises TypeError / ValueError if malformed.  Callers look in ``status_cache``
-    first: the common status costs one dict lookup, not a call."""
+    §6.3), or TypeError / ValueError.  Callers look in ``status_cache`` first."""
     if type(status) is not str:
         raise TypeError(f"status must be str, not {type(status).__name__}")
     code, sep, reason = status.partition(" ")
@@ -102,9 +91,7 @@ def parse_status(status: str) -> tuple[bytes, int, bool]:
         raise ValueError(f"control character in status {status!r}")
     number = int(code)
     entry = (b"HTTP/1.1 " + raw + b"\r\n", number, number < 200 or number == 204 or number == 304)
-    if len(status_cache) < 256:
-        status_cache[status] = entry
-    return entry
+    return remember(status_cache, status, entry)
 
 
 def check_headers(headers: list[tuple[str, str]]) -> tuple[bytes, int]:
@@ -167,16 +154,13 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
         entry = (line, IS_LENGTH, int(value))
     else:
         entry = (line, _FLAGS.get(lname, 0), -1)
-    if len(_checked) < 1024:
-        _checked[item] = entry
-    return entry
+    return remember(_checked, item, entry, 1024)
 
 
 class Response:
-    """One request's response: ``start_response`` records, the other methods return bytes
-    (the framing: docs/design.md, "Choices").  ``decide`` (keep_alive) gives ``keep`` as the
-    head is built; ``intact`` ends False when only closing the connection frames the body
-    (longer or shorter than its Content-Length, a failing ``close()``)."""
+    """One request's response: ``start_response`` records, the other methods return bytes.
+    ``decide`` (keep_alive) gives ``keep`` as the head is built; ``intact`` ends False when
+    only closing the connection frames the body (not its Content-Length, a failing close())."""
 
     __slots__ = tuple(
         "write decide method http11 status code lines no_body head_sent chunked remaining delimited "
@@ -218,8 +202,7 @@ class Response:
         return self.write
 
     def head(self, total: int | None) -> bytes:
-        """The head, with the framing and the keep-alive decision; ``total`` is the
-        whole body's length when known."""
+        """The head, with framing and keep-alive; ``total``: the body's length, if known."""
         if self.status is None:
             raise AssertionError("the app returned a body before calling start_response")
         framing = b""
@@ -246,8 +229,7 @@ class Response:
         return b"".join((self.status, self.lines, framing, end))
 
     def whole(self, body: bytes) -> tuple[bytes, bytes]:
-        """(head, body bytes) of a response that is the one block ``body`` (a one-item
-        list, the common case): head, piece and finish in one step; nothing is owed after."""
+        """(head, body bytes) of a one-item list, the common case: head, piece, finish at once."""
         size = len(body)
         head = self.head(size)
         if self.no_body:
@@ -263,8 +245,7 @@ class Response:
         return head, body
 
     def take(self, size: int) -> int:
-        """How many of ``size`` body bytes go out: none without a body, else at most
-        what the Content-Length has left (charged to it)."""
+        """How many of ``size`` body bytes go out (charged to the Content-Length)."""
         if self.no_body:
             return 0
         remaining = self.remaining
@@ -276,9 +257,8 @@ class Response:
         return size
 
     def piece(self, data: bytes) -> tuple[bytes, bytes]:
-        """(head or b'', body bytes as they go on the wire) for one block the app writes or
-        yields; the head goes out with the first non-empty block.  TypeError for a non-bytes
-        block."""
+        """(head or b'', body bytes for the wire) of one block the app writes or yields; the
+        head goes with the first non-empty block."""
         if type(data) is not bytes:
             if not isinstance(data, bytes | bytearray | memoryview):
                 raise TypeError(f"body items must be bytes, not {type(data).__name__}")

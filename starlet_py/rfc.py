@@ -1,11 +1,16 @@
 """What llhttp leaves to us in a request line, Host and Transfer-Encoding (RFC 9112, RFC 3986).
 
-Pure functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
+Functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
 """
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from .errors import HTTPError
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 _ALPHANUM = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"
 _REG_NAME = _ALPHANUM + b"-._~" + b"!$&'()*+,;=" + b"%"  # unreserved, sub-delims, pct (RFC 3986 §3.2.2)
@@ -15,15 +20,24 @@ _VISIBLE = bytes(range(0x21, 0x7F))
 _IPV6 = HEX + b":."
 # "%xx" escapes: the two hex digits, in any case, -> the byte they stand for.
 PCT = {bytes([a, b]): bytes([int(bytes([a, b]), 16)]) for a in HEX for b in HEX}
+HOSTS: dict[bytes, tuple[str, str]] = {}  # checked Host values (check_host)
 
 
-def check_host(host: bytes) -> None:
-    """uri-host [ ":" port ] (RFC 9110 §7.2); an empty Host is allowed."""
+def remember(cache: dict[K, V], key: K, value: V, limit: int = 256) -> V:
+    """``value``, kept in ``cache`` while it has under ``limit`` entries: every cache of
+    checked or converted values is bounded, since clients choose what they send."""
+    if len(cache) < limit:
+        cache[key] = value
+    return value
+
+
+def check_host(host: bytes) -> tuple[str, str]:
+    """uri-host [ ":" port ] (RFC 9110 §7.2) as (name, port), remembered in HOSTS."""
     if host[:1] == b"[":
         end = host.find(b"]")
         if end < 0 or b":" not in host[1:end] or host[1:end].translate(None, _IPV6):
             raise HTTPError(400, "invalid IPv6 address in Host")
-        rest = host[end + 1 :]
+        name, rest = host[1:end], host[end + 1 :]
         if rest and rest[:1] != b":":
             raise HTTPError(400, "invalid Host")
         port = rest[1:]
@@ -35,6 +49,7 @@ def check_host(host: bytes) -> None:
             raise HTTPError(400, "bad percent-encoding in the host")
     if port and (len(port) > 5 or not port.isdigit()):
         raise HTTPError(400, "invalid port in Host")
+    return remember(HOSTS, host, (name.decode("latin-1"), port.decode("latin-1")))
 
 
 def check_target(method: str, target: bytes) -> bytes | None:
@@ -86,15 +101,9 @@ def method_status(line: bytes, limit: int) -> int | None:
 
 
 def find_line(hay: bytes, scan: int, method: bytes, target: bytes) -> int:
-    """The request line must name HTTP: llhttp reads `RTSP/1.0` as version 1.0.
-
-    httptools does not report the protocol name, so find this request's line in
-    the raw bytes ``hay`` (docs/http.md, "Accepted but wrong"), from ``scan`` (past
-    the previous request's line); returns where the next search starts.  A body
-    may contain look-alike lines, so any occurrence naming HTTP passes: at worst
-    a crafted body lets an RTSP line pass as HTTP/1.x, while the framing, and so
-    the request boundaries, stay llhttp's either way.
-    """
+    """The request line must name HTTP (llhttp reads `RTSP/1.0` as 1.0): find it in ``hay``
+    from ``scan``; returns where the next search starts (docs/http.md, "Accepted but wrong").
+    Any occurrence naming HTTP passes: a look-alike in a body changes no framing."""
     needle = method + b" " + target + b" "
     start = hay.find(needle, scan)
     while start >= 0:

@@ -1,15 +1,12 @@
 """Every send of one connection, and the one place a failed send becomes ClientDisconnected.
 
-The socket's SO_SNDTIMEO is ``--timeout`` (listeners.set_timeouts): a client
-that stops reading makes a send fail with EAGAIN, which is a disconnect too.
+SO_SNDTIMEO is ``--timeout``: a client that stops reading makes a send fail (EAGAIN), a disconnect too.
 """
 
 from __future__ import annotations
 
 import os
-import select
 import socket
-import time
 
 from .errors import ClientDisconnected
 
@@ -17,13 +14,12 @@ SMALL = 16384  # below this, head and body are joined into one buffer for one se
 
 
 class Writer:
-    """Sends to ``sock``; ``sent`` counts the bytes that went out."""
+    """Sends to ``sock``."""
 
-    __slots__ = ("sock", "sent")
+    __slots__ = ("sock",)
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.sent = 0
 
     def send(self, head: bytes, body: bytes = b"") -> None:
         """``head`` then ``body`` (either may be empty), in one system call when it can."""
@@ -37,52 +33,21 @@ class Writer:
                     sock.sendall((head + body)[sent:])  # rare: the socket buffer was full
         except OSError as e:
             raise ClientDisconnected(f"write failed: {e}") from e
-        self.sent += len(head) + len(body)
 
     def sendfile(self, head: bytes, fd: int, offset: int, count: int) -> int:
-        """``head``, then ``count`` bytes of a regular file with ``os.sendfile``; returns the
-        file bytes sent (fewer if the file shrank under us)."""
+        """``head``, then ``count`` bytes of a regular file; returns the file bytes sent
+        (fewer if the file shrank under us)."""
         sock = self.sock
         done = 0
         try:
             # Corked: the head leaves with the file's first bytes (not when nothing follows).
             sock.sendall(head, socket.MSG_MORE if count else 0)
-            self.sent += len(head)
             out = sock.fileno()
             while done < count:
                 sent = os.sendfile(out, fd, offset + done, count - done)
                 if sent == 0:
                     break  # the file shrank
                 done += sent
-                self.sent += sent
         except OSError as e:
             raise ClientDisconnected(f"sendfile failed: {e}") from e
         return done
-
-
-def linger(sock: socket.socket, seconds: float, budget: int) -> None:
-    """Half-close ``sock``, then read and discard until EOF, ``seconds`` or ``budget`` bytes.
-
-    Closing with unread bytes in the receive buffer, or with more still arriving,
-    makes the kernel send a reset, which can destroy an answer before the client
-    has read it (RFC 9112 §9.6).  The FIN tells the client the answer is complete.
-    Only after an answer that leaves request bytes unread: never on the common path.
-    """
-    try:
-        sock.shutdown(socket.SHUT_WR)
-        poll = select.poll()
-        poll.register(sock, select.POLLIN)
-        deadline = time.monotonic() + seconds
-        while budget > 0:
-            left = deadline - time.monotonic()
-            if left <= 0 or not poll.poll(left * 1000):
-                return
-            try:
-                data = sock.recv(65536, socket.MSG_DONTWAIT)
-            except BlockingIOError:
-                continue
-            if not data:
-                return
-            budget -= len(data)
-    except OSError:
-        return

@@ -1,5 +1,4 @@
-"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper (start_response is
-response.py's)."""
+"""PEP 3333 from the server's side: environ, wsgi.input, file_wrapper (not start_response)."""
 
 from __future__ import annotations
 
@@ -11,27 +10,20 @@ from typing import IO, Any
 from . import proxy
 from .listeners import PeerNames
 from .protocol import Request
-from .rfc import PCT
+from .rfc import HOSTS, PCT, check_host, remember
 
 # Lower-case field name -> environ key; None for names with '_' (they would alias
 # the '-' spelling and let a client forge HTTP_X_FORWARDED_FOR behind a proxy).
-# Remembered, bounded: a client can send endless distinct names (and Host values).
 _keys: dict[bytes, str | None] = {b"content-type": "CONTENT_TYPE", b"content-length": "CONTENT_LENGTH"}
-_hosts: dict[bytes, tuple[str, str]] = {}
 
 
 def _key(name: bytes) -> str | None:
-    key = _keys.get(name)
-    if key is None and name not in _keys:
-        key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
-        if len(_keys) < 512:
-            _keys[name] = key
-    return key
+    key = None if b"_" in name else "HTTP_" + name.decode("latin-1").upper().replace("-", "_")
+    return remember(_keys, name, key, 512)
 
 
 def unquote(data: bytes) -> bytes:
-    """Percent-decode like urllib.parse.unquote_to_bytes (a bad escape stays as is),
-    without importing urllib.parse (and ipaddress) into every worker."""
+    """urllib.parse.unquote_to_bytes, without importing urllib.parse into every worker."""
     parts = data.split(b"%")
     out = [parts[0]]
     for part in parts[1:]:
@@ -59,15 +51,13 @@ def template() -> dict[str, Any]:
 def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> dict[str, Any]:
     """The environ of one request (all values native str, bytes carried as latin-1)."""
     env = base.copy()
-    # Decoded once: latin-1 maps byte to character one to one, so splitting the text is
-    # splitting the bytes.
+    # Decoded once: in latin-1, splitting the text is splitting the bytes.
     raw = req.target.decode("latin-1")
     target = raw
     host = req.host
     authority = req.authority
     if authority is not None:
-        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); what follows it
-        # is the path and query
+        # absolute-form: its authority replaces Host (RFC 9112 §3.2.2); the rest is the path.
         host = authority
         target = raw[raw.index("://") + 3 + len(authority) :]
         if target[:1] != "/":
@@ -94,7 +84,7 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
         else:
             env[key] = value.decode("latin-1")
     if host:
-        hname, hport = _hosts.get(host) or _split_host(host)
+        hname, hport = HOSTS.get(host) or check_host(host)
         server_name = hname or server_name
         # No port in Host: the scheme's default (proxy.apply makes it 443 with https), as
         # gunicorn does; never the listener's, which for a unix socket is its path.
@@ -105,25 +95,11 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
     return env
 
 
-def _split_host(host: bytes) -> tuple[str, str]:
-    """A Host value (checked by the protocol) as (name, port), either may be empty."""
-    text = host.decode("latin-1")
-    if text[0] == "[":
-        hname, _, hport = text[1:].partition("]")
-        hport = hport[1:]
-    else:
-        hname, _, hport = text.partition(":")
-    if len(_hosts) < 256 and len(host) <= 255:
-        _hosts[host] = (hname, hport)
-    return hname, hport
-
-
 Build = Callable[[dict[str, Any], Request, PeerNames, "Input"], dict[str, Any]]
 
 
 def builder(spec: str) -> Build:
-    """``build`` itself when ``spec`` (--forwarded-allow-ips) is empty; else ``build``
-    followed by proxy.apply for the requests of trusted peers."""
+    """``build``, then proxy.apply for trusted peers if ``spec`` (--forwarded-allow-ips) names any."""
     trusted = proxy.parse(spec)
     if trusted is None:
         return build
@@ -140,25 +116,17 @@ def builder(spec: str) -> Build:
 
 
 class Input:
-    """``wsgi.input``: the request body, pulled from the socket as the app reads.
+    """``wsgi.input``: the request body, which ``pull`` reads into ``req.body`` as the app
+    reads.  A body cut short raises ClientDisconnected (an OSError), never a short b''."""
 
-    Never reads past this request's body (then ``b''``); a body cut short
-    raises ClientDisconnected (an OSError), so a truncated upload never looks
-    complete.  ``pull`` reads more from the socket into ``req.body``.
-    """
-
-    __slots__ = ("_req", "_pull", "_rest")
+    __slots__ = ("_req", "_pull")
 
     def __init__(self, req: Request, pull: Callable[[], None]) -> None:
         self._req = req
         self._pull = pull
-        self._rest = b""  # the unread tail of a piece that readline() split
 
     def _next_piece(self) -> bytes:
         """The next piece of body, or b'' at its end."""
-        if self._rest:
-            piece, self._rest = self._rest, b""
-            return piece
         req = self._req
         body = req.body
         while not body:
@@ -169,37 +137,31 @@ class Input:
             self._pull()
         return body.popleft()
 
-    def read(self, size: int | None = -1) -> bytes:
+    def read(self, size: int | None = -1, line: bool = False) -> bytes:
+        """Up to ``size`` bytes (all with None or < 0); with ``line``, up to a newline too."""
         parts = []
         want = -1 if size is None or size < 0 else size
         while want != 0:
             piece = self._next_piece()
             if not piece:
                 break
-            if 0 <= want < len(piece):
-                piece, self._rest = piece[:want], piece[want:]
-            parts.append(piece)
-            if want > 0:
-                want -= len(piece)
-        return parts[0] if len(parts) == 1 else b"".join(parts)
-
-    def readline(self, size: int | None = -1) -> bytes:
-        parts = []
-        want = -1 if size is None or size < 0 else size
-        while want != 0:
-            piece = self._next_piece()
-            if not piece:
-                break
-            end = piece.find(b"\n") + 1 or len(piece)
+            end = len(piece)
+            if line:
+                end = piece.find(b"\n") + 1 or end
             if 0 <= want < end:
                 end = want
-            parts.append(piece[:end])
-            self._rest = piece[end:]
-            if end < len(piece) or piece[end - 1 : end] == b"\n":
+            if end < len(piece):  # the unread tail goes back
+                self._req.body.appendleft(piece[end:])
+                piece = piece[:end]
+            parts.append(piece)
+            if line and piece[-1] == 10:  # b"\n"
                 break
             if want > 0:
                 want -= end
-        return b"".join(parts)
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def readline(self, size: int | None = -1) -> bytes:
+        return self.read(size, True)
 
     def readlines(self, hint: int | None = -1) -> list[bytes]:
         lines, total = [], 0
@@ -221,7 +183,6 @@ class Input:
 
     def drain(self, limit: int) -> bool:
         """Discard the unread body if at most ``limit`` bytes remain; True if it is all in."""
-        self._rest = b""
         req = self._req
         seen = 0
         while True:
