@@ -86,8 +86,7 @@ class Worker:
             scoreboard.leaving(scoreboard.RECYCLED)
 
     def idle(self, conn: Connection | None) -> None:
-        """``conn`` now waits for its next request (None: no longer); a stop or a SHED ends
-        the wait (_end_wait)."""
+        """``conn`` now waits for its next request (None: no longer); see _end_wait."""
         self._idle = conn
         slot = scoreboard.slot
         if slot is not None:
@@ -96,9 +95,8 @@ class Worker:
             self._end_wait(conn, True)
 
     def _end_wait(self, conn: Connection, stop: bool) -> None:
-        """No more requests on the idle ``conn`` but one already arriving: a stop waits
-        STOP_GRACE for it (the interrupted recv() is retried under the new SO_RCVTIMEO), a
-        SHED shuts the reading side, which wakes the recv() at once."""
+        """No more requests on the idle ``conn`` but one arriving: a stop waits STOP_GRACE for it
+        (recv() retried under the new SO_RCVTIMEO), a SHED's shutdown wakes recv() at once."""
         conn.limit = 0
         with suppress(OSError):
             if stop:
@@ -149,9 +147,8 @@ class Worker:
             self.limit = recycle_limit(self.config)
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """``app``, then a pread of /proc/self/statm (kept open; docs/design.md): over
-        --max-worker-rss, ``stopping`` (the response says `Connection: close`), and the
-        worker exits with status 0, replaced without the --err-respawn-interval."""
+        """``app``, then a pread of /proc/self/statm (docs/design.md): over --max-worker-rss,
+        ``stopping`` (`Connection: close`); the worker exits 0, replaced at once."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         page = os.sysconf("SC_PAGE_SIZE")
         limit = self.config.max_worker_rss << 20
@@ -207,7 +204,11 @@ class Worker:
             except OSError as e:
                 if self.stopping:
                     break
-                self._accept_failed(e)
+                if e.errno in _NOFD:
+                    log(f"accept failed ({e.strerror}); pausing a moment")
+                    select.select([], [], [], 0.5)  # back off instead of spinning on a full fd table
+                elif e.errno not in _TRANSIENT:
+                    raise
                 continue
             try:
                 if lst.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
@@ -242,12 +243,3 @@ class Worker:
                     with suppress(BlockingIOError):
                         os.read(fd, 512)
                 yield by_fd[fd]
-
-    def _accept_failed(self, e: OSError) -> None:
-        if e.errno in _TRANSIENT:
-            return
-        if e.errno in _NOFD:
-            log(f"accept failed ({e.strerror}); pausing a moment")
-            select.select([], [], [], 0.5)  # back off instead of spinning on a full fd table
-            return
-        raise e
