@@ -45,8 +45,7 @@ def quote(text: str) -> str:
 def common(r: Record) -> str:
     """Apache's common log format (time in UTC); the size is ``-`` when no body byte was sent."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
-    line = quote(r.request)
-    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.bytes or "-"}\n'
+    return f'{quote(r.remote) or "-"} - - [{stamp}] "{quote(r.request)}" {r.status or "-"} {r.bytes or "-"}\n'
 
 
 def combined(r: Record) -> str:

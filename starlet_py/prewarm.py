@@ -85,9 +85,7 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
     return answered
 
 
-def warm(
-    app: Callable[..., Any], config: Config, server_name: str = "localhost", server_port: str = "80"
-) -> None:
+def warm(app: Callable[..., Any], config: Config, server_name: str, server_port: str) -> None:
     """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host) through
     ``app``, once, in order; its body is discarded (the client gets a 204).  A one-line ConfigError
     naming the path if the app raises or answers anything but 2xx, or the server refuses it."""

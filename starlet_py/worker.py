@@ -48,8 +48,7 @@ def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
     if not high or low is None:
         return high
     if rng is None:
-        # Only now: the master never imports random.  A new Random() seeds itself from
-        # os.urandom, so every fork draws its own limit.
+        # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
         import random
 
         rng = random.Random()
