@@ -118,7 +118,7 @@ class Worker:
 
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers (USR2 is fork.DUMP's): a forked worker inherits them
-        (fork.handed_down), setup() sets them otherwise."""
+        (fork.handed_down), run() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
@@ -127,8 +127,9 @@ class Worker:
             (SHED, self._on_shed),
         ]
 
-    def setup(self, forked: bool) -> None:
-        """Signals, the access log and the recycle limit."""
+    def run(self, forked: bool = True) -> None:
+        """Signals, the access log and the recycle limit; then accept and serve until
+        ``stopping``; then the child-exit hook."""
         if not forked:
             for sig, handler in self.dispositions():
                 signal.signal(sig, handler)
@@ -144,6 +145,14 @@ class Worker:
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             self.limit = recycle_limit(self.config)
+        try:
+            self._accept(self.base)
+        finally:
+            if self.child_exit is not None:
+                try:
+                    self.child_exit()
+                except Exception:
+                    log_exc("error in --child-exit hook")
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
         """``app``, then a pread of /proc/self/statm (docs/design.md): over --max-worker-rss,
@@ -164,18 +173,6 @@ class Worker:
             return result
 
         return app_watched
-
-    def run(self, forked: bool = True) -> None:
-        """Accept and serve until ``stopping``; then the child-exit hook."""
-        self.setup(forked)
-        try:
-            self._accept(self.base)
-        finally:
-            if self.child_exit is not None:
-                try:
-                    self.child_exit()
-                except Exception:
-                    log_exc("error in --child-exit hook")
 
     def _accept(self, base: dict[str, Any]) -> None:
         lst = self.listeners[0]
