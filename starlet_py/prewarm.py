@@ -42,15 +42,12 @@ HELLO = b"Hello, World!"
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
     """The built-in app: a fixed answer, the length of a body read, or a generator."""
-    if environ["REQUEST_METHOD"] == "POST":
-        body = b"%d" % len(environ["wsgi.input"].read())
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-        return [body]
     if environ["PATH_INFO"] == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (HELLO for _ in range(2))
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
-    return [HELLO]
+    body = b"%d" % len(environ["wsgi.input"].read()) if environ["REQUEST_METHOD"] == "POST" else HELLO
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
