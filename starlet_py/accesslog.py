@@ -1,7 +1,6 @@
-"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or
-``json`` (nothing here runs when the log is off).  Clients control the request line, Referer
-and User-Agent, so every field is escaped: no input can end a line or add a field (hand-rolled
-JSON logs can be forged: gunicorn #2457)."""
+"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or ``json``
+(nothing here runs when the log is off).  Clients control the request line, Referer and User-Agent:
+every field is escaped, so no input can end a line or add a field (forged JSON: gunicorn #2457)."""
 
 from __future__ import annotations
 

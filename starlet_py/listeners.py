@@ -19,8 +19,7 @@ SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating N
 
 
 class Listener:
-    """A listening socket and what the environ says about it (``server_name`` None: a wildcard
-    address, so the connection's own local address is used)."""
+    """A listening socket and its names in the environ (``server_name`` None: a wildcard, see peer_names)."""
 
     def __init__(
         self, sock: socket.socket, server_name: str | None, server_port: str, owned_path: str | None = None
@@ -229,8 +228,7 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
 
 
 def accept_queue(sock: socket.socket) -> tuple[int, int]:
-    """(connections waiting to be accepted, backlog) of a TCP listener: Linux reports them
-    in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
+    """(connections waiting to be accepted, backlog) of a TCP listener: TCP_INFO's unacked, sacked."""
     return struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
 
 

@@ -64,8 +64,7 @@ def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
 
 
 def prewarm(config: Config, listeners: list[Listener], connections: int = CONNECTIONS) -> int:
-    """Serve ``connections`` × len(REQUESTS) requests to ``app`` over socketpairs; the
-    number of responses that came back (0 if anything failed)."""
+    """Serve ``connections`` × len(REQUESTS) requests to ``app``; how many were answered (0 on failure)."""
     names = PeerNames("127.0.0.1", "0", "localhost", "80")
     # As many requests per connection as --max-keepalive-reqs lets through (1 by default).
     per = min(config.max_keepalive_reqs, len(REQUESTS))

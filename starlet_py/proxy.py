@@ -24,9 +24,8 @@ def canonical(text: str) -> str | None:
 
 
 def parse(spec: str) -> Callable[[str], bool] | None:
-    """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off.
-    ``spec``: comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers), ``*`` (every
-    peer); ConfigError names the first item that is none of these."""
+    """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off; ``spec``:
+    comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers) or ``*`` (every peer)."""
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if not items:
         return None
