@@ -1,7 +1,6 @@
-"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or
-``json`` (nothing here runs when the log is off).  Clients control the request line, Referer
-and User-Agent, so every field is escaped: no input can end a line or add a field (hand-rolled
-JSON logs can be forged: gunicorn #2457)."""
+"""``--access-log``: one line per answered request, Apache's ``common`` or ``combined``, or ``json``
+(nothing here runs when the log is off).  Clients control the request line, Referer and User-Agent:
+every field is escaped, so no input can end a line or add a field (forged JSON: gunicorn #2457)."""
 
 from __future__ import annotations
 
@@ -45,8 +44,7 @@ def quote(text: str) -> str:
 def common(r: Record) -> str:
     """Apache's common log format (time in UTC); the size is ``-`` when no body byte was sent."""
     stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0000", time.gmtime(r.time))
-    line = quote(r.request)
-    return f'{quote(r.remote) or "-"} - - [{stamp}] "{line}" {r.status or "-"} {r.bytes or "-"}\n'
+    return f'{quote(r.remote) or "-"} - - [{stamp}] "{quote(r.request)}" {r.status or "-"} {r.bytes or "-"}\n'
 
 
 def combined(r: Record) -> str:

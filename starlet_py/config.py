@@ -129,12 +129,10 @@ def check(c: Config) -> Config:
         raise ConfigError("no --listen address")
     for addr in c.listen:
         parse_address(addr)  # raises ConfigError on a bad address
-    if c.log_level not in LEVELS:
-        raise ConfigError(f"--log-level must be one of {', '.join(LEVELS)}, got {c.log_level!r}")
-    if c.access_log_format not in FORMATS:
-        raise ConfigError(
-            f"--access-log-format must be one of {', '.join(FORMATS)}, got {c.access_log_format!r}"
-        )
+    for name, known in (("log_level", LEVELS), ("access_log_format", FORMATS)):
+        value = getattr(c, name)
+        if value not in known:
+            raise ConfigError(f"--{name.replace('_', '-')} must be one of {', '.join(known)}, got {value!r}")
     parse_proxies(c.forwarded_allow_ips)  # raises ConfigError on a bad item
     if c.socket_mode > 0o777:
         raise ConfigError(f"--socket-mode must be octal 0-777, got {c.socket_mode:o}")

@@ -19,8 +19,7 @@ SUN_PATH_MAX = 107  # bytes: sockaddr_un.sun_path is 108, with its terminating N
 
 
 class Listener:
-    """A listening socket and what the environ says about it (``server_name`` None: a wildcard
-    address, so the connection's own local address is used)."""
+    """A listening socket and its names in the environ (``server_name`` None: a wildcard, see peer_names)."""
 
     def __init__(
         self, sock: socket.socket, server_name: str | None, server_port: str, owned_path: str | None = None
@@ -85,12 +84,10 @@ def adopt(fd: int) -> Listener:
     return _prepare(sock)
 
 
-def bind(
-    addr: Address, reuse_port: bool = False, socket_mode: int = 0o660, socket_group: int = -1
-) -> Listener:
-    """Create, bind and listen on a TCP or unix address."""
+def bind(addr: Address, reuse_port: bool, mode: int, gid: int) -> Listener:
+    """Create, bind and listen on a TCP or unix address (a unix socket gets ``mode``, ``gid`` if not -1)."""
     if addr.kind == "unix":
-        return _bind_unix(addr.path, socket_mode, socket_group)
+        return _bind_unix(addr.path, mode, gid)
     # A bare PORT means every IPv4 address, as with Starlet; [::]:PORT asks for v6.
     host = "0.0.0.0" if addr.host in ("", "*") else addr.host
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
@@ -180,11 +177,7 @@ def inherited_fds(environ: MutableMapping[str, str]) -> list[int] | None:
 
 
 def open_listeners(
-    listen: Iterable[str],
-    reuse_port: bool,
-    environ: MutableMapping[str, str],
-    socket_mode: int = 0o660,
-    socket_group: int = -1,
+    listen: Iterable[str], reuse_port: bool, environ: MutableMapping[str, str], mode: int, gid: int
 ) -> list[Listener]:
     """Every listener we serve, by the precedence in docs/design.md, "Listeners"."""
     fds = inherited_fds(environ)
@@ -193,9 +186,7 @@ def open_listeners(
     result: list[Listener] = []
     try:
         for addr in map(parse_address, listen):
-            result.append(
-                adopt(addr.fd) if addr.kind == "fd" else bind(addr, reuse_port, socket_mode, socket_group)
-            )
+            result.append(adopt(addr.fd) if addr.kind == "fd" else bind(addr, reuse_port, mode, gid))
     except ConfigError:
         close_all(result)
         raise
@@ -229,8 +220,7 @@ def tune(listeners: list[Listener], timeout: float, keepalive_timeout: float) ->
 
 
 def accept_queue(sock: socket.socket) -> tuple[int, int]:
-    """(connections waiting to be accepted, backlog) of a TCP listener: Linux reports them
-    in TCP_INFO's tcpi_unacked and tcpi_sacked (bytes 24, 28)."""
+    """(connections waiting to be accepted, backlog) of a TCP listener: TCP_INFO's unacked, sacked."""
     return struct.unpack_from("II", sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 32), 24)
 
 

@@ -1,10 +1,7 @@
 """Requests the master serves through the server's own request path (a Connection over a
 socketpair, a Worker as host) before gc.freeze() and the fork, so what they leave (specialised
-bytecode, caches, interned strings) is shared by every worker (docs/design.md, "Memory").
-
-prewarm() serves them to a built-in app, never the user's, unlogged and uncounted; a failure
-only skips it.  warm() is --warmup: GET each PATH through the user's app (README, "Warming
-the app")."""
+bytecode, caches) is shared by every worker (docs/design.md, "Memory").  prewarm(): a built-in
+app, unlogged; a failure only skips it.  warm(): --warmup's GETs through the user's app."""
 
 from __future__ import annotations
 
@@ -15,7 +12,7 @@ from typing import Any
 from .config import Config
 from .connection import Connection
 from .errors import ConfigError
-from .listeners import Listener, PeerNames, set_timeouts
+from .listeners import Listener, PeerNames, hostport, set_timeouts
 from .log import debug, quiet
 from .worker import Worker
 
@@ -45,15 +42,12 @@ HELLO = b"Hello, World!"
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
     """The built-in app: a fixed answer, the length of a body read, or a generator."""
-    if environ["REQUEST_METHOD"] == "POST":
-        body = b"%d" % len(environ["wsgi.input"].read())
-        start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
-        return [body]
     if environ["PATH_INFO"] == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (HELLO for _ in range(2))
-    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "13")])
-    return [HELLO]
+    body = b"%d" % len(environ["wsgi.input"].read()) if environ["REQUEST_METHOD"] == "POST" else HELLO
+    start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
+    return [body]
 
 
 def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
@@ -70,8 +64,7 @@ def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
 
 
 def prewarm(config: Config, listeners: list[Listener], connections: int = CONNECTIONS) -> int:
-    """Serve ``connections`` × len(REQUESTS) requests to ``app`` over socketpairs; the
-    number of responses that came back (0 if anything failed)."""
+    """Serve ``connections`` × len(REQUESTS) requests to ``app``; how many were answered (0 on failure)."""
     names = PeerNames("127.0.0.1", "0", "localhost", "80")
     # As many requests per connection as --max-keepalive-reqs lets through (1 by default).
     per = min(config.max_keepalive_reqs, len(REQUESTS))
@@ -88,14 +81,10 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
     return answered
 
 
-def warm(
-    app: Callable[..., Any], config: Config, server_name: str = "localhost", server_port: str = "80"
-) -> None:
-    """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host, else
-    the listener's address) through ``app`` under ``config``'s limits, once, in order.  The app's
-    body is iterated and discarded (a socketpair need not hold a page): the client gets a 204.
-    ConfigError (one line, naming the path) when the app raises or answers anything but 2xx,
-    or the server refuses the request."""
+def warm(app: Callable[..., Any], config: Config, server_name: str, server_port: str) -> None:
+    """GET each of ``config.warmup`` (``/PATH``, or ``http://HOST/PATH`` to name the Host) through
+    ``app``, once, in order; its body is discarded (the client gets a 204).  A one-line ConfigError
+    naming the path if the app raises or answers anything but 2xx, or the server refuses it."""
     failed: list[str] = []  # what went wrong in the app, "" if nothing
 
     def watched(environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
@@ -123,8 +112,8 @@ def warm(
 
     host = Worker(watched, config, [])
     names = PeerNames("127.0.0.1", "0", server_name, server_port)
-    name = f"[{server_name}]" if ":" in server_name else server_name
-    default = f"{name}:{server_port}" if server_port.isdigit() and server_port != "80" else name
+    # The listener's address; no port if 80, nor for a unix socket (its path is the port).
+    default = hostport(server_name, server_port if server_port.isdigit() else 80).removesuffix(":80")
     for path in config.warmup:
         field = path[7:].partition("/")[0].partition("?")[0] if path[:7] == "http://" else default
         with quiet():  # a refusal is reported below, in one line

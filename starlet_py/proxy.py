@@ -24,9 +24,8 @@ def canonical(text: str) -> str | None:
 
 
 def parse(spec: str) -> Callable[[str], bool] | None:
-    """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off.
-    ``spec``: comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers), ``*`` (every
-    peer); ConfigError names the first item that is none of these."""
+    """A test of a peer address (REMOTE_ADDR as accepted; '' for unix), or None when off; ``spec``:
+    comma-separated IPv4/IPv6 addresses, ``unix`` (unix-socket peers) or ``*`` (every peer)."""
     items = [item.strip() for item in spec.split(",") if item.strip()]
     if not items:
         return None
@@ -46,13 +45,11 @@ def parse(spec: str) -> Callable[[str], bool] | None:
 def apply(env: dict[str, Any]) -> None:
     """Rewrite ``env`` (of a trusted peer's request) from its X-Forwarded-* fields."""
     proto = env.get("HTTP_X_FORWARDED_PROTO")
-    if proto is not None:
-        scheme = proto.rpartition(",")[2].strip().lower()  # repeated fields: the last one
-        if scheme == "https":  # (http is what the environ says already)
-            env["wsgi.url_scheme"] = "https"
-            env["HTTPS"] = "on"
-            if env.get("SERVER_PORT") == "80" and not env.get("HTTP_HOST", ":").rpartition("]")[2].count(":"):
-                env["SERVER_PORT"] = "443"  # Host named no port: https's default
+    if proto is not None and proto.rpartition(",")[2].strip().lower() == "https":  # the last, if repeated
+        env["wsgi.url_scheme"] = "https"
+        env["HTTPS"] = "on"
+        if env.get("SERVER_PORT") == "80" and not env.get("HTTP_HOST", ":").rpartition("]")[2].count(":"):
+            env["SERVER_PORT"] = "443"  # Host named no port: https's default
     hops = env.get("HTTP_X_FORWARDED_FOR")
     if hops is not None:
         addr = canonical(hops.rpartition(",")[2].strip())

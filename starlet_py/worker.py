@@ -48,8 +48,7 @@ def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
     if not high or low is None:
         return high
     if rng is None:
-        # Only now: the master never imports random.  A new Random() seeds itself from
-        # os.urandom, so every fork draws its own limit.
+        # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
         import random
 
         rng = random.Random()
@@ -86,8 +85,7 @@ class Worker:
             scoreboard.leaving(scoreboard.RECYCLED)
 
     def idle(self, conn: Connection | None) -> None:
-        """``conn`` now waits for its next request (None: no longer); a stop or a SHED ends
-        the wait (_end_wait)."""
+        """``conn`` now waits for its next request (None: no longer); see _end_wait."""
         self._idle = conn
         slot = scoreboard.slot
         if slot is not None:
@@ -96,9 +94,8 @@ class Worker:
             self._end_wait(conn, True)
 
     def _end_wait(self, conn: Connection, stop: bool) -> None:
-        """No more requests on the idle ``conn`` but one already arriving: a stop waits
-        STOP_GRACE for it (the interrupted recv() is retried under the new SO_RCVTIMEO), a
-        SHED shuts the reading side, which wakes the recv() at once."""
+        """No more requests on the idle ``conn`` but one arriving: a stop waits STOP_GRACE for it
+        (recv() retried under the new SO_RCVTIMEO), a SHED's shutdown wakes recv() at once."""
         conn.limit = 0
         with suppress(OSError):
             if stop:
@@ -121,7 +118,7 @@ class Worker:
 
     def dispositions(self) -> list[tuple[int, Handler]]:
         """Our signal handlers (USR2 is fork.DUMP's): a forked worker inherits them
-        (fork.handed_down), setup() sets them otherwise."""
+        (fork.handed_down), run() sets them otherwise."""
         return [
             *((sig, self._on_stop) for sig in STOP_SIGNALS),
             (signal.SIGHUP, signal.SIG_IGN),
@@ -130,8 +127,9 @@ class Worker:
             (SHED, self._on_shed),
         ]
 
-    def setup(self, forked: bool) -> None:
-        """Signals, the access log and the recycle limit."""
+    def run(self, forked: bool = True) -> None:
+        """Signals, the access log and the recycle limit; then accept and serve until
+        ``stopping``; then the child-exit hook."""
         if not forked:
             for sig, handler in self.dispositions():
                 signal.signal(sig, handler)
@@ -147,11 +145,18 @@ class Worker:
         gc.enable()  # cli.main disabled it for the master (copy-on-write friendly forks)
         if forked:
             self.limit = recycle_limit(self.config)
+        try:
+            self._accept(self.base)
+        finally:
+            if self.child_exit is not None:
+                try:
+                    self.child_exit()
+                except Exception:
+                    log_exc("error in --child-exit hook")
 
     def _watch_rss(self, app: Callable[..., Any]) -> Callable[..., Any]:
-        """``app``, then a pread of /proc/self/statm (kept open; docs/design.md): over
-        --max-worker-rss, ``stopping`` (the response says `Connection: close`), and the
-        worker exits with status 0, replaced without the --err-respawn-interval."""
+        """``app``, then a pread of /proc/self/statm (docs/design.md): over --max-worker-rss,
+        ``stopping`` (`Connection: close`); the worker exits 0, replaced at once."""
         fd = os.open("/proc/self/statm", os.O_RDONLY | os.O_CLOEXEC)
         page = os.sysconf("SC_PAGE_SIZE")
         limit = self.config.max_worker_rss << 20
@@ -168,18 +173,6 @@ class Worker:
             return result
 
         return app_watched
-
-    def run(self, forked: bool = True) -> None:
-        """Accept and serve until ``stopping``; then the child-exit hook."""
-        self.setup(forked)
-        try:
-            self._accept(self.base)
-        finally:
-            if self.child_exit is not None:
-                try:
-                    self.child_exit()
-                except Exception:
-                    log_exc("error in --child-exit hook")
 
     def _accept(self, base: dict[str, Any]) -> None:
         lst = self.listeners[0]
@@ -207,7 +200,11 @@ class Worker:
             except OSError as e:
                 if self.stopping:
                     break
-                self._accept_failed(e)
+                if e.errno in _NOFD:
+                    log(f"accept failed ({e.strerror}); pausing a moment")
+                    select.select([], [], [], 0.5)  # back off instead of spinning on a full fd table
+                elif e.errno not in _TRANSIENT:
+                    raise
                 continue
             try:
                 if lst.is_unix:  # TCP connections inherit these from the listener (listeners.tune)
@@ -242,12 +239,3 @@ class Worker:
                     with suppress(BlockingIOError):
                         os.read(fd, 512)
                 yield by_fd[fd]
-
-    def _accept_failed(self, e: OSError) -> None:
-        if e.errno in _TRANSIENT:
-            return
-        if e.errno in _NOFD:
-            log(f"accept failed ({e.strerror}); pausing a moment")
-            select.select([], [], [], 0.5)  # back off instead of spinning on a full fd table
-            return
-        raise e

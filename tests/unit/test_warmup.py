@@ -189,5 +189,5 @@ def test_the_servers_limits_apply() -> None:
     # The real config's limits, not the defaults: a line over --limit-request-line is refused.
     app = Recorder()
     with pytest.raises(ConfigError, match=r"^--warmup /[a]+: status 414 "):
-        warm_config(app, Config(app=APP, warmup=("/" + "a" * 100,), limit_request_line=50))
+        warm_config(app, Config(app=APP, warmup=("/" + "a" * 100,), limit_request_line=50), "localhost", "80")
     assert app.environs == []
