@@ -205,7 +205,8 @@ class Connection:
         """Has the client of a connection that waited in the accept queue left?  Then its
         request is not run: logged as 499 (docs/http.md, "Clients that left")."""
         poller = select.poll()
-        poller.register(self.sock, select.POLLRDHUP)
+        # The fd, not the socket: register() would call its fileno() through the method machinery.
+        poller.register(self.sock.fileno(), select.POLLRDHUP)
         if not poller.poll(0):
             return False
         access = self.host.access
