@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from starlet_py import response, writer
+from starlet_py import connection, response
 from starlet_py.config import Config
 from starlet_py.connection import Connection
 from starlet_py.listeners import PeerNames, set_timeouts
@@ -277,7 +277,7 @@ def test_file_wrapper_goes_out_with_sendfile(
         calls.append((offset, count))
         return real(out, fd, offset, count)
 
-    monkeypatch.setattr(writer.os, "sendfile", sendfile)
+    monkeypatch.setattr(connection.os, "sendfile", sendfile)
     path = tmp_path / "f.bin"
     path.write_bytes(b"0123456789")
 
