@@ -122,16 +122,15 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
     headers = [("Content-Type", "text/plain"), ("Content-Length", "13")]
     server, client = socketpair()
     worker = Worker(application, Config(app="hello:application"), [listener])
-    out = Connection(server, NAMES, worker)  # only its send()
+    out = Connection(server, NAMES, worker)  # its send(), and its keep-alive decision
+    out._req, out.served, out.limit = req, 1, 100
+    decide = out._keep_alive
     perf = CLOCK[0]
 
     def respond(r: resp.Response, result: list[bytes]) -> None:
         """What Connection._handle does with a one-item list (its common case)."""
         head, body = r.whole(result[0])
         out.send(head, body)
-
-    def decide(r: resp.Response) -> bool:
-        return resp.keep_alive(req, r, 1, 100, worker.stopping)
 
     def parse(n: int) -> float:
         p = Protocol()

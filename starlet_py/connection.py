@@ -22,7 +22,7 @@ from .errors import ClientDisconnected
 from .listeners import PeerNames
 from .log import info, log_exc
 from .protocol import Protocol, Request
-from .response import CONTINUE, REASONS, Response, error_answer, keep_alive
+from .response import CONTINUE, REASONS, Response, error_answer
 from .wsgi import FileWrapper, Input
 
 if TYPE_CHECKING:
@@ -277,11 +277,14 @@ class Connection:
             access.request(peer, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
+        """Whether the connection stays open after ``resp``: Response.head asks, once, as it
+        builds the head (docs/design.md, "Keep-alive"); ``served`` counts this request."""
+        if not self._req.keep_alive or not resp.delimited or self.served >= self.limit or self.host.stopping:
+            return False
         # Not while connections wait in the accept queue (the master's flag): this worker
         # is needed there, and a `Connection: close` races no client, unlike a SHED.
         slot = scoreboard.slot
-        crowded = slot is not None and slot.crowded()
-        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping or crowded)
+        return slot is None or not slot.crowded()
 
     def write(self, data: bytes) -> None:
         """The app's ``write()``, and how the server sends each block the app yields."""
