@@ -277,8 +277,7 @@ class Connection:
             access.request(peer, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
-        """Whether the connection stays open after ``resp``: Response.head asks, once, as it
-        builds the head (docs/design.md, "Keep-alive"); ``served`` counts this request."""
+        """Asked once by Response.head (docs/design.md, "Keep-alive"); ``served`` counts this request."""
         if not self._req.keep_alive or not resp.delimited or self.served >= self.limit or self.host.stopping:
             return False
         # Not while connections wait in the accept queue (the master's flag): this worker
