@@ -8,7 +8,7 @@
 Feeds a request to ``starlet_py.protocol.Protocol``, builds its environ with
 ``starlet_py.wsgi.build``, calls the hello app of bench/apps/hello.py, and
 produces the response with ``starlet_py.response``: the head alone through the
-pure functions, and through a ``Response`` whose bytes a ``Writer`` sends to a
+pure functions, and through a ``Response`` whose bytes ``Connection.send`` sends to a
 socketpair, as ``Connection`` does.  Each
 stage is timed on its own with ``time.perf_counter`` loops, then the whole path
 in one loop ("total"), then ``Connection.serve`` answering one request on a
@@ -46,7 +46,6 @@ from starlet_py.connection import Connection  # noqa: E402
 from starlet_py.listeners import Listener, PeerNames  # noqa: E402
 from starlet_py.protocol import Protocol, Request  # noqa: E402
 from starlet_py.worker import Worker  # noqa: E402
-from starlet_py.writer import Writer  # noqa: E402
 from starlet_py.wsgi import Input, build, template  # noqa: E402
 
 REQUESTS = {
@@ -122,17 +121,16 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
     env = build(base, req, NAMES, Input(req, no_pull))
     headers = [("Content-Type", "text/plain"), ("Content-Length", "13")]
     server, client = socketpair()
-    out = Writer(server)
     worker = Worker(application, Config(app="hello:application"), [listener])
+    out = Connection(server, NAMES, worker)  # its send(), and its keep-alive decision
+    out._req, out.served, out.limit = req, 1, 100
+    decide = out._keep_alive
     perf = CLOCK[0]
 
     def respond(r: resp.Response, result: list[bytes]) -> None:
         """What Connection._handle does with a one-item list (its common case)."""
         head, body = r.whole(result[0])
         out.send(head, body)
-
-    def decide(r: resp.Response) -> bool:
-        return resp.keep_alive(req, r, 1, 100, worker.stopping)
 
     def parse(n: int) -> float:
         p = Protocol()
@@ -233,8 +231,8 @@ def stages(raw: bytes, listener: Listener, base: dict[str, Any]) -> dict[str, St
         "environ (wsgi.build + Input)": environ,
         "app (hello, start_response a no-op)": app,
         "response head (pure functions)": head,
-        "Response: start_response + whole + finish, Writer.send (socketpair)": exchange,
-        "total: parse + environ + app + Response/Writer": whole,
+        "Response: start_response + whole + finish, Connection.send (socketpair)": exchange,
+        "total: parse + environ + app + Response/send": whole,
         "Connection.serve, one request, fresh socketpair": serve,
         "the same with --stats (the worker's scoreboard slot)": serve_stats,
         "--stats alone: Slot.begin + Slot.end": slot,

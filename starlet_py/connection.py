@@ -1,11 +1,13 @@
 """One client connection: read, parse, run the app, write; until it closes.
 
-Timeouts (docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` and SO_RCVTIMEO
-``--keepalive-timeout``; reads inside a request wait in poll() against ``--timeout``.
+Timeouts (docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` (a client that stops
+reading makes a send fail) and SO_RCVTIMEO ``--keepalive-timeout``; reads inside a request
+wait in poll() against ``--timeout``.
 """
 
 from __future__ import annotations
 
+import os
 import select
 import socket
 import time
@@ -20,8 +22,7 @@ from .errors import ClientDisconnected
 from .listeners import PeerNames
 from .log import info, log_exc
 from .protocol import Protocol, Request
-from .response import CONTINUE, REASONS, Response, error_answer, keep_alive
-from .writer import Writer
+from .response import CONTINUE, REASONS, Response, error_answer
 from .wsgi import FileWrapper, Input
 
 if TYPE_CHECKING:
@@ -31,6 +32,7 @@ if TYPE_CHECKING:
 READ_SIZE = 65536  # one recv; also bounds what a pipelining client gets buffered at once
 DRAIN_LIMIT = 65536  # unread body we read and discard to keep a connection alive
 LINGER_TIME, LINGER_BYTES = 2.0, 8 << 20  # the lingering close after an answer leaving bytes unread
+SMALL = 16384  # below this, head and body are joined into one buffer for one send()
 POLLIN = select.POLLIN | select.POLLPRI | select.POLLHUP | select.POLLERR
 
 
@@ -52,7 +54,7 @@ class Connection:
     """Serves the requests of one accepted socket, in order, then closes it."""
 
     __slots__ = tuple(
-        "sock names host limit proto out served queued _poll _continue _req _resp _t0 _linger _waited "
+        "sock names host limit proto served queued _poll _continue _req _resp _t0 _linger _waited "
         "_got".split()
     )
     _req: Request  # the request being answered (set by _handle)
@@ -67,7 +69,6 @@ class Connection:
         self.proto = Protocol(
             c.max_request_body, c.limit_request_line, c.limit_request_fields, c.limit_request_field_size
         )
-        self.out = Writer(sock)
         self.served = 0
         self.queued = queued  # it waited in the accept queue: its client may have left (_gone)
         self._poll: select.poll | None = None
@@ -183,7 +184,7 @@ class Connection:
         """More body for ``wsgi.input``: one read, fed to the parser."""
         if self._continue:
             self._continue = False
-            self.out.send(CONTINUE)
+            self.send(CONTINUE)
         config, start = self.host.config, time.monotonic()
         deadline = start + config.timeout if config.timeout > 0 else None
         if deadline is not None and config.min_body_rate > 0:
@@ -205,7 +206,8 @@ class Connection:
         """Has the client of a connection that waited in the accept queue left?  Then its
         request is not run: logged as 499 (docs/http.md, "Clients that left")."""
         poller = select.poll()
-        poller.register(self.sock, select.POLLRDHUP)
+        # The fd, not the socket: register() would call its fileno() through the method machinery.
+        poller.register(self.sock.fileno(), select.POLLRDHUP)
         if not poller.poll(0):
             return False
         access = self.host.access
@@ -214,6 +216,38 @@ class Connection:
         return True
 
     # -- answering ----------------------------------------------------------
+    def send(self, head: bytes, body: bytes = b"") -> None:
+        """``head`` then ``body`` (either may be empty), in one system call when it can; every
+        send but sendfile's goes through here, where a failure becomes ClientDisconnected."""
+        sock = self.sock
+        try:
+            if len(body) < SMALL or not head:
+                sock.sendall(head + body)
+            else:
+                sent = sock.sendmsg((head, body))  # two buffers, one syscall, no copy
+                if sent < len(head) + len(body):
+                    sock.sendall((head + body)[sent:])  # rare: the socket buffer was full
+        except OSError as e:
+            raise ClientDisconnected(f"write failed: {e}") from e
+
+    def sendfile(self, head: bytes, fd: int, offset: int, count: int) -> int:
+        """``head``, then ``count`` bytes of a regular file; returns the file bytes sent
+        (fewer if the file shrank under us)."""
+        sock = self.sock
+        done = 0
+        try:
+            # Corked: the head leaves with the file's first bytes (not when nothing follows).
+            sock.sendall(head, socket.MSG_MORE if count else 0)
+            out = sock.fileno()
+            while done < count:
+                sent = os.sendfile(out, fd, offset + done, count - done)
+                if sent == 0:
+                    break  # the file shrank
+                done += sent
+        except OSError as e:
+            raise ClientDisconnected(f"sendfile failed: {e}") from e
+        return done
+
     def _refuse(
         self, status: int, req: Request | None = None, remote: str | None = None, why: str = ""
     ) -> None:
@@ -226,7 +260,7 @@ class Connection:
         self._linger = req is None or req.error is not None or not req.complete
         sent = 0
         try:
-            self.out.send(answer)
+            self.send(answer)
             sent = len(answer) - answer.index(b"\r\n\r\n") - 4
         except ClientDisconnected:
             pass
@@ -243,17 +277,19 @@ class Connection:
             access.request(peer, req, status, sent, self._t0)
 
     def _keep_alive(self, resp: Response) -> bool:
+        """Asked once by Response.head (docs/design.md, "Keep-alive"); ``served`` counts this request."""
+        if not self._req.keep_alive or not resp.delimited or self.served >= self.limit or self.host.stopping:
+            return False
         # Not while connections wait in the accept queue (the master's flag): this worker
         # is needed there, and a `Connection: close` races no client, unlike a SHED.
         slot = scoreboard.slot
-        crowded = slot is not None and slot.crowded()
-        return keep_alive(self._req, resp, self.served, self.limit, self.host.stopping or crowded)
+        return slot is None or not slot.crowded()
 
     def write(self, data: bytes) -> None:
         """The app's ``write()``, and how the server sends each block the app yields."""
         head, body = self._resp.piece(data)
         if head or body:
-            self.out.send(head, body)
+            self.send(head, body)
 
     def _handle(self, req: Request, base: dict[str, Any]) -> bool:
         """Run the app for ``req`` and send its response; True to keep the connection."""
@@ -261,7 +297,6 @@ class Connection:
         self._waited, self._got = 0.0, 0
         # A reference cycle (the response holds our bound methods) until `del self._resp`.
         self._resp = resp = Response(req, self.write, self._keep_alive)
-        out = self.out
         if req.expect is not None:  # 100-continue: the protocol refused any other (417)
             # Sent lazily, at the app's first read: an app that refuses saves the upload.
             self._continue = not req.complete and req.version == "1.1"
@@ -278,13 +313,13 @@ class Connection:
             sent = resp.head_sent  # the app called write(): the iterable's items follow
             if not sent and type(result) in (list, tuple) and len(result) == 1 and type(result[0]) is bytes:
                 head, body = resp.whole(result[0])  # nothing is owed after it: no finish()
-                out.send(head, body)
+                self.send(head, body)
             else:
                 if not sent and type(result) is FileWrapper and (spec := result.sendable()):
                     fd, offset, count = spec
                     head = resp.head(count)
                     want = resp.take(count)
-                    resp.sent = out.sendfile(head, fd, offset, want)
+                    resp.sent = self.sendfile(head, fd, offset, want)
                     if resp.sent < want:
                         resp.intact = False  # the file shrank: the Content-Length is not met
                 else:
@@ -292,7 +327,7 @@ class Connection:
                         self.write(data)
                 tail = resp.finish()
                 if tail:
-                    out.send(tail)
+                    self.send(tail)
         except ClientDisconnected as e:
             if not resp.head_sent:
                 self._refuse(e.status, req, env.get("REMOTE_ADDR", ""))

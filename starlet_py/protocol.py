@@ -299,6 +299,4 @@ class Protocol:
 
 
 _METHODS: dict[bytes, str] = {}
-_SPECIAL = frozenset(
-    (b"host", b"connection", b"transfer-encoding", b"content-length", b"expect", b"content-type")
-)
+_SPECIAL = frozenset(b"host connection transfer-encoding content-length expect content-type".split())

@@ -72,12 +72,6 @@ def error_answer(status: int, why: str = "") -> bytes:
     return head % (status, reason.encode(), len(body)) + date_line() + SERVER + b"\r\n" + body
 
 
-def keep_alive(req: Request, resp: Response, served: int, limit: int, stopping: bool) -> bool:
-    """Whether the connection stays open after ``resp``, decided as its head is built
-    (docs/design.md, "Keep-alive"); ``served`` counts this request."""
-    return req.keep_alive and resp.delimited and served < limit and not stopping
-
-
 def parse_status(status: str) -> tuple[bytes, int, bool]:
     """``(status line, code, whether the code forbids a body)`` (1xx, 204, 304: RFC 9112
     §6.3), or TypeError / ValueError.  Callers look in ``status_cache`` first."""
@@ -159,7 +153,7 @@ def _check_one(item: tuple[str, str]) -> tuple[bytes, int, int]:
 
 class Response:
     """One request's response: ``start_response`` records, the other methods return bytes.
-    ``decide`` (keep_alive) gives ``keep`` as the head is built; ``intact`` ends False when
+    ``decide`` (Connection._keep_alive) gives ``keep`` as the head is built; ``intact`` ends False when
     only closing the connection frames the body (not its Content-Length, a failing close())."""
 
     __slots__ = tuple(

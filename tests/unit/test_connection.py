@@ -14,15 +14,17 @@ import socket
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from starlet_py import response, writer
+from starlet_py import connection, response, scoreboard
 from starlet_py.config import Config
 from starlet_py.connection import Connection
 from starlet_py.listeners import PeerNames, set_timeouts
-from starlet_py.response import CONTINUE, REASONS, error_answer
+from starlet_py.protocol import Request
+from starlet_py.response import CONTINUE, REASONS, Response, error_answer
 from starlet_py.worker import Worker
 from starlet_py.wsgi import FileWrapper, template
 
@@ -120,6 +122,48 @@ def test_keep_alive_until_the_client_leaves(client: Callable[..., Client]) -> No
 def test_the_last_request_under_max_keepalive_reqs_says_close(client: Callable[..., Client]) -> None:
     c = client(max_keepalive_reqs=2)
     assert c.serve(GET, GET, GET) == answer(b"/x") + answer(b"/x", b"Connection: close\r\n")
+
+
+# -- keep-alive: one decision, as a table --------------------------------------------
+def decision(
+    version: str = "1.1", request_keeps: bool = True, delimited: bool = True,
+    served: int = 1, limit: int = 100, stopping: bool = False, crowded: bool = False,
+) -> bool:  # fmt: skip
+    worker = Worker(hello, Config(app="tests:app", max_keepalive_reqs=limit), [])
+    worker.stopping = stopping
+    with socket.socket() as sock:
+        conn = Connection(sock, NAMES, worker)
+    conn._req = req = Request()
+    req.version, req.keep_alive = version, request_keeps
+    conn.served = served
+    resp = Response(req, conn.write, conn._keep_alive)
+    resp.delimited = delimited
+    saved = scoreboard.slot
+    scoreboard.slot = SimpleNamespace(crowded=lambda: crowded)  # type: ignore[assignment]
+    try:
+        return conn._keep_alive(resp)
+    finally:
+        scoreboard.slot = saved
+
+
+@pytest.mark.parametrize(
+    ("case", "kwargs", "keep"),
+    [
+        ("all allow it", {}, True),
+        ("HTTP/1.0 keep-alive, delimited", {"version": "1.0"}, True),
+        ("request says close (or 1.0 without keep-alive, or an upgrade)", {"request_keeps": False}, False),
+        ("close-delimited body", {"delimited": False}, False),
+        ("last request under --max-keepalive-reqs", {"served": 100}, False),
+        ("one before the limit", {"served": 99}, True),
+        ("--max-keepalive-reqs 1", {"served": 1, "limit": 1}, False),
+        ("the worker is stopping", {"stopping": True}, False),
+        ("connections wait in the accept queue (the master's flag)", {"crowded": True}, False),
+        ("everything against it", {"request_keeps": False, "delimited": False, "stopping": True}, False),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_keep_alive_decision(case: str, kwargs: dict[str, object], keep: bool) -> None:
+    assert decision(**kwargs) is keep  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
@@ -277,7 +321,7 @@ def test_file_wrapper_goes_out_with_sendfile(
         calls.append((offset, count))
         return real(out, fd, offset, count)
 
-    monkeypatch.setattr(writer.os, "sendfile", sendfile)
+    monkeypatch.setattr(connection.os, "sendfile", sendfile)
     path = tmp_path / "f.bin"
     path.write_bytes(b"0123456789")
 

@@ -26,7 +26,6 @@ from starlet_py.response import (
     check_headers,
     date_line,
     error_answer,
-    keep_alive,
     parse_status,
     status_cache,
 )
@@ -357,37 +356,7 @@ def test_error_answer(pinned_date: None, status: int, reason: str) -> None:
     )
 
 
-# -- keep-alive: one decision, as a table --------------------------------------------
-def decision(
-    version: str = "1.1", request_keeps: bool = True, delimited: bool = True,
-    served: int = 1, limit: int = 100, stopping: bool = False,
-) -> bool:  # fmt: skip
-    req = make_request(version)
-    req.keep_alive = request_keeps
-    resp = Response(req, lambda data: None, lambda r: False)
-    resp.delimited = delimited
-    return keep_alive(req, resp, served, limit, stopping)
-
-
-@pytest.mark.parametrize(
-    ("case", "kwargs", "keep"),
-    [
-        ("all allow it", {}, True),
-        ("HTTP/1.0 keep-alive, delimited", {"version": "1.0"}, True),
-        ("request says close (or 1.0 without keep-alive, or an upgrade)", {"request_keeps": False}, False),
-        ("close-delimited body", {"delimited": False}, False),
-        ("last request under --max-keepalive-reqs", {"served": 100}, False),
-        ("one before the limit", {"served": 99}, True),
-        ("--max-keepalive-reqs 1", {"served": 1, "limit": 1}, False),
-        ("the worker is stopping", {"stopping": True}, False),
-        ("everything against it", {"request_keeps": False, "delimited": False, "stopping": True}, False),
-    ],
-    ids=lambda v: v if isinstance(v, str) else "",
-)
-def test_keep_alive_decision(case: str, kwargs: dict[str, object], keep: bool) -> None:
-    assert decision(**kwargs) is keep  # type: ignore[arg-type]
-
-
+# -- keep-alive: asked once (the decision: test_connection.py) ----------------------
 def test_keep_alive_is_asked_once_as_the_head_is_built(pinned_date: None) -> None:
     asked: list[bool] = []
 
