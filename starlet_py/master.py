@@ -207,11 +207,8 @@ class Master:
             self.pool.next_term = now + (self.config.spawn_interval if self.pool.retiring else RESEND)
         grace, limit = self.config.graceful_timeout, self.config.request_timeout
         for pid in self.pool.overdue(now):
-            warning(
-                f"worker {pid} still running {grace:g}s after it was told to stop "
-                "(--graceful-timeout); its traceback follows"
-            )
-            self._dump(pid, now)
+            why = f"worker {pid} still running {grace:g}s after it was told to stop (--graceful-timeout)"
+            self._dump(pid, now, why)
         if board is not None and limit:
             for pid in self.pool.stuck(board.started, now, limit):
                 proc = self.pool[pid]
@@ -220,11 +217,8 @@ class Master:
                 if seen is None:
                     continue  # it finished, or began another request, just now
                 proc.seq = seq
-                warning(
-                    f"worker {pid}: request {seen[1]!r} has run {now - seen[0]:.1f}s "
-                    f"(--request-timeout {limit:g}); its traceback follows"
-                )
-                self._dump(pid, now)
+                why = f"request {seen[1]!r} has run {now - seen[0]:.1f}s (--request-timeout {limit:g})"
+                self._dump(pid, now, f"worker {pid}: {why}")
                 proc.generation = RETIRED  # out of the pool: its replacement forks now
         for pid in self.pool.kills_due(now):
             proc = self.pool[pid]
@@ -239,8 +233,9 @@ class Master:
             proc.killed = True
             _kill(pid, signal.SIGKILL)
 
-    def _dump(self, pid: int, now: float) -> None:
-        """Ask ``pid`` for its traceback (faulthandler, to stderr); SIGKILL it DUMP_GRACE later."""
+    def _dump(self, pid: int, now: float, why: str) -> None:
+        """Log ``why``, ask ``pid`` for its traceback (faulthandler); SIGKILL it DUMP_GRACE later."""
+        warning(f"{why}; its traceback follows")
         self.pool[pid].kill_at = now + pool.DUMP_GRACE
         _kill(pid, DUMP)
 
