@@ -8,6 +8,7 @@ import importlib
 import os
 import select
 import signal
+import socket
 import time
 from collections.abc import Callable
 from contextlib import suppress
@@ -18,7 +19,6 @@ from .config import Config
 from .fork import DUMP, HANDLED, IGNORED, SHED, STOP_SIGNALS, Lifeline, handed_down
 from .listeners import Listener, close_all, queue_length
 from .log import debug, log, log_exc, warning
-from .notify import Notifier
 from .pool import RESEND, RETIRED, Pool, Proc
 from .scoreboard import FREE, IDLE
 from .worker import Worker
@@ -35,6 +35,21 @@ except ImportError:
 def set_title(role: str, app: str) -> None:
     if setproctitle is not None:
         setproctitle(f"starlet-py {role} {app}")
+
+
+def notify(address: str | None, *lines: str) -> None:
+    """One datagram to systemd (sd_notify(3)) when it gave a NOTIFY_SOCKET (a path, or ``@`` and
+    an abstract name); a failure is logged, never raised (systemd may be gone)."""
+    if not address:
+        return
+    target = os.fsencode(address)
+    if target.startswith(b"@"):
+        target = b"\0" + target[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.sendto("\n".join(lines).encode(), target)
+    except OSError as e:
+        warning(f"cannot notify NOTIFY_SOCKET={address}: {e.strerror or e}")
 
 
 def _kill(pid: int, sig: int) -> None:
@@ -60,7 +75,8 @@ class Master:
         self.stats = stats  # --stats: served from this process's loop (_wait)
         self.pool = Pool(config.max_workers, config.spawn_interval, config.graceful_timeout)
         self.ready_due = True  # systemd's READY=1 is owed once the pool is whole
-        self.notify = Notifier.from_environ(os.environ)
+        # Taken out, as sd_notify's unset_environment does: no worker or subprocess takes it.
+        self.notify_socket = os.environ.pop("NOTIFY_SOCKET", None)
         # Twice the pool: after HUP the old generation still holds its slots.
         keep_alive = config.max_keepalive_reqs != 1
         need = config.request_timeout or keep_alive or stats
@@ -88,7 +104,7 @@ class Master:
                 self.pool.next_term = 0.0
                 if not self.pool.stopping:
                     self.pool.stopping = True
-                    self.notify.stopping()
+                    notify(self.notify_socket, "STOPPING=1")
                     # Refuse new connections at once (the workers close theirs: Worker._on_stop).
                     close_all(self.listeners)
                     self.listeners, self.watched = [], []
@@ -96,7 +112,7 @@ class Master:
                 log(f"received {name}: retiring one worker every {self.config.spawn_interval}s")
                 self.pool.retiring = True
                 self.pool.next_term = 0.0
-                self.notify.stopping()
+                notify(self.notify_socket, "STOPPING=1")
             elif not (self.pool.stopping or self.pool.retiring):
                 # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
                 # gunicorn send to reopen the logs; new workers reopen the access log.
@@ -104,7 +120,9 @@ class Master:
                 log(f"received {name}: replacing the workers (generation {self.pool.generation})")
                 self.pool.next_term = 0.0
                 self.ready_due = True
-                self.notify.reloading()
+                # MONOTONIC_USEC is what Type=notify-reload asks for; plain Type=notify ignores it.
+                usec = time.clock_gettime_ns(time.CLOCK_MONOTONIC) // 1000
+                notify(self.notify_socket, "RELOADING=1", f"MONOTONIC_USEC={usec}")
 
     def _spawn(self, count: int) -> None:
         """Fork ``count`` workers back to back, the bookkeeping after the last, so that
@@ -189,11 +207,8 @@ class Master:
             self.pool.next_term = now + (self.config.spawn_interval if self.pool.retiring else RESEND)
         grace, limit = self.config.graceful_timeout, self.config.request_timeout
         for pid in self.pool.overdue(now):
-            warning(
-                f"worker {pid} still running {grace:g}s after it was told to stop "
-                "(--graceful-timeout); its traceback follows"
-            )
-            self._dump(pid, now)
+            why = f"worker {pid} still running {grace:g}s after it was told to stop (--graceful-timeout)"
+            self._dump(pid, now, why)
         if board is not None and limit:
             for pid in self.pool.stuck(board.started, now, limit):
                 proc = self.pool[pid]
@@ -202,11 +217,8 @@ class Master:
                 if seen is None:
                     continue  # it finished, or began another request, just now
                 proc.seq = seq
-                warning(
-                    f"worker {pid}: request {seen[1]!r} has run {now - seen[0]:.1f}s "
-                    f"(--request-timeout {limit:g}); its traceback follows"
-                )
-                self._dump(pid, now)
+                why = f"request {seen[1]!r} has run {now - seen[0]:.1f}s (--request-timeout {limit:g})"
+                self._dump(pid, now, f"worker {pid}: {why}")
                 proc.generation = RETIRED  # out of the pool: its replacement forks now
         for pid in self.pool.kills_due(now):
             proc = self.pool[pid]
@@ -221,8 +233,9 @@ class Master:
             proc.killed = True
             _kill(pid, signal.SIGKILL)
 
-    def _dump(self, pid: int, now: float) -> None:
-        """Ask ``pid`` for its traceback (faulthandler, to stderr); SIGKILL it DUMP_GRACE later."""
+    def _dump(self, pid: int, now: float, why: str) -> None:
+        """Log ``why``, ask ``pid`` for its traceback (faulthandler); SIGKILL it DUMP_GRACE later."""
+        warning(f"{why}; its traceback follows")
         self.pool[pid].kill_at = now + pool.DUMP_GRACE
         _kill(pid, DUMP)
 
@@ -250,7 +263,8 @@ class Master:
                     now = time.monotonic()
                 if self.ready_due and len(self.pool.current()) >= self.pool.size:
                     self.ready_due = False
-                    self.notify.ready(f"serving with {self.pool.size} workers")
+                    status = f"STATUS=serving with {self.pool.size} workers"
+                    notify(self.notify_socket, "READY=1", f"MAINPID={os.getpid()}", status)
                 self._shed(now)
                 self._wait(self.pool.next_wake(now) - now)
         finally:

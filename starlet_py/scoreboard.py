@@ -113,11 +113,6 @@ class Slot:
     def idle(self, flag: int) -> None:
         self._shorts[self._h + _IDLE] = flag
 
-    def leaving(self, why: int) -> None:
-        """Say why this worker is about to exit on its own (the first reason stays)."""
-        if not self._shorts[self._h + _WHY]:
-            self._shorts[self._h + _WHY] = why
-
     def crowded(self) -> bool:
         return self._shorts[self._flag] == 1
 
@@ -136,6 +131,6 @@ def attach(board: Board, i: int, requests: bool) -> None:
 
 
 def leaving(why: int) -> None:
-    """This worker exits on its own after this request (RECYCLED, RSS)."""
-    if slot is not None:
-        slot.leaving(why)
+    """This worker exits on its own after this request (RECYCLED, RSS); the first reason stays."""
+    if slot is not None and not slot._shorts[slot._h + _WHY]:
+        slot._shorts[slot._h + _WHY] = why

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from starlet_py import fork
-from starlet_py.master import Master
-from starlet_py.notify import Notifier
+from starlet_py.config import Config
+from starlet_py.master import Master, notify
 from starlet_py.pool import RETIRED, Pool, Proc
 from starlet_py.scoreboard import LINE, Board, Slot
 
@@ -224,7 +224,6 @@ def test_slots_are_shared_with_a_forked_child() -> None:
 
 
 def test_master_sets_up_its_wake_pipe_fields_in_init() -> None:
-    from starlet_py.config import Config
 
     master = Master(lambda e, s: [], Config(app="x:y", request_timeout=2.0), [])
     assert (master._wake_r, master._wake_w) == (-1, -1)
@@ -234,7 +233,7 @@ def test_master_sets_up_its_wake_pipe_fields_in_init() -> None:
 
 # -- systemd notify ---------------------------------------------------------------
 @pytest.mark.parametrize("abstract", [False, True])
-def test_notifier_sends_one_datagram(tmp_path: Path, abstract: bool) -> None:
+def test_notify_sends_one_datagram(tmp_path: Path, abstract: bool, monkeypatch: pytest.MonkeyPatch) -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
         if abstract:
             name = f"starlet-test-{os.getpid()}-{id(sock)}"
@@ -243,20 +242,20 @@ def test_notifier_sends_one_datagram(tmp_path: Path, abstract: bool) -> None:
         else:
             address = str(tmp_path / "notify")
             sock.bind(address)
-        env = {"NOTIFY_SOCKET": address, "OTHER": "1"}
-        notifier = Notifier.from_environ(env)
-        assert env == {"OTHER": "1"}  # taken out: workers and the app must not see it
-        notifier.ready("serving")
+        monkeypatch.setenv("NOTIFY_SOCKET", address)
+        master = Master(lambda e, s: [], Config(app="x:y"), [])
+        assert "NOTIFY_SOCKET" not in os.environ  # taken out: workers and the app must not see it
+        notify(master.notify_socket, "READY=1", f"MAINPID={os.getpid()}", "STATUS=serving")
         assert sock.recv(4096).decode().split("\n") == ["READY=1", f"MAINPID={os.getpid()}", "STATUS=serving"]
-        notifier.stopping()
+        notify(master.notify_socket, "STOPPING=1")
         assert sock.recv(4096) == b"STOPPING=1"
 
 
-def test_notifier_without_socket_does_nothing_and_a_dead_socket_is_logged(
+def test_notify_without_socket_does_nothing_and_a_dead_socket_is_logged(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    Notifier.from_environ({}).ready("x")
-    Notifier(str(tmp_path / "nobody")).stopping()
+    notify(None, "READY=1")
+    notify(str(tmp_path / "nobody"), "STOPPING=1")
     err = capsys.readouterr().err
     assert f"cannot notify NOTIFY_SOCKET={tmp_path / 'nobody'}: No such file or directory" in err
 

@@ -9,14 +9,16 @@ import signal
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from starlet_py import scoreboard
 from starlet_py.pool import Proc
 from starlet_py.scoreboard import LINE, RECYCLED, RSS, Board, Slot
 from starlet_py.stats import REASONS, exit_reason, metrics_text, request_of
 
 
-def test_a_slot_counts_requests_and_busy_seconds_until_cleared() -> None:
+def test_a_slot_counts_requests_and_busy_seconds_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
     board = Board(2)
     slot = Slot(board, 1)
+    monkeypatch.setattr(scoreboard, "slot", slot)  # this process's, as attach sets it in a worker
     for _ in range(3):
         slot.begin("GET", b"/", "1.1")
         slot.end()
@@ -24,8 +26,8 @@ def test_a_slot_counts_requests_and_busy_seconds_until_cleared() -> None:
     assert board.seq(1) == 4.0 and board.started(1) > 0
     assert 0 < board.busy(1) < 1 and board.busy(0) == 0.0
     slot.idle(1)
-    slot.leaving(RSS)
-    slot.leaving(RECYCLED)  # the first reason stays
+    scoreboard.leaving(RSS)
+    scoreboard.leaving(RECYCLED)  # the first reason stays
     assert (board.idle(1), board.why(1)) == (True, RSS)
     board.clear(1)
     slot.begin("PROPFIND", b"/dav?x", "1.0")  # a method not in METHODS: its name is written too
