@@ -1,9 +1,6 @@
-"""One client connection: read, parse, run the app, write; until it closes.
-
-Timeouts (docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` (a client that stops
-reading makes a send fail) and SO_RCVTIMEO ``--keepalive-timeout``; reads inside a request
-wait in poll() against ``--timeout``.
-"""
+"""One client connection: read, parse, run the app, write; until it closes.  Timeouts
+(docs/design.md, "Timeouts"): SO_SNDTIMEO is ``--timeout`` (a client that stops reading makes a
+send fail), SO_RCVTIMEO ``--keepalive-timeout``; reads inside a request poll against ``--timeout``."""
 
 from __future__ import annotations
 

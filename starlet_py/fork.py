@@ -22,7 +22,7 @@ HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by t
 # Their default action would kill the master and orphan its workers (USR2 is
 # gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
 IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
-# Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.setup).
+# Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.run).
 BLOCKED = (*HANDLED, *IGNORED, signal.SIGURG)
 # Plain ints, bound once: each object a new worker touches is a page it copies ("Memory").
 _SIGTERM = int(signal.SIGTERM)

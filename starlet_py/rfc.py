@@ -1,7 +1,5 @@
-"""What llhttp leaves to us in a request line, Host and Transfer-Encoding (RFC 9112, RFC 3986).
-
-Functions over bytes; each raises HTTPError (400, 501, 505) for what a server must refuse.
-"""
+"""What llhttp leaves to us in a request line, Host and Transfer-Encoding (RFC 9112, RFC 3986):
+functions over bytes, each raising HTTPError (400, 501, 505) for what a server must refuse."""
 
 from __future__ import annotations
 
