@@ -208,7 +208,12 @@ def test_ready_once_the_pool_is_whole_and_503_from_the_moment_a_stop_begins(
     wait_for(lambda: value(metrics(addr), "reloads_total") == 1, what="the reload")
     assert ask(addr, "/ready").status == 200
     marks = [tmp_path / "a", tmp_path / "b"]
-    wait_for(lambda: value(metrics(addr), "workers", state="idle") == 2, timeout=15, what="the new pool")
+
+    def new_pool_idle() -> bool:  # the old generation gone (its leaving workers count as idle)
+        pool = json.loads(ask(addr, "/status").body)["pool"]
+        return len(pool) == 2 and all(w["state"] == "idle" and not w["leaving"] for w in pool)
+
+    wait_for(new_pool_idle, timeout=15, what="the new pool, idle")
     conns = [slow(server, 1.5, mark) for mark in marks]
     wait_for(lambda: all(m.exists() for m in marks), what="two requests in the app")
     server.signal(signal.SIGTERM)
