@@ -14,7 +14,7 @@ from typing import Any
 
 from .log import warning
 
-Handler = Callable[[int, FrameType | None], Any] | int
+Handler = Callable[[int, FrameType | None], Any]
 DUMP = int(signal.SIGUSR2)  # a worker writes its threads' Python tracebacks to stderr on it
 SHED = int(signal.SIGURG)  # to a worker idle on a kept-alive connection: make way (Master._shed)
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
@@ -22,23 +22,30 @@ HANDLED = (*STOP_SIGNALS, signal.SIGHUP, signal.SIGUSR1, signal.SIGCHLD)  # by t
 # Their default action would kill the master and orphan its workers (USR2 is
 # gunicorn's upgrade signal, TTIN/TTOU resize its pool, terminals send WINCH).
 IGNORED = (signal.SIGUSR2, signal.SIGTTIN, signal.SIGTTOU, signal.SIGWINCH)
-# Blocked by handed_down for a batch of forks; each worker unblocks them (Worker.run).
-BLOCKED = (*HANDLED, *IGNORED, signal.SIGURG)
 # Plain ints, bound once: each object a new worker touches is a page it copies ("Memory").
-_SIGTERM = int(signal.SIGTERM)
+_SIGTERM, _SIGCHLD = int(signal.SIGTERM), int(signal.SIGCHLD)
 _set_owner, _F_SETOWN = fcntl.fcntl, fcntl.F_SETOWN
 
 
 @contextmanager
-def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
-    """Around a batch of forks: BLOCKED blocked, the workers' handlers, no wake-up fd and
-    faulthandler on DUMP for the batch to inherit; then the master's own back, unblocked."""
-    saved: list[tuple[int, Handler | None]] = []
-    signal.pthread_sigmask(signal.SIG_BLOCK, BLOCKED)
+def handed_down(handlers: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterator[None]:
+    """Around a batch of forks: what a new worker inherits, each safe in the master too, so
+    that nothing is blocked and a worker has nothing to undo (docs/design.md, "Memory")."""
+    master = os.getpid()
+
+    def in_worker(handler: Handler) -> Handler:
+        def run(signum: int, frame: FrameType | None) -> None:
+            if os.getpid() != master:  # the master learns of it through its wake-up fd
+                handler(signum, frame)
+
+        return run
+
+    # HUP, USR1 and IGNORED keep the master's no-op handlers, a no-op in a worker too; CHLD
+    # its default, for the app's own children.
+    saved: list[tuple[int, Handler | int | None]] = [(_SIGCHLD, signal.signal(_SIGCHLD, signal.SIG_DFL))]
     try:
-        for sig, handler in dispositions:
-            saved.append((sig, signal.signal(sig, handler)))
-        signal.set_wakeup_fd(-1)
+        for sig, handler in handlers:
+            saved.append((sig, signal.signal(sig, in_worker(handler))))
         try:
             faulthandler.register(DUMP, file=2, all_threads=True)
         except (OSError, RuntimeError) as e:
@@ -46,11 +53,10 @@ def handed_down(dispositions: Iterable[tuple[int, Handler]], wake_fd: int) -> It
         yield
     finally:
         faulthandler.unregister(DUMP)  # back to what it replaced (set just above)
-        signal.set_wakeup_fd(wake_fd, warn_on_full_buffer=False)
         for sig, old in reversed(saved):
             if old is not None:  # None: not set from Python (the master set them all)
                 signal.signal(sig, old)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+        os.write(wake_fd, bytes((_SIGCHLD,)))  # reap a worker that died meanwhile
 
 
 class Lifeline:

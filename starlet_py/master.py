@@ -132,9 +132,8 @@ class Master:
             if slot >= 0 and self.board:
                 self.board.clear(slot)  # before the fork: the child may stamp it at once
         fork, forked = os.fork, []
-        inherited = [*((sig, signal.SIG_DFL) for sig in IGNORED), *self.worker.dispositions()]
         try:
-            with handed_down(inherited, self._wake_w), self.lifeline.batch(len(slots)):
+            with handed_down(self.worker.handlers(), self._wake_w), self.lifeline.batch(len(slots)):
                 for i, slot in enumerate(slots):
                     pid = fork()
                     if pid == 0:
@@ -153,7 +152,8 @@ class Master:
         """The batch's ``i``-th worker, in the child: undo the master's state, arm the lifeline, serve."""
         code = 0
         try:
-            os.close(self._wake_r)  # (its signals came set: fork.handed_down)
+            signal.set_wakeup_fd(-1)  # the master's, first (its handlers came set: fork.handed_down)
+            os.close(self._wake_r)
             os.close(self._wake_w)
             self.lifeline.arm(i)
             if self.stats:

@@ -20,7 +20,7 @@ from . import scoreboard
 from .accesslog import AccessLog
 from .config import Config
 from .connection import Connection
-from .fork import BLOCKED, SHED, STOP_SIGNALS, Handler
+from .fork import SHED, STOP_SIGNALS, Handler
 from .listeners import Listener, peer_names, set_timeouts
 from .log import log, log_exc
 from .response import error_answer
@@ -116,25 +116,18 @@ class Worker:
         if self._idle is not None:
             self._end_wait(self._idle, True)
 
-    def dispositions(self) -> list[tuple[int, Handler]]:
-        """Our signal handlers (USR2 is fork.DUMP's): a forked worker inherits them
-        (fork.handed_down), run() sets them otherwise."""
-        return [
-            *((sig, self._on_stop) for sig in STOP_SIGNALS),
-            (signal.SIGHUP, signal.SIG_IGN),
-            (signal.SIGUSR1, signal.SIG_IGN),
-            (signal.SIGCHLD, signal.SIG_DFL),
-            (SHED, self._on_shed),
-        ]
+    def handlers(self) -> list[tuple[int, Handler]]:
+        """Its signal handlers (USR2 is fork.DUMP's): a forked worker inherits them."""
+        return [*((sig, self._on_stop) for sig in STOP_SIGNALS), (SHED, self._on_shed)]
 
     def run(self, forked: bool = True) -> None:
         """Signals, the access log and the recycle limit; then accept and serve until
         ``stopping``; then the child-exit hook."""
-        if not forked:
-            for sig, handler in self.dispositions():
+        if not forked:  # alone: HUP and USR1 are a master's, ignored here
+            for sig, handler in self.handlers():
                 signal.signal(sig, handler)
-        # The master blocked them around the fork (fork.handed_down): ours are in place now.
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, BLOCKED)
+            signal.signal(signal.SIGHUP, signal.SIG_IGN)
+            signal.signal(signal.SIGUSR1, signal.SIG_IGN)
         path = self.config.access_log
         if path:
             # Line-buffered O_APPEND: each line is one write(), whole even with many workers.

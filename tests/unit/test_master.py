@@ -261,27 +261,40 @@ def test_notify_without_socket_does_nothing_and_a_dead_socket_is_logged(
 
 
 def test_handed_down_lends_the_workers_handlers_then_puts_the_masters_back() -> None:
-    """What a batch of forks inherits, in this process (fork.handed_down): the signals
-    blocked, the worker's handlers, no wake-up fd; afterwards all as before."""
+    """What a batch of forks inherits (fork.handed_down): nothing blocked, CHLD at its
+    default, the worker's handler run in a child only, the master's wake-up fd kept; after
+    it, the master's own handlers back and a CHLD byte on its wake-up pipe."""
+    ran: list[int] = []
 
     def masters(signum: int, frame: object) -> None: ...
 
-    def workers(signum: int, frame: object) -> None: ...
+    def workers(signum: int, frame: object) -> None:
+        ran.append(signum)
 
     before_mask = signal.pthread_sigmask(signal.SIG_BLOCK, [])
     old_handler = signal.signal(signal.SIGUSR1, masters)
+    old_chld = signal.signal(signal.SIGCHLD, masters)
     r, w = os.pipe2(os.O_NONBLOCK | os.O_CLOEXEC)
     old_fd = signal.set_wakeup_fd(w)
     try:
         with fork.handed_down([(signal.SIGUSR1, workers)], w):
-            assert signal.getsignal(signal.SIGUSR1) is workers
-            assert set(fork.BLOCKED) <= signal.pthread_sigmask(signal.SIG_BLOCK, [])
-            assert signal.set_wakeup_fd(-1) == -1  # dropped for the children
+            assert signal.getsignal(signal.SIGCHLD) == signal.SIG_DFL
+            assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before_mask
+            os.kill(os.getpid(), signal.SIGUSR1)  # in the master: only the wake-up byte
+            assert ran == []
+            pid = os.fork()
+            if pid == 0:
+                signal.set_wakeup_fd(-1)
+                os.kill(os.getpid(), signal.SIGUSR1)
+                os._exit(0 if ran == [signal.SIGUSR1] else 1)
+            assert os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1]) == 0
         assert signal.getsignal(signal.SIGUSR1) is masters
-        assert signal.pthread_sigmask(signal.SIG_BLOCK, []) == before_mask
+        assert signal.getsignal(signal.SIGCHLD) is masters
         assert signal.set_wakeup_fd(old_fd) == w
+        assert os.read(r, 64) == bytes((signal.SIGUSR1, signal.SIGCHLD))
     finally:
         signal.signal(signal.SIGUSR1, old_handler)
+        signal.signal(signal.SIGCHLD, old_chld)
         os.close(r)
         os.close(w)
 
@@ -298,7 +311,7 @@ def test_the_lifeline_sends_term_to_a_worker_once_the_master_lets_go() -> None:
             if pid == 0:  # the first worker of the batch
                 code = 1
                 try:
-                    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # as handed_down does
+                    signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGTERM])  # for sigtimedwait
                     life.arm(0)
                     code = 0 if signal.sigtimedwait([signal.SIGTERM], 10) else 2  # 2: no TERM
                 finally:
