@@ -8,7 +8,7 @@ import fcntl
 import os
 import signal
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from types import FrameType
 from typing import Any
 
@@ -56,7 +56,8 @@ def handed_down(handlers: Iterable[tuple[int, Handler]], wake_fd: int) -> Iterat
         for sig, old in reversed(saved):
             if old is not None:  # None: not set from Python (the master set them all)
                 signal.signal(sig, old)
-        os.write(wake_fd, bytes((_SIGCHLD,)))  # reap a worker that died meanwhile
+        with suppress(BlockingIOError):  # (full: the master wakes anyway)
+            os.write(wake_fd, bytes((_SIGCHLD,)))  # reap a worker that died meanwhile
 
 
 class Lifeline:
