@@ -9,21 +9,23 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
+from . import response
 from .config import Config
-from .connection import Connection
+from .connection import SMALL, Connection
 from .errors import ConfigError
-from .listeners import Listener, PeerNames, hostport, set_timeouts
+from .listeners import Listener, PeerNames, hostport, peer_names, set_timeouts
 from .log import debug, quiet
 from .worker import Worker
 
-CONNECTIONS = 20  # of REQUESTS each: 200 requests in all
+CONNECTIONS = 20  # of REQUESTS each: 260 requests in all
 
 _BROWSER = (b"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n"
             b"Accept: text/html,*/*;q=0.8\r\nAccept-Language: en-US,en;q=0.5\r\n"
             b"Accept-Encoding: gzip, deflate, br\r\nX-Forwarded-For: 203.0.113.7\r\n")  # fmt: skip
 # One connection's requests, pipelined: the common shapes (a bare GET as load generators
-# send it, a browser's through a proxy, HEAD, HTTP/1.0, a POST, a chunked and a generated
-# response), the last one closing the connection.
+# send it, a browser's through a proxy, HEAD, HTTP/1.0, POSTs, a chunked, a generated, a
+# large and a file response), the last one closing the connection.  A branch of the request
+# path that only workers took would be specialised, so written, in each of them.
 REQUESTS = (
     b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     b"GET /page?name=world&n=2 HTTP/1.1\r\nHost: localhost:8080\r\n" + _BROWSER + b"\r\n",
@@ -33,33 +35,49 @@ REQUESTS = (
     b"POST /form HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/x-www-form-urlencoded\r\n"
     b"Content-Length: 11\r\n\r\nname=world&",
     b"POST /up HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    b"POST /in-parts HTTP/1.1\r\nHost: localhost\r\nContent-Length: 20000\r\n\r\n" + b"x" * 20000,
+    b"GET /big HTTP/1.1\r\nHost: localhost\r\n\r\n",
+    b"GET /file HTTP/1.1\r\nHost: localhost\r\n\r\n",
     b"GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
     b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
     b"GET /bye HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
 )
 HELLO = b"Hello, World!"
+BIG = b"x" * SMALL  # sent with sendmsg()
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Any:
-    """The built-in app: a fixed answer, the length of a body read, or a generator."""
-    if environ["PATH_INFO"] == "/gen":
+    """The built-in app: a fixed answer, the length of a body read (whole, or in parts as
+    frameworks read it), a generator, a large body or a file (this module's own)."""
+    path = environ["PATH_INFO"]
+    if path == "/gen":
         start_response("200 OK", [("Content-Type", "text/plain")])
         return (HELLO for _ in range(2))
-    body = b"%d" % len(environ["wsgi.input"].read()) if environ["REQUEST_METHOD"] == "POST" else HELLO
+    if path == "/file":
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return environ["wsgi.file_wrapper"](open(__file__, "rb"))
+    body = BIG if path == "/big" else HELLO
+    if environ["REQUEST_METHOD"] == "POST":
+        inp = environ["wsgi.input"]
+        body = b"%d" % (
+            sum(map(len, iter(lambda: inp.read(8192), b""))) if path == "/in-parts" else len(inp.read())
+        )
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", str(len(body)))])
     return [body]
 
 
-def _exchange(host: Worker, names: PeerNames, requests: bytes) -> bytes:
-    """Serve ``requests`` on a new connection to ``host``; everything it answered."""
+def _exchange(host: Worker, names: PeerNames, requests: bytes, queued: bool = False) -> bytes:
+    """Serve ``requests`` on a new connection to ``host``; everything it answered.  A queued
+    one (its client still there) must end with a request that closes the connection."""
     ours, theirs = socket.socketpair()
     with ours, theirs:
         set_timeouts(theirs, host.config.timeout, host.config.keepalive_timeout)
         # All sent first, and every answer fits the socket buffers: no thread, and
         # serve() returns after the last request (end of file, or the limit).
         ours.sendall(requests)
-        ours.shutdown(socket.SHUT_WR)
-        Connection(theirs, names, host).serve(host.base)
+        if not queued:
+            ours.shutdown(socket.SHUT_WR)
+        Connection(theirs, names, host, queued).serve(host.base)
         return b"".join(iter(lambda: ours.recv(65536), b""))
 
 
@@ -71,9 +89,18 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
     answered = 0
     try:
         host = Worker(app, config, listeners)
+        host.limit = 1 << 30  # as a worker's (Worker.count_request)
         for n in range(connections * len(REQUESTS) // per):
-            start = n * per % len(REQUESTS)
-            out = _exchange(host, names, b"".join((REQUESTS + REQUESTS)[start : start + per]))
+            if per == 1:  # the server closes each connection after one request
+                requests = [REQUESTS[n % len(REQUESTS)]]
+            else:  # the last one closes it: every request is answered
+                start = n * (per - 1) % (len(REQUESTS) - 1)
+                requests = [*(REQUESTS[:-1] * 2)[start : start + per - 1], REQUESTS[-1]]
+            for lst in listeners:  # as each accepted connection is named
+                peer_names(lst.sock, ("127.0.0.1", 0), lst)
+            response._date[0] = 0  # as each second turns
+            # Every other one as if it had waited in the accept queue (Connection._gone).
+            out = _exchange(host, names, b"".join(requests), n % 2 == 1)
             answered += out.count(b"HTTP/1.1 200 OK\r\n")
     except Exception as e:
         debug(f"prewarming skipped: {type(e).__name__}: {e}")
