@@ -9,7 +9,7 @@ import socket
 from collections.abc import Callable
 from typing import Any
 
-from . import response
+from . import response, rfc
 from .config import Config
 from .connection import SMALL, Connection
 from .errors import ConfigError
@@ -89,7 +89,7 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
     answered = 0
     try:
         host = Worker(app, config, listeners)
-        host.limit = 1 << 30  # as a worker's (Worker.count_request)
+        host.limit = 1 << 20  # as a worker's (Worker.count_request; a one-digit int, as theirs)
         for n in range(connections * len(REQUESTS) // per):
             if per == 1:  # the server closes each connection after one request
                 requests = [REQUESTS[n % len(REQUESTS)]]
@@ -99,6 +99,7 @@ def prewarm(config: Config, listeners: list[Listener], connections: int = CONNEC
             for lst in listeners:  # as each accepted connection is named
                 peer_names(lst.sock, ("127.0.0.1", 0), lst)
             response._date[0] = 0  # as each second turns
+            rfc.HOSTS.clear()  # as a Host value comes for the first time
             # Every other one as if it had waited in the accept queue (Connection._gone).
             out = _exchange(host, names, b"".join(requests), n % 2 == 1)
             answered += out.count(b"HTTP/1.1 200 OK\r\n")
