@@ -22,7 +22,10 @@ MAX_CLIENTS = 16  # at once; more wait in the stats socket's accept queue
 REASONS = ("recycled", "rss", "request_timeout", "graceful_timeout", "crashed", "stopped")
 PROMETHEUS = "text/plain; version=0.0.4; charset=utf-8"
 FAMILIES = {  # name: (type, help), in the order shown
-    "workers": ("gauge", "Workers inside a request (busy) or not (idle)."),
+    "workers": (
+        "gauge",
+        "Workers inside a request (busy), free for one (idle), or done and on their way out (leaving).",
+    ),
     "workers_max": ("gauge", "The configured pool size (--max-workers)."),
     "requests_total": ("counter", "Requests that reached the app, over the pool's life."),
     "busy_seconds_total": ("counter", "Seconds workers spent inside requests, summed."),
@@ -64,7 +67,7 @@ def metrics_text(snap: Mapping[str, Any]) -> str:
     w, queues = snap["workers"], snap["listen_queue"]
     quoted = {k: k.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") for k in queues}
     samples = {name: [("", snap[name])] for name in FAMILIES if name in snap} | {
-        "workers": [('{state="busy"}', w["busy"]), ('{state="idle"}', w["idle"])],
+        "workers": [(f'{{state="{state}"}}', w[state]) for state in ("busy", "idle", "leaving")],
         "workers_max": [("", w["max"])],
         "listen_queue": [(f'{{listener="{quoted[k]}"}}', v["queued"]) for k, v in queues.items()],
         "listen_queue_max": [(f'{{listener="{quoted[k]}"}}', v["max"]) for k, v in queues.items()],
@@ -205,7 +208,8 @@ class Stats:
     def snapshot(self, master: MasterView) -> dict[str, Any]:
         """Everything /metrics and /status show."""
         board, now = master.board, time.monotonic()
-        requests, busy, count, workers = self.requests, self.busy, 0, []
+        requests, busy, workers = self.requests, self.busy, []
+        count = {"busy": 0, "idle": 0, "leaving": 0}
         for pid, proc in master.pool.items():
             if board is None or proc.slot < 0:
                 workers.append({"pid": pid, "state": "unknown"})
@@ -215,8 +219,8 @@ class Stats:
             seen, seq = board.read(i), board.seq(i)
             requests += seq
             busy += done + (now - seen[0] if seen else 0.0)
-            count += seen is not None
             leaving = proc.generation != master.pool.generation or proc.told is not None
+            count["busy" if seen else "leaving" if leaving else "idle"] += 1
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
             entry |= {"kept_alive": board.idle(i) == IDLE, "leaving": leaving}
             if seen:
@@ -230,7 +234,7 @@ class Stats:
                 queued, backlog = accept_queue(lst.sock)
                 queues[hostport(*lst.sock.getsockname()[:2])] = {"queued": queued, "max": backlog}
         return {
-            "workers": {"busy": count, "idle": len(master.pool) - count, "max": master.pool.size},
+            "workers": count | {"max": master.pool.size},
             "requests_total": int(requests),
             "busy_seconds_total": round(self.busy_shown, 6),
             "listen_queue": queues,

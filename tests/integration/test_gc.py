@@ -11,8 +11,11 @@ REQUESTS = 3000
 
 
 def test_an_apps_cyclic_garbage_is_collected_in_the_worker(make_server: Callable[..., Server]) -> None:
-    server = make_server("cycles:application", ["--max-reqs-per-child", "0",
-                                                "--max-keepalive-reqs", str(REQUESTS + 1)], workers=1)
+    server = make_server(
+        "cycles:application",
+        ["--max-reqs-per-child", "0", "--max-keepalive-reqs", str(REQUESTS + 1)],
+        workers=1,
+    )
     alive, pids = [], set()
     with Reader(server.connect()) as conn:
         for _ in range(REQUESTS):

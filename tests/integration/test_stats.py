@@ -107,7 +107,7 @@ def test_metrics_show_busy_workers_and_the_accept_queue_at_once(
         status = ask(addr, "/status")
         assert (status.status, status.header("content-type")) == (200, "application/json")
         doc = json.loads(status.body)
-        assert doc["workers"] == {"busy": 2, "idle": 0, "max": 2}
+        assert doc["workers"] == {"busy": 2, "idle": 0, "leaving": 0, "max": 2}
         busy = sorted(doc["pool"], key=lambda w: w["pid"])
         assert [w["pid"] for w in busy] == sorted(server.workers())
         assert {(w["state"], w["method"], w["path"], w["requests"]) for w in busy} == {
@@ -209,9 +209,9 @@ def test_ready_once_the_pool_is_whole_and_503_from_the_moment_a_stop_begins(
     assert ask(addr, "/ready").status == 200
     marks = [tmp_path / "a", tmp_path / "b"]
 
-    def new_pool_idle() -> bool:  # the old generation gone (its leaving workers count as idle)
-        pool = json.loads(ask(addr, "/status").body)["pool"]
-        return len(pool) == 2 and all(w["state"] == "idle" and not w["leaving"] for w in pool)
+    def new_pool_idle() -> bool:  # two idle workers and no other: the old generation gone
+        samples = metrics(addr)
+        return [value(samples, "workers", state=s) for s in ("busy", "idle", "leaving")] == [0, 2, 0]
 
     wait_for(new_pool_idle, timeout=15, what="the new pool, idle")
     conns = [slow(server, 1.5, mark) for mark in marks]

@@ -88,7 +88,7 @@ def test_request_of_leaves_the_query_out(line: str, expected: tuple[str, str]) -
 
 def test_prometheus_reads_every_metric() -> None:
     snap = {
-        "workers": {"busy": 1, "idle": 3, "max": 4},
+        "workers": {"busy": 1, "idle": 3, "leaving": 2, "max": 4},
         "requests_total": 12,
         "busy_seconds_total": 0.25,
         "listen_queue": {'[::1]:80"\\': {"queued": 2, "max": 511}},
@@ -105,6 +105,7 @@ def test_prometheus_reads_every_metric() -> None:
     assert got == {
         (p + "workers", (("state", "busy"),)): 1,
         (p + "workers", (("state", "idle"),)): 3,
+        (p + "workers", (("state", "leaving"),)): 2,
         (p + "workers_max", ()): 4,
         (p + "requests_total", ()): 12,
         (p + "busy_seconds_total", ()): 0.25,
