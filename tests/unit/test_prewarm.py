@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import time
 
 import pytest
 
@@ -38,3 +39,15 @@ def test_a_failure_is_never_fatal(monkeypatch: pytest.MonkeyPatch) -> None:
 
     monkeypatch.setattr(pw.socket, "socketpair", broken)
     assert pw.prewarm(Config(app=APP), []) == 0
+
+
+@pytest.mark.parametrize("keepalive", [1, 100])
+def test_refusals_under_small_limits_never_hold_it(keepalive: int) -> None:
+    # Its POSTs get 413 and its long target 414; every connection still ends at once (a
+    # refusal's lingering close waits for the client's end of file, 2 s each, if it never
+    # comes), so the master reaches its first fork.
+    config = Config(app=APP, max_keepalive_reqs=keepalive, max_request_body=10, limit_request_line=20)
+    t0 = time.monotonic()
+    answered = pw.prewarm(config, [])
+    assert 0 < answered < ALL
+    assert time.monotonic() - t0 < 2  # a single wait for an end of file would take LINGER_TIME
