@@ -16,14 +16,9 @@ from .errors import ConfigError
 from .listeners import close_all, hostport, open_listeners, tune
 from .log import log, quiet, setup, warning
 
-
-def _kind(hint: Any) -> tuple[type, bool]:
-    """The scalar type of ``int | None``, ``tuple[str, ...]``, ``float``..., and whether it repeats."""
-    args = get_args(hint)
-    return (args[0] if args else hint), get_origin(hint) is tuple
-
-
-KINDS = {name: _kind(hint) for name, hint in get_type_hints(Config).items() if name != "app"}
+# Each option's scalar type (of ``int | None``, ``tuple[str, ...]``, ``float``...), and whether it repeats.
+KINDS = {n: ((get_args(h) or (h,))[0], get_origin(h) is tuple) for n, h in get_type_hints(Config).items()}
+del KINDS["app"]
 KINDS |= {"host": (str, False), "port": (str, False)}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -189,11 +184,8 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A warning for each STARLET_* variable that is no option (a typo is otherwise silent)."""
     known = ["STARLET_" + name.upper() for name in KINDS]
-    lines = []
-    for var in sorted(v for v in environ if v.startswith("STARLET_") and v not in known):
-        close = _close(var, known)
-        lines.append(f"unknown variable {var} ignored" + (f": did you mean {close}?" if close else ""))
-    return lines
+    close = {v: _close(v, known) for v in sorted(environ) if v.startswith("STARLET_") and v not in known}
+    return [f"unknown variable {v} ignored" + (f": did you mean {c}?" if c else "") for v, c in close.items()]
 
 
 def _group_id(group: str | None) -> int:
