@@ -196,8 +196,7 @@ class Stats:
         elif path == "/metrics":
             body, ctype = metrics_text(self.snapshot(master)).encode(), PROMETHEUS
         elif path == "/status":
-            body = json.dumps(self.snapshot(master), indent=1).encode() + b"\n"
-            ctype = "application/json"
+            body, ctype = json.dumps(self.snapshot(master), indent=1).encode() + b"\n", "application/json"
         else:
             status, body = "404 Not Found", b"/metrics, /status or /ready\n"
         return answer(status, body, method == "HEAD", ctype)
