@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Collection, Mapping
+from contextlib import suppress
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
@@ -85,15 +86,13 @@ def _close(name: str, known: Collection[str]) -> str | None:
 def _value(name: str, text: str, source: str) -> Any:
     """``text`` as option ``name``'s type; ``source`` (its flag or variable) names it in the error."""
     kind = KINDS[name][0]
-    try:
+    with suppress(ValueError):
         if name == "socket_mode":
             return int(text, 8)
         if kind is not bool:
             return kind(text)
         if text.lower() in YES + NO:
             return text.lower() in YES
-    except ValueError:
-        pass
     wanted = "an octal mode like 660" if name == "socket_mode" else kind.__name__
     fail(f"{source}: expected {wanted}, got {text!r}")
 

@@ -47,12 +47,10 @@ def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
     high, low = config.max_reqs_per_child, config.min_reqs_per_child
     if not high or low is None:
         return high
-    if rng is None:
-        # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
-        import random
+    # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
+    import random
 
-        rng = random.Random()
-    return rng.randint(low, high)
+    return (rng or random.Random()).randint(low, high)
 
 
 class Worker:
