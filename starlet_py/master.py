@@ -114,8 +114,7 @@ class Master:
                 self.pool.next_term = 0.0
                 notify(self.notify_socket, "STOPPING=1")
             elif not (self.pool.stopping or self.pool.retiring):
-                # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
-                # gunicorn send to reopen the logs; new workers reopen the access log.
+                # HUP, or USR1 without --spawn-interval (logrotate's reopen): new workers reopen --access-log.
                 self.pool.generation += 1
                 log(f"received {name}: replacing the workers (generation {self.pool.generation})")
                 self.pool.next_term = 0.0

@@ -47,8 +47,7 @@ class MasterView(Protocol):
 
 
 def exit_reason(proc: Proc, code: int, why: int) -> str:
-    """Why a reaped worker exited (``code`` as os.waitstatus_to_exitcode gives it): killed by
-    us, crashed, left on its own (its slot says ``why``), or stopped when told."""
+    """Why a reaped worker exited (``code``: os.waitstatus_to_exitcode's; ``why``: its slot's)."""
     if proc.killed:
         return "request_timeout" if proc.seq is not None else "graceful_timeout"
     if code:
@@ -139,11 +138,10 @@ class Stats:
         """A worker is gone: keep its counts and why it left."""
         why = 0
         if board is not None and proc.slot >= 0:
-            i = proc.slot
-            self.requests += board.seq(i)
-            start = board.started(i)  # killed inside a request: that time was busy too
-            self.busy += board.busy(i) + (time.monotonic() - start if start else 0.0)
-            why = board.why(i)
+            self.requests += board.seq(proc.slot)
+            start = board.started(proc.slot)  # killed inside a request: that time was busy too
+            self.busy += board.busy(proc.slot) + (time.monotonic() - start if start else 0.0)
+            why = board.why(proc.slot)
         self.exits[exit_reason(proc, code, why)] += 1
 
     def inherited(self) -> list[int]:

@@ -119,8 +119,7 @@ class Worker:
         return [*((sig, self._on_stop) for sig in STOP_SIGNALS), (SHED, self._on_shed)]
 
     def run(self, forked: bool = True) -> None:
-        """Signals, the access log and the recycle limit; then accept and serve until
-        ``stopping``; then the child-exit hook."""
+        """Signals, the access log, the recycle limit; serve until ``stopping``; the child-exit hook."""
         if not forked:  # alone: HUP and USR1 are a master's, ignored here
             for sig, handler in self.handlers():
                 signal.signal(sig, handler)
