@@ -227,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.warmup:  # in the master, before gc.freeze() and the first fork
             from .prewarm import warm
 
-            first = listeners[0]
-            warm(app, config, first.server_name or "localhost", first.server_port)
+            warm(app, config, listeners[0].server_name or "localhost", listeners[0].server_port)
         stats = None
         if config.stats is not None:  # imported only then: the pool carries none of it otherwise
             from .stats import open_stats

@@ -192,7 +192,6 @@ def open_listeners(
 
 
 def close_all(listeners: Iterable[Listener]) -> None:
-    """Close every socket; remove the unix socket files we created."""
     for lst in listeners:
         if lst.owned_path:
             with suppress(FileNotFoundError):

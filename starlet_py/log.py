@@ -58,7 +58,6 @@ warning = partial(log, level=30)
 
 
 def log_exc(message: str) -> None:
-    """Log ``message`` at error level with the traceback of the exception being handled."""
     import traceback  # only on errors: not loaded into every worker before it needs it
 
     log(f"{message}:\n{traceback.format_exc()}", 40)

@@ -38,8 +38,7 @@ def set_title(role: str, app: str) -> None:
 
 
 def notify(address: str | None, *lines: str) -> None:
-    """One datagram to systemd (sd_notify(3)) when it gave a NOTIFY_SOCKET (a path, or ``@`` and
-    an abstract name); a failure is logged, never raised (systemd may be gone)."""
+    """sd_notify(3) to NOTIFY_SOCKET (a path, or @abstract); a failure is only logged: systemd may be gone."""
     if not address:
         return
     target = os.fsencode(address)

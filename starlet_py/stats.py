@@ -179,7 +179,6 @@ class Stats:
         client.sock.close()
 
     def respond(self, line: bytes, master: MasterView) -> bytes:
-        """The answer to one request line."""
         text = line.rstrip(b"\r").decode("latin-1")
         parts = text.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -211,15 +210,14 @@ class Stats:
             if board is None or proc.slot < 0:
                 workers.append({"pid": pid, "state": "unknown"})
                 continue
-            i = proc.slot
-            done = board.busy(i)  # before the start: see scoreboard.Slot.end
-            seen, seq = board.read(i), board.seq(i)
+            done = board.busy(proc.slot)  # before the start: see scoreboard.Slot.end
+            seen, seq = board.read(proc.slot), board.seq(proc.slot)
             requests += seq
             busy += done + (now - seen[0] if seen else 0.0)
             leaving = proc.generation != master.pool.generation or proc.told is not None
             count["busy" if seen else "leaving" if leaving else "idle"] += 1
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
-            entry |= {"kept_alive": board.idle(i) == IDLE, "leaving": leaving}
+            entry |= {"kept_alive": board.idle(proc.slot) == IDLE, "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])
                 entry |= {"method": method, "path": path, "seconds": round(now - seen[0], 6)}
