@@ -27,11 +27,9 @@ class Record(NamedTuple):
     user_agent: str | None
 
 
-# Apache's escaping (mod_log_config): '"' and '\' get a backslash, anything outside
+# Apache's escaping (mod_log_config): '"' (34) and '\' (92) get a backslash, anything outside
 # printable ASCII becomes \xhh; strings here are latin-1, so every char is < 256.
-_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100))}
-_ESCAPES[ord('"')] = '\\"'
-_ESCAPES[ord("\\")] = "\\\\"
+_ESCAPES = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7F, 0x100))} | {34: '\\"', 92: "\\\\"}
 
 
 def quote(text: str) -> str:

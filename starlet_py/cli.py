@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 from collections.abc import Collection, Mapping
+from contextlib import suppress
 from typing import Any, NoReturn, get_args, get_origin, get_type_hints
 
 from . import __version__, loader
@@ -16,14 +17,9 @@ from .errors import ConfigError
 from .listeners import close_all, hostport, open_listeners, tune
 from .log import log, quiet, setup, warning
 
-
-def _kind(hint: Any) -> tuple[type, bool]:
-    """The scalar type of ``int | None``, ``tuple[str, ...]``, ``float``..., and whether it repeats."""
-    args = get_args(hint)
-    return (args[0] if args else hint), get_origin(hint) is tuple
-
-
-KINDS = {name: _kind(hint) for name, hint in get_type_hints(Config).items() if name != "app"}
+# Each option's scalar type (of ``int | None``, ``tuple[str, ...]``, ``float``...), and whether it repeats.
+KINDS = {n: ((get_args(h) or (h,))[0], get_origin(h) is tuple) for n, h in get_type_hints(Config).items()}
+del KINDS["app"]
 KINDS |= {"host": (str, False), "port": (str, False)}
 SHORT = {"max_workers": "-w", "listen": "-b"}  # gunicorn's
 YES, NO = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
@@ -90,15 +86,13 @@ def _close(name: str, known: Collection[str]) -> str | None:
 def _value(name: str, text: str, source: str) -> Any:
     """``text`` as option ``name``'s type; ``source`` (its flag or variable) names it in the error."""
     kind = KINDS[name][0]
-    try:
+    with suppress(ValueError):
         if name == "socket_mode":
             return int(text, 8)
         if kind is not bool:
             return kind(text)
         if text.lower() in YES + NO:
             return text.lower() in YES
-    except ValueError:
-        pass
     wanted = "an octal mode like 660" if name == "socket_mode" else kind.__name__
     fail(f"{source}: expected {wanted}, got {text!r}")
 
@@ -189,11 +183,8 @@ def config_from(argv: list[str] | None, environ: Mapping[str, str]) -> Config:
 def unknown_variables(environ: Mapping[str, str]) -> list[str]:
     """A warning for each STARLET_* variable that is no option (a typo is otherwise silent)."""
     known = ["STARLET_" + name.upper() for name in KINDS]
-    lines = []
-    for var in sorted(v for v in environ if v.startswith("STARLET_") and v not in known):
-        close = _close(var, known)
-        lines.append(f"unknown variable {var} ignored" + (f": did you mean {close}?" if close else ""))
-    return lines
+    close = {v: _close(v, known) for v in sorted(environ) if v.startswith("STARLET_") and v not in known}
+    return [f"unknown variable {v} ignored" + (f": did you mean {c}?" if c else "") for v, c in close.items()]
 
 
 def _group_id(group: str | None) -> int:
@@ -236,8 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         if config.warmup:  # in the master, before gc.freeze() and the first fork
             from .prewarm import warm
 
-            first = listeners[0]
-            warm(app, config, first.server_name or "localhost", first.server_port)
+            warm(app, config, listeners[0].server_name or "localhost", listeners[0].server_port)
         stats = None
         if config.stats is not None:  # imported only then: the pool carries none of it otherwise
             from .stats import open_stats

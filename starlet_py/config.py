@@ -91,9 +91,7 @@ stats ADDR  serve /metrics (Prometheus), /status (JSON) and /ready from the mast
 host HOST  shorthand: listen on HOST (with --port; default 127.0.0.1)
 port PORT  shorthand: listen on PORT (with --host; default 5000)
 """
-HELP = {
-    n: (m, t.strip()) for n, m, t in (o.split(" ", 2) for o in OPTIONS.replace("\n    ", " ").splitlines())
-}
+HELP = {n: (m, t) for n, m, t in (o.split(maxsplit=2) for o in OPTIONS.replace("\n    ", " ").splitlines())}
 
 
 class Config(Settings):

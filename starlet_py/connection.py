@@ -265,8 +265,7 @@ class Connection:
         if status != 500:  # an app's error was logged with its traceback
             line = ""
             if req is not None and req.method:
-                target = req.target.decode("latin-1")
-                target = target if len(target) <= 200 else target[:200] + "..."
+                target = req.target[:200].decode("latin-1") + ("..." if len(req.target) > 200 else "")
                 line = f' "{quote(f"{req.method} {target} HTTP/{req.version}")}"'
             info(f"refused {peer}: {status} {why or REASONS.get(status, '')}{line}")
         access = self.host.access

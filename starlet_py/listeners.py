@@ -104,11 +104,9 @@ def bind(addr: Address, reuse_port: bool, mode: int, gid: int) -> Listener:
 
 
 def _bind_unix(path: str, mode: int, gid: int) -> Listener:
-    size = len(os.fsencode(path))
-    if size > SUN_PATH_MAX:
-        raise ConfigError(
-            f"cannot listen on {path}: path too long ({size} bytes, the limit is {SUN_PATH_MAX})"
-        )
+    n = len(os.fsencode(path))
+    if n > SUN_PATH_MAX:
+        raise ConfigError(f"cannot listen on {path}: path too long ({n} bytes, the limit is {SUN_PATH_MAX})")
     _remove_stale(path)
     sock = socket.socket(socket.AF_UNIX)
     step = "bind"
@@ -194,7 +192,6 @@ def open_listeners(
 
 
 def close_all(listeners: Iterable[Listener]) -> None:
-    """Close every socket; remove the unix socket files we created."""
     for lst in listeners:
         if lst.owned_path:
             with suppress(FileNotFoundError):

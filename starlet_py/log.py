@@ -8,7 +8,7 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from functools import partial
 
 LEVELS = {"debug": 10, "info": 20, "warning": 30, "error": 40}
@@ -36,11 +36,9 @@ def log(message: str, level: int = 20) -> None:
     line = f"{stamp}Z [{os.getpid()}] [{name}] {message.rstrip()}"
     if _state[1]:  # the journal makes each line an entry: each gets the priority
         line = f"<{priority}>" + line.replace("\n", f"\n<{priority}>")
-    try:
+    with suppress(OSError, ValueError):  # stderr closed under us: logging must never take the server down
         sys.stderr.write(line + "\n")
         sys.stderr.flush()
-    except (OSError, ValueError):
-        pass  # stderr closed under us: logging must never take the server down
 
 
 @contextmanager
@@ -60,7 +58,6 @@ warning = partial(log, level=30)
 
 
 def log_exc(message: str) -> None:
-    """Log ``message`` at error level with the traceback of the exception being handled."""
     import traceback  # only on errors: not loaded into every worker before it needs it
 
     log(f"{message}:\n{traceback.format_exc()}", 40)

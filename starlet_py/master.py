@@ -38,8 +38,7 @@ def set_title(role: str, app: str) -> None:
 
 
 def notify(address: str | None, *lines: str) -> None:
-    """One datagram to systemd (sd_notify(3)) when it gave a NOTIFY_SOCKET (a path, or ``@`` and
-    an abstract name); a failure is logged, never raised (systemd may be gone)."""
+    """sd_notify(3) to NOTIFY_SOCKET (a path, or @abstract); a failure is only logged: systemd may be gone."""
     if not address:
         return
     target = os.fsencode(address)
@@ -114,8 +113,7 @@ class Master:
                 self.pool.next_term = 0.0
                 notify(self.notify_socket, "STOPPING=1")
             elif not (self.pool.stopping or self.pool.retiring):
-                # HUP, or USR1 without --spawn-interval: what logrotate snippets written for
-                # gunicorn send to reopen the logs; new workers reopen the access log.
+                # HUP, or USR1 without --spawn-interval (logrotate's reopen): new workers reopen --access-log.
                 self.pool.generation += 1
                 log(f"received {name}: replacing the workers (generation {self.pool.generation})")
                 self.pool.next_term = 0.0

@@ -61,8 +61,7 @@ class Pool(dict[int, Proc]):
 
     def to_retire(self) -> int | None:
         """With USR1 (and not stopping), the next worker to leave the pool: the oldest one."""
-        cur = self.current() if self.retiring and not self.stopping else []
-        return cur[0] if cur else None
+        return next(iter(self.current()), None) if self.retiring and not self.stopping else None
 
     def overdue(self, now: float) -> list[int]:
         """Workers still alive --graceful-timeout seconds after they were first told to stop."""

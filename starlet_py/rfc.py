@@ -117,9 +117,7 @@ def spoken_version(version: str) -> str:
     """The version we answer a request of HTTP/``version`` (not 1.0 or 1.1) in, or HTTPError."""
     if version[:2] == "1.":
         return "1.1"  # a later 1.x: treat as 1.1 (RFC 9110 §2.5)
-    if version[0] == "0":
-        raise HTTPError(400, f"HTTP/{version} is not supported")
-    raise HTTPError(505, f"HTTP/{version} is not supported")
+    raise HTTPError(400 if version[0] == "0" else 505, f"HTTP/{version} is not supported")
 
 
 def check_codings(te: bytes, version: str) -> None:

@@ -47,8 +47,7 @@ class MasterView(Protocol):
 
 
 def exit_reason(proc: Proc, code: int, why: int) -> str:
-    """Why a reaped worker exited (``code`` as os.waitstatus_to_exitcode gives it): killed by
-    us, crashed, left on its own (its slot says ``why``), or stopped when told."""
+    """Why a reaped worker exited (``code``: os.waitstatus_to_exitcode's; ``why``: its slot's)."""
     if proc.killed:
         return "request_timeout" if proc.seq is not None else "graceful_timeout"
     if code:
@@ -139,11 +138,10 @@ class Stats:
         """A worker is gone: keep its counts and why it left."""
         why = 0
         if board is not None and proc.slot >= 0:
-            i = proc.slot
-            self.requests += board.seq(i)
-            start = board.started(i)  # killed inside a request: that time was busy too
-            self.busy += board.busy(i) + (time.monotonic() - start if start else 0.0)
-            why = board.why(i)
+            self.requests += board.seq(proc.slot)
+            start = board.started(proc.slot)  # killed inside a request: that time was busy too
+            self.busy += board.busy(proc.slot) + (time.monotonic() - start if start else 0.0)
+            why = board.why(proc.slot)
         self.exits[exit_reason(proc, code, why)] += 1
 
     def inherited(self) -> list[int]:
@@ -181,7 +179,6 @@ class Stats:
         client.sock.close()
 
     def respond(self, line: bytes, master: MasterView) -> bytes:
-        """The answer to one request line."""
         text = line.rstrip(b"\r").decode("latin-1")
         parts = text.split(" ")
         if len(parts) != 3 or not parts[2].startswith("HTTP/1."):
@@ -196,8 +193,7 @@ class Stats:
         elif path == "/metrics":
             body, ctype = metrics_text(self.snapshot(master)).encode(), PROMETHEUS
         elif path == "/status":
-            body = json.dumps(self.snapshot(master), indent=1).encode() + b"\n"
-            ctype = "application/json"
+            body, ctype = json.dumps(self.snapshot(master), indent=1).encode() + b"\n", "application/json"
         else:
             status, body = "404 Not Found", b"/metrics, /status or /ready\n"
         return answer(status, body, method == "HEAD", ctype)
@@ -214,15 +210,14 @@ class Stats:
             if board is None or proc.slot < 0:
                 workers.append({"pid": pid, "state": "unknown"})
                 continue
-            i = proc.slot
-            done = board.busy(i)  # before the start: see scoreboard.Slot.end
-            seen, seq = board.read(i), board.seq(i)
+            done = board.busy(proc.slot)  # before the start: see scoreboard.Slot.end
+            seen, seq = board.read(proc.slot), board.seq(proc.slot)
             requests += seq
             busy += done + (now - seen[0] if seen else 0.0)
             leaving = proc.generation != master.pool.generation or proc.told is not None
             count["busy" if seen else "leaving" if leaving else "idle"] += 1
             entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
-            entry |= {"kept_alive": board.idle(i) == IDLE, "leaving": leaving}
+            entry |= {"kept_alive": board.idle(proc.slot) == IDLE, "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])
                 entry |= {"method": method, "path": path, "seconds": round(now - seen[0], 6)}

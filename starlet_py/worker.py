@@ -47,12 +47,10 @@ def recycle_limit(config: Config, rng: random.Random | None = None) -> int:
     high, low = config.max_reqs_per_child, config.min_reqs_per_child
     if not high or low is None:
         return high
-    if rng is None:
-        # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
-        import random
+    # Only now: the master never imports random.  Seeded from os.urandom: each fork's own.
+    import random
 
-        rng = random.Random()
-    return rng.randint(low, high)
+    return (rng or random.Random()).randint(low, high)
 
 
 class Worker:
@@ -121,8 +119,7 @@ class Worker:
         return [*((sig, self._on_stop) for sig in STOP_SIGNALS), (SHED, self._on_shed)]
 
     def run(self, forked: bool = True) -> None:
-        """Signals, the access log and the recycle limit; then accept and serve until
-        ``stopping``; then the child-exit hook."""
+        """Signals, the access log, the recycle limit; serve until ``stopping``; the child-exit hook."""
         if not forked:  # alone: HUP and USR1 are a master's, ignored here
             for sig, handler in self.handlers():
                 signal.signal(sig, handler)

@@ -52,8 +52,7 @@ def build(base: dict[str, Any], req: Request, names: PeerNames, inp: Input) -> d
     """The environ of one request (all values native str, bytes carried as latin-1)."""
     env = base.copy()
     # Decoded once: in latin-1, splitting the text is splitting the bytes.
-    raw = req.target.decode("latin-1")
-    target = raw
+    raw = target = req.target.decode("latin-1")
     host = req.host
     authority = req.authority
     if authority is not None:
@@ -217,6 +216,4 @@ class FileWrapper:
             offset = self.filelike.tell()
         except (AttributeError, OSError, ValueError):
             return None
-        if not (st.st_mode & 0o170000 == 0o100000):
-            return None
-        return fd, offset, max(st.st_size - offset, 0)
+        return (fd, offset, max(st.st_size - offset, 0)) if st.st_mode & 0o170000 == 0o100000 else None
