@@ -68,10 +68,12 @@ class Board:
     def read(self, i: int) -> tuple[float, str] | None:
         """(start, request line) of slot ``i``'s request; None if none, or it just changed."""
         start = self.times[i * _T]
+        if not start:  # most slots, most of the time: nothing to decode
+            return None
         shape = self.ints[i * _I + 6]
         n, how = min(shape & 0xFFFF, LINE), shape >> 16
         target = self.map[i * SLOT + 32 : i * SLOT + 32 + n].decode("latin-1")
-        if not start or self.times[i * _T] != start:
+        if self.times[i * _T] != start:
             return None
         method = METHODS[how >> 1]
         return start, f"{method}{' ' if method else ''}{target} HTTP/1.{0 if how & 1 else 1}"

@@ -215,8 +215,9 @@ class Stats:
             requests += seq
             busy += done + (now - seen[0] if seen else 0.0)
             leaving = proc.generation != master.pool.generation or proc.told is not None
-            count["busy" if seen else "leaving" if leaving else "idle"] += 1
-            entry: dict[str, Any] = {"pid": pid, "state": "busy" if seen else "idle", "requests": int(seq)}
+            state = "busy" if seen else "leaving" if leaving else "idle"
+            count[state] += 1
+            entry: dict[str, Any] = {"pid": pid, "state": state, "requests": int(seq)}
             entry |= {"kept_alive": board.idle(proc.slot) == IDLE, "leaving": leaving}
             if seen:
                 method, path = request_of(seen[1])

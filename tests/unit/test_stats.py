@@ -5,14 +5,17 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
+from types import SimpleNamespace
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from starlet_py import scoreboard
-from starlet_py.pool import Proc
+from starlet_py.listeners import Listener
+from starlet_py.pool import Pool, Proc
 from starlet_py.scoreboard import LINE, RECYCLED, RSS, Board, Slot
-from starlet_py.stats import REASONS, exit_reason, metrics_text, request_of
+from starlet_py.stats import REASONS, Stats, exit_reason, metrics_text, request_of
 
 
 def test_a_slot_counts_requests_and_busy_seconds_until_cleared(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -118,3 +121,20 @@ def test_prometheus_reads_every_metric() -> None:
     types = {f.name: f.type for f in text_string_to_metric_families(metrics_text(snap))}
     assert types[p + "requests"] == types[p + "busy_seconds"] == types[p + "worker_exits"] == "counter"
     assert types[p + "workers"] == types[p + "listen_queue"] == "gauge"
+
+
+def test_an_idle_worker_on_its_way_out_is_leaving_not_idle() -> None:
+    """Stats.snapshot: an idle worker of the old generation, or one told to stop, cannot take
+    a request: state "leaving" in /status, counted apart in /metrics."""
+    pool = Pool(4, 0.0, 30.0)
+    pool.generation = 2
+    pool.update({1: Proc(2, 0), 2: Proc(1, 1), 3: Proc(2, 2, told=5.0)})
+    master = SimpleNamespace(listeners=[], pool=pool, board=Board(4), ready_due=False)
+    with socket.socket(socket.AF_UNIX) as sock:
+        snap = Stats(Listener(sock, "localhost", "0")).snapshot(master)
+    assert snap["workers"] == {"busy": 0, "idle": 1, "leaving": 2, "max": 4}
+    assert {w["pid"]: (w["state"], w["leaving"]) for w in snap["pool"]} == {
+        1: ("idle", False),
+        2: ("leaving", True),
+        3: ("leaving", True),
+    }
